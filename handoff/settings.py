@@ -1,0 +1,131 @@
+"""Hub configuration, read from the environment (prefix `CSKH_HUB_`) or passed in by tests.
+
+Building a `HubSettings` does no I/O beyond reading the environment, so importing the app
+module stays side-effect free; `create_app(settings)` is where connections are made.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cskh.paths import REPO_ROOT
+
+# Only used when nothing else is configured; a production deployment must set its own.
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work (e.g. production without a secret key)."""
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CSKH_HUB_", extra="ignore")
+
+    env: str = "development"
+    # Plain DATABASE_URL is honoured too because that is what PaaS hosts and docker images set.
+    database_url: str = Field(
+        default="sqlite:///var/hub.db",
+        validation_alias=AliasChoices("CSKH_HUB_DATABASE_URL", "DATABASE_URL"),
+    )
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_seconds: float = 10.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str | None = None
+
+    # Input limits: Messenger/Zalo cap at 2000 chars, a web chat message above 5000 is abuse.
+    max_message_chars: int = 5000
+    max_body_bytes: int = 64 * 1024
+
+    # Rasa failures in a row after which the conversation is queued for a person.
+    bot_failures_before_queue: int = 2
+
+    # SLA targets (chat): first agent response and resolution, counted from queue entry.
+    sla_first_response_seconds: int = 120
+    sla_resolution_seconds: int = 30 * 60
+    # Used for the wait estimate until real handle times exist.
+    default_handle_seconds: int = 240
+
+    # Business hours in `timezone`; days are ISO weekdays 1=Mon..7=Sun.
+    timezone: str = "Asia/Ho_Chi_Minh"
+    business_hours: str = "08:00-21:00"
+    business_days: str = "1-7"
+
+    session_cookie: str = "cskh_hub_session"
+    session_hours: int = 12
+    # socket.io heartbeat; also bounds how long a polling client waits to disconnect.
+    socket_ping_interval: float = 25.0
+    # Origins allowed to open the customer socket (the widget is embedded on other sites).
+    widget_origins: str = "*"
+
+    kb_index_dir: Path | None = None
+    canned_replies_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> HubSettings:
+        if self.is_production and not self.secret_key:
+            # Fail at start-up rather than sign sessions with a publicly known key.
+            raise ConfigError("CSKH_HUB_SECRET_KEY must be set when CSKH_HUB_ENV=production")
+        if not _HOURS_RE.match(self.business_hours):
+            raise ConfigError(
+                f"business_hours must look like 08:00-21:00, got {self.business_hours!r}"
+            )
+        self.business_day_set()  # validates
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env.lower() in {"production", "prod"}
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or DEV_SECRET_KEY
+
+    def sqlalchemy_url(self) -> str:
+        """The URL with the driver made explicit and relative SQLite paths anchored at the repo.
+
+        Relative SQLite paths are resolved against the checkout (not the current directory)
+        so `python -m handoff` run from anywhere uses the same `var/hub.db`.
+        """
+        url = self.database_url
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://") :]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            rel = url[len("sqlite:///") :]
+            if rel and rel != ":memory:" and not rel.startswith("file:"):
+                url = "sqlite:///" + str((REPO_ROOT / rel).resolve())
+        return url
+
+    def hours(self) -> tuple[time, time]:
+        start, end = self.business_hours.split("-")
+        return _parse_time(start), _parse_time(end)
+
+    def business_day_set(self) -> set[int]:
+        days: set[int] = set()
+        for part in self.business_days.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-"))
+                days.update(range(lo, hi + 1))
+            else:
+                days.add(int(part))
+        if not days or not days <= set(range(1, 8)):
+            raise ConfigError(f"business_days must use 1..7, got {self.business_days!r}")
+        return days
+
+
+_HOURS_RE = re.compile(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")
+
+
+def _parse_time(text: str) -> time:
+    hour, minute = text.split(":")
+    return time(int(hour) % 24, int(minute))

@@ -1,0 +1,207 @@
+"""The hub's port to `triage/` (sentiment, escalation decision, handoff summary).
+
+`triage/` is developed separately; the hub talks to it only through this adapter so that a
+missing or broken model degrades to simple rules instead of taking the hub down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ESCALATION_REPLY = (
+    "Mình rất tiếc vì trải nghiệm chưa tốt của bạn. Mình đang chuyển bạn tới nhân viên "
+    "hỗ trợ, bạn vui lòng chờ trong giây lát nhé."
+)
+
+
+@dataclass
+class Decision:
+    escalate: bool
+    reasons: list[str] = field(default_factory=list)
+    priority: int = 0  # higher = served first
+    reply: str | None = None
+
+
+class Triage(Protocol):
+    def sentiment(self, text: str) -> dict[str, Any] | None: ...
+
+    def decide(
+        self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]
+    ) -> Decision: ...
+
+    def summarize(
+        self,
+        transcript: Sequence[dict[str, Any]],
+        reasons: Sequence[str],
+        channel: str,
+        waited_seconds: float,
+    ) -> dict[str, Any]: ...
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if hasattr(obj, "model_dump"):
+        return dict(obj.model_dump())
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+
+class RuleTriage:
+    """Fallback when `triage/` is unavailable: escalate on what the bot itself reported.
+
+    No sentiment; escalates when the bot saw a request for a person / complaint, or after
+    two consecutive turns where the bot failed (fallback or "that did not help").
+    """
+
+    def sentiment(self, text: str) -> dict[str, Any] | None:
+        return None
+
+    def decide(
+        self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]
+    ) -> Decision:
+        bot_turns = [t for t in history if t.get("role") == "bot"]
+        bot_turns += list(latest.get("replies") or [])  # the bot's reading of this message
+        metas = [t.get("meta") or {} for t in bot_turns]
+        recent = metas[-3:]
+        for meta in recent[-1:]:
+            if meta.get("kind") == "handoff_request":
+                reason = "complex" if meta.get("reason") == "complaint" else "requested"
+                return Decision(True, [reason], 1, DEFAULT_ESCALATION_REPLY)
+        failures = 0
+        for meta in reversed(metas):
+            failed = meta.get("kind") == "fallback" or (
+                meta.get("kind") == "feedback" and meta.get("helpful") is False
+            )
+            if not failed:
+                break
+            failures += 1
+        if failures >= 2:
+            return Decision(True, ["bot_failed"], 0, DEFAULT_ESCALATION_REPLY)
+        return Decision(False)
+
+    def summarize(
+        self,
+        transcript: Sequence[dict[str, Any]],
+        reasons: Sequence[str],
+        channel: str,
+        waited_seconds: float,
+    ) -> dict[str, Any]:
+        user_turns = [t["text"] for t in transcript if t.get("role") == "user"][-5:]
+        text = " / ".join(user_turns)
+        return {"text": text, "reasons": list(reasons), "facts": {}, "sentiment": []}
+
+
+class PackageTriage:
+    """Adapter over the `triage` package (contracts.md: triage)."""
+
+    def __init__(self) -> None:
+        # Imported here, not at module import, so the hub imports without the models.
+        from triage import escalation, sentiment, summary
+
+        self._escalation = escalation
+        self._summary = summary
+        self._model = _load_sentiment_model(sentiment)
+        self._policy = _load_policy(escalation)
+        self._fallback = RuleTriage()
+
+    def sentiment(self, text: str) -> dict[str, Any] | None:
+        if self._model is None:
+            return None
+        try:
+            result = self._model.predict([text])[0]
+        except Exception:  # a model bug must not lose the customer's message
+            log.exception("sentiment prediction failed")
+            return None
+        data = _as_dict(result)
+        return {
+            "label": str(data.get("label", "neutral")),
+            "angry": bool(data.get("angry", False)),
+            "score": float(data.get("score", 0.0)),
+        }
+
+    def decide(
+        self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]
+    ) -> Decision:
+        try:
+            raw = self._escalation.decide(list(history), latest, profile, self._policy)
+        except Exception:
+            log.exception("triage.decide failed; using rule fallback")
+            return self._fallback.decide(history, latest, profile)
+        data = _as_dict(raw)
+        return Decision(
+            escalate=bool(data.get("escalate")),
+            reasons=[str(r) for r in data.get("reasons") or []],
+            priority=int(data.get("priority") or 0),
+            reply=data.get("reply"),
+        )
+
+    def summarize(
+        self,
+        transcript: Sequence[dict[str, Any]],
+        reasons: Sequence[str],
+        channel: str,
+        waited_seconds: float,
+    ) -> dict[str, Any]:
+        try:
+            raw = self._summary.summarize(list(transcript), list(reasons), channel, waited_seconds)
+        except Exception:
+            log.exception("triage.summarize failed; using rule fallback")
+            return self._fallback.summarize(transcript, reasons, channel, waited_seconds)
+        return _jsonable(_as_dict(raw))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(dataclasses.asdict(value))
+    return str(value)
+
+
+def _load_sentiment_model(module: Any) -> Any:
+    for name in ("load_default_model", "load_model", "load_default", "default_model", "get_model"):
+        loader = getattr(module, name, None)
+        if callable(loader):
+            try:
+                return loader()
+            except Exception:
+                log.warning(
+                    "triage.sentiment.%s() failed; no sentiment scores", name, exc_info=True
+                )
+                return None
+    log.warning("triage.sentiment has no model loader; no sentiment scores")
+    return None
+
+
+def _load_policy(module: Any) -> Any:
+    for name in ("load_policy", "default_policy", "Policy"):
+        loader = getattr(module, name, None)
+        if callable(loader):
+            try:
+                return loader()
+            except Exception:
+                log.warning("triage.escalation.%s() failed", name, exc_info=True)
+    return None
+
+
+def load_triage() -> Triage:
+    """The real triage package if importable and loadable, else the rule fallback."""
+    try:
+        return PackageTriage()
+    except Exception as exc:
+        log.warning("triage package unavailable (%s); using rule-based escalation", exc)
+        return RuleTriage()

@@ -1,0 +1,1 @@
+"""The help center: articles, ingestion, embedders, the FAISS index and hybrid search."""

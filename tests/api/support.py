@@ -1,0 +1,138 @@
+"""Test doubles and a live-server helper shared by the API and browser tests of the hub."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+
+from handoff.rasa import RasaUnavailable
+from handoff.triage_port import Decision
+
+
+class CannedRasa:
+    """Answers like Rasa's REST channel; records every call so tests can assert silence."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.down = False
+
+    async def send(
+        self, sender: str, message: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        self.calls.append({"sender": sender, "message": message, "metadata": metadata})
+        if self.down:
+            raise RasaUnavailable("connection refused")
+        if "người thật" in message:
+            return [
+                {"recipient_id": sender, "text": "Mình sẽ chuyển bạn tới nhân viên."},
+                {
+                    "recipient_id": sender,
+                    "custom": {"cskh_meta": {"kind": "handoff_request", "reason": "requested"}},
+                },
+            ]
+        return [
+            {
+                "recipient_id": sender,
+                "text": f"Trả lời: {message}",
+                "buttons": [
+                    {"title": "Có", "payload": "/feedback_helpful"},
+                    {"title": "Không", "payload": "/feedback_not_helpful"},
+                ],
+            },
+            {
+                "recipient_id": sender,
+                "custom": {
+                    "cskh_meta": {
+                        "kind": "faq_answer",
+                        "confident": True,
+                        "articles": [],
+                        "query": message,
+                    }
+                },
+            },
+        ]
+
+    async def healthy(self) -> bool:
+        return not self.down
+
+    async def aclose(self) -> None:
+        return None
+
+
+class KeywordTriage:
+    """Deterministic stand-in for triage: anger and explicit requests by keyword."""
+
+    ANGRY = ("bực", "tức", "lừa đảo")
+
+    def sentiment(self, text: str) -> dict[str, Any] | None:
+        angry = any(w in text.lower() for w in self.ANGRY)
+        return {
+            "label": "negative" if angry else "neutral",
+            "angry": angry,
+            "score": -0.9 if angry else 0.0,
+        }
+
+    def decide(
+        self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]
+    ) -> Decision:
+        t = latest["text"].lower()
+        if any(w in t for w in self.ANGRY):
+            return Decision(True, ["angry"], 2, "Mình rất xin lỗi, nhân viên sẽ hỗ trợ bạn ngay.")
+        if "gặp nhân viên" in t:
+            return Decision(True, ["requested"], 1, "Mình chuyển bạn tới nhân viên nhé.")
+        replies = latest.get("replies") or []  # the bot's reading of this message
+        metas = [r.get("meta") or {} for r in replies]
+        if metas and metas[-1].get("kind") == "handoff_request":
+            return Decision(True, ["requested"], 1, None)
+        return Decision(False)
+
+    def summarize(
+        self,
+        transcript: Sequence[dict[str, Any]],
+        reasons: Sequence[str],
+        channel: str,
+        waited_seconds: float,
+    ) -> dict[str, Any]:
+        issue = [t["text"] for t in transcript if t["role"] == "user"]
+        return {
+            "text": "Khách: " + " | ".join(issue),
+            "reasons": list(reasons),
+            "facts": {},
+            "sentiment": [],
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn serving an ASGI app in a background thread (its own event loop)."""
+
+    def __init__(self, app: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)

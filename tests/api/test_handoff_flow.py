@@ -1,0 +1,274 @@
+"""Part 3: escalation, queue, atomic claim, agent actions, CSAT, permissions, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from handoff.app import create_app
+from handoff.service import CSAT_QUESTION, Hub, run_sync
+from handoff.settings import HubSettings
+from handoff.store import AgentInfo, Conflict
+
+from .conftest import agent_client, make_client, say
+from .support import CannedRasa, KeywordTriage
+
+
+async def _conv(hub: Hub, sender: str) -> dict[str, Any]:
+    conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+    assert conv is not None
+    return conv
+
+
+async def test_escalation_queues_with_summary_and_silences_bot(
+    client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    await say(client, "an", "Đơn DH123456 giao chưa?")
+    calls = len(rasa.calls)
+    out = await say(client, "an", "Tôi bực lắm rồi!")
+    assert len(rasa.calls) == calls  # escalation decided before the bot: not called
+    texts = [m["text"] for m in out]
+    assert texts[0] == "Mình rất xin lỗi, nhân viên sẽ hỗ trợ bạn ngay."
+    assert "vị trí số 1" in texts[1] and "phút" in texts[1]
+    conv = await _conv(hub, "an")
+    assert conv["state"] == "queued" and conv["priority"] == 2
+    assert conv["handoff"]["reasons"] == ["angry"]
+    assert conv["handoff"]["summary"]["text"].startswith("Khách: Đơn DH123456")
+    events = await run_sync(hub.store.events, conv["id"])
+    assert [(e["from_state"], e["to_state"], e["reason"]) for e in events] == [
+        ("bot", "queued", "angry")
+    ]
+    # While queued the bot is never called, whatever the customer writes.
+    await say(client, "an", "Alo, có ai không?")
+    assert len(rasa.calls) == calls
+    msgs = await run_sync(hub.store.messages, conv["id"])
+    user_msgs = [m for m in msgs if m["role"] == "user"]
+    assert len(user_msgs) == 3 and all(m["sentiment"] for m in user_msgs)  # every one scored
+
+
+async def test_bot_reported_handoff_request_escalates(client: httpx.AsyncClient, hub: Hub) -> None:
+    out = await say(client, "binh", "cho tôi nói chuyện với người thật")
+    assert out[0]["text"] == "Mình sẽ chuyển bạn tới nhân viên."
+    assert (await _conv(hub, "binh"))["state"] == "queued"
+
+
+async def test_queue_order_priority_then_wait(
+    app: Any, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    await say(client, "c1", "gặp nhân viên")  # priority 1, first
+    await say(client, "c2", "gặp nhân viên")  # priority 1, second
+    await say(client, "c3", "tức quá")  # priority 2 (angry), last to arrive
+    lan = await agent_client(app, hub, "lan")
+    queue = (await lan.get("/api/console/queue")).json()["queue"]
+    assert [q["external_id"] for q in queue] == ["c3", "c1", "c2"]
+    assert [q["position"] for q in queue] == [1, 2, 3]
+    assert await run_sync(hub.store.queue_position, queue[2]["id"]) == 3
+    assert queue[0]["handoff"]["first_response_elapsed"] >= 0
+    await lan.aclose()
+
+
+async def test_claim_reply_transfer_resolve_csat(
+    app: Any, client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    await say(client, "dung", "gặp nhân viên")
+    cid = (await _conv(hub, "dung"))["id"]
+    lan = await agent_client(app, hub, "lan")
+    minh = await agent_client(app, hub, "minh", team="billing")
+
+    r = await lan.post(f"/api/console/conversations/{cid}/claim")
+    assert r.status_code == 200 and r.json()["conversation"]["state"] == "assigned"
+    r = await lan.post(f"/api/console/conversations/{cid}/reply", json={"text": "Chào bạn"})
+    assert r.status_code == 200
+    # Another agent may not speak in a conversation they do not own.
+    r = await minh.post(f"/api/console/conversations/{cid}/reply", json={"text": "xen"})
+    assert r.status_code == 403
+    calls = len(rasa.calls)
+    assert await say(client, "dung", "cảm ơn, đơn của tôi sao rồi?") == []
+    assert len(rasa.calls) == calls  # assigned: the bot stays silent
+
+    agents = (await lan.get("/api/console/agents")).json()["agents"]
+    minh_id = next(a["id"] for a in agents if a["username"] == "minh")
+    r = await lan.post(
+        f"/api/console/conversations/{cid}/transfer",
+        json={"to_agent_id": minh_id, "note": "khách hỏi hoàn tiền"},
+    )
+    assert r.status_code == 200
+    assert r.json()["conversation"]["assigned_agent"]["username"] == "minh"
+    r = await lan.post(f"/api/console/conversations/{cid}/reply", json={"text": "còn tôi"})
+    assert r.status_code == 403
+
+    r = await minh.post(f"/api/console/conversations/{cid}/resolve", json={"note": "xong"})
+    assert r.status_code == 200 and r.json()["conversation"]["state"] == "bot"
+    hist = (await client.get("/api/conversations/dung/history")).json()
+    texts = [m["text"] for m in hist["messages"]]
+    assert "Chào bạn" in texts and CSAT_QUESTION in texts
+    assert not any("hoàn tiền" in t for t in texts)  # internal transfer note stays internal
+    assert hist["messages"][-1]["buttons"][4]["payload"] == '/csat{"score":5}'
+
+    await say(client, "dung", '/csat{"score":5}')
+    assert len(rasa.calls) == calls  # the CSAT answer is the hub's, not Rasa's
+    conv = await _conv(hub, "dung")
+    assert conv["csat_pending"] is False
+    events = await run_sync(hub.store.events, cid)
+    assert [(e["from_state"], e["to_state"], e["reason"]) for e in events if e["to_state"]] == [
+        ("bot", "queued", "requested"),
+        ("queued", "assigned", "claimed"),
+        ("assigned", "assigned", "transfer_agent"),
+        ("assigned", "resolved", "resolved"),
+        ("resolved", "bot", "after_resolve"),
+    ]
+    assert events[-1]["kind"] == "csat" and events[-1]["data"] == {"score": 5}
+    # Back in bot mode: the bot answers again.
+    out = await say(client, "dung", "phí ship?")
+    assert out[0]["text"] == "Trả lời: phí ship?"
+    stats = (await minh.get("/api/console/stats")).json()
+    assert stats.get("error") == "supervisor_only"
+    await lan.aclose()
+    await minh.aclose()
+
+
+async def test_transfer_to_team_requeues(app: Any, client: httpx.AsyncClient, hub: Hub) -> None:
+    await say(client, "em", "gặp nhân viên")
+    cid = (await _conv(hub, "em"))["id"]
+    lan = await agent_client(app, hub, "lan")
+    await lan.post(f"/api/console/conversations/{cid}/claim")
+    r = await lan.post(
+        f"/api/console/conversations/{cid}/transfer", json={"to_team": "billing", "note": "n"}
+    )
+    assert r.status_code == 200
+    conv = r.json()["conversation"]
+    assert conv["state"] == "queued" and conv["team"] == "billing"
+    await lan.aclose()
+
+
+async def test_claim_race_exactly_one_wins(app: Any, client: httpx.AsyncClient, hub: Hub) -> None:
+    agents = [await agent_client(app, hub, f"nv{i}") for i in range(4)]
+    for round_ in range(5):
+        await say(client, f"race-{round_}", "gặp nhân viên")
+        cid = (await _conv(hub, f"race-{round_}"))["id"]
+        results = await asyncio.gather(
+            *(a.post(f"/api/console/conversations/{cid}/claim") for a in agents)
+        )
+        codes = sorted(r.status_code for r in results)
+        assert codes == [200, 409, 409, 409], codes
+        winner = next(r for r in results if r.status_code == 200).json()["conversation"]
+        events = await run_sync(hub.store.events, cid)
+        claims = [e for e in events if e["reason"] == "claimed"]
+        assert len(claims) == 1 and claims[0]["actor_agent_id"] == winner["assigned_agent"]["id"]
+    for a in agents:
+        await a.aclose()
+
+
+async def test_claim_race_threads_on_store(client: httpx.AsyncClient, hub: Hub) -> None:
+    """Many threads, one conversation, real DB connections: one winner (no app in between)."""
+    await say(client, "race-threads", "gặp nhân viên")
+    cid = (await _conv(hub, "race-threads"))["id"]
+    agents: list[AgentInfo] = [
+        await run_sync(hub.store.create_agent, f"t{i}", "mat-khau-123") for i in range(8)
+    ]
+    barrier = threading.Barrier(len(agents))
+    wins: list[int] = []
+    losses: list[int] = []
+
+    def attempt(agent: AgentInfo) -> None:
+        barrier.wait()
+        try:
+            hub.store.claim(cid, agent)
+            wins.append(agent.id)
+        except Conflict:
+            losses.append(agent.id)
+
+    threads = [threading.Thread(target=attempt, args=(a,)) for a in agents]
+    await asyncio.to_thread(lambda: ([t.start() for t in threads], [t.join() for t in threads]))
+    assert len(wins) == 1 and len(losses) == len(agents) - 1
+    assert (await run_sync(hub.store.get_conversation, cid))["assigned_agent"]["id"] == wins[0]
+
+
+async def test_permissions_and_csrf(app: Any, client: httpx.AsyncClient, hub: Hub) -> None:
+    for path in (
+        "/api/console/queue",
+        "/api/console/mine",
+        "/api/auth/me",
+        "/metrics",
+        "/api/console/stats",
+        "/api/console/conversations/x",
+    ):
+        r = await client.get(path)
+        assert r.status_code == 401, path
+    r = await client.post("/api/console/conversations/x/claim")
+    assert r.status_code == 401
+    r = await client.get("/console", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/login"
+
+    r = await client.post("/api/auth/login", json={"username": "nobody", "password": "x"})
+    assert r.status_code == 401
+    lan = await agent_client(app, hub, "lan")
+    r = await lan.post("/api/auth/login", json={"username": "lan", "password": "sai-mat-khau"})
+    assert r.status_code == 401
+    # Cookie alone is not enough for a state change: a cross-site form cannot add the header.
+    del lan.headers["X-Requested-With"]
+    r = await lan.post("/api/console/conversations/x/claim")
+    assert r.status_code == 403 and r.json()["error"] == "csrf"
+    lan.headers["X-Requested-With"] = "cskh"
+    assert (await lan.get("/api/console/stats")).status_code == 403
+    boss = await agent_client(app, hub, "boss", role="supervisor")
+    stats = (await boss.get("/api/console/stats")).json()
+    assert "sla_first_response_breaches" in stats["last_24h"]
+    assert (await boss.get("/metrics")).text.startswith("cskh_hub_conversations")
+    r = await lan.post("/api/auth/logout")
+    assert r.status_code == 200
+    assert (await lan.get("/api/console/queue")).status_code == 401
+    await lan.aclose()
+    await boss.aclose()
+
+
+async def test_agent_reply_validation_and_html_kept_as_text(
+    app: Any, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    await say(client, "giang", "gặp nhân viên")
+    cid = (await _conv(hub, "giang"))["id"]
+    lan = await agent_client(app, hub, "lan")
+    await lan.post(f"/api/console/conversations/{cid}/claim")
+    url = f"/api/console/conversations/{cid}/reply"
+    assert (await lan.post(url, json={"text": "  "})).status_code == 422
+    assert (await lan.post(url, json={"text": "x" * 20_000})).status_code == 413
+    r = await lan.post(url, json={"text": "<script>alert(1)</script>"})
+    assert r.json()["message"]["text"] == "<script>alert(1)</script>"
+    await lan.aclose()
+
+
+async def test_restart_keeps_queue_and_messages(settings: HubSettings) -> None:
+    first = create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())
+    async with first.router.lifespan_context(first), make_client(first) as c:
+        await say(c, "hieu", "xin chào")
+        await say(c, "hieu", "gặp nhân viên")
+    second = create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())
+    async with second.router.lifespan_context(second):
+        hub2: Hub = second.state.hub
+        queue = await run_sync(hub2.store.queue)
+        assert [q["external_id"] for q in queue] == ["hieu"]
+        async with make_client(second) as c:
+            hist = (await c.get("/api/conversations/hieu/history")).json()
+        assert hist["state"] == "queued"
+        assert [m["role"] for m in hist["messages"]][:3] == ["user", "bot", "user"]
+        assert hist["queue"]["position"] == 1
+
+
+@pytest.mark.parametrize("hours", ["08:00-09:00"])
+async def test_outside_business_hours_notice(database_url: str, hours: str) -> None:
+    settings = HubSettings(database_url=database_url, business_hours=hours, business_days="1-7")
+    from datetime import UTC, datetime
+
+    from handoff.service import business_status
+
+    is_open, _ = business_status(settings, datetime.now(UTC))
+    app = create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())
+    async with app.router.lifespan_context(app), make_client(app) as c:
+        out = await say(c, "khuya", "gặp nhân viên")
+    if is_open:
+        pytest.skip("the test clock is inside 08:00-09:00 Vietnam time")
+    assert "ngoài giờ làm việc" in out[-1]["text"] and "08:00" in out[-1]["text"]

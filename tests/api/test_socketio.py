@@ -1,0 +1,123 @@
+"""Part 2: Rasa's socketio channel protocol, over a real uvicorn server and socket.io client."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+
+from handoff.app import create_app
+from handoff.settings import HubSettings
+
+from .support import CannedRasa, KeywordTriage, LiveServer
+
+
+@pytest.fixture
+def live_hub(settings: HubSettings) -> Iterator[str]:
+    # A short heartbeat: the polling client's disconnect waits for the current long-poll.
+    settings = settings.model_copy(update={"socket_ping_interval": 1.0})
+    server = LiveServer(create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())).start()
+    yield server.url
+    server.stop()
+
+
+class Customer:
+    """A socket.io client behaving like a Rasa web widget."""
+
+    def __init__(self, url: str) -> None:
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.sio = socketio.Client(reconnection=False)
+        for name in ("session_confirm", "bot_uttered", "hub_ack", "hub_error", "hub_typing"):
+            self.sio.on(name, self._recorder(name))
+        # Polling keeps the test free of a websocket client dependency; the browser tests
+        # cover the websocket transport.
+        self.sio.connect(url, transports=["polling"], wait_timeout=10)
+
+    def _recorder(self, name: str) -> Any:
+        def record(data: Any = None) -> None:
+            self.events.put((name, data))
+
+        return record
+
+    def expect(self, name: str, timeout: float = 10) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {name} event")
+            event, data = self.events.get(timeout=remaining)
+            if event == name:
+                return data
+
+    def close(self) -> None:
+        self.sio.disconnect()
+
+
+def test_rasa_socketio_protocol(live_hub: str) -> None:
+    customer = Customer(live_hub)
+    try:
+        customer.sio.emit("session_request", {"session_id": None})
+        session_id = customer.expect("session_confirm")
+        assert isinstance(session_id, str) and len(session_id) == 32
+
+        customer.sio.emit("user_uttered", {"message": "Đổi trả thế nào?", "session_id": session_id})
+        reply = customer.expect("bot_uttered")
+        assert reply["text"] == "Trả lời: Đổi trả thế nào?"
+        assert reply["quick_replies"][0] == {
+            "content_type": "text",
+            "title": "Có",
+            "payload": "/feedback_helpful",
+        }
+        assert "cskh_meta" not in str(reply)
+        assert customer.expect("hub_ack")["state"] == "bot"
+
+        customer.sio.emit("user_uttered", {"message": "  ", "session_id": session_id})
+        assert customer.expect("hub_error")["error"] == "empty_message"
+    finally:
+        customer.close()
+
+    # A reload: same session id, history restored over HTTP.
+    again = Customer(live_hub)
+    try:
+        again.sio.emit("session_request", {"session_id": session_id})
+        assert again.expect("session_confirm") == session_id
+        hist = httpx.get(f"{live_hub}/api/conversations/{session_id}/history").json()
+        assert [m["role"] for m in hist["messages"]] == ["user", "bot"]
+    finally:
+        again.close()
+
+
+def test_two_tabs_of_one_session_both_receive(live_hub: str) -> None:
+    tab1, tab2 = Customer(live_hub), Customer(live_hub)
+    try:
+        tab1.sio.emit("session_request", {})
+        sid = tab1.expect("session_confirm")
+        tab2.sio.emit("session_request", {"session_id": sid})
+        assert tab2.expect("session_confirm") == sid
+        tab1.sio.emit("user_uttered", {"message": "xin chào", "session_id": sid})
+        assert tab1.expect("bot_uttered")["text"] == "Trả lời: xin chào"
+        assert tab2.expect("bot_uttered")["text"] == "Trả lời: xin chào"
+    finally:
+        tab1.close()
+        tab2.close()
+
+
+def test_bad_session_id_is_replaced(live_hub: str) -> None:
+    c = Customer(live_hub)
+    try:
+        c.sio.emit("session_request", {"session_id": "../../etc<script>"})
+        sid = c.expect("session_confirm")
+        assert sid != "../../etc<script>" and len(sid) == 32
+    finally:
+        c.close()
+
+
+def test_console_socket_requires_login(live_hub: str) -> None:
+    sio = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        sio.connect(live_hub, namespaces=["/console"], transports=["polling"], wait_timeout=5)

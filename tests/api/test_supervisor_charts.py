@@ -1,0 +1,43 @@
+"""Supervisor stats feed the console charts: handoff reasons and the CSAT distribution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from handoff.service import Hub, run_sync
+
+from .conftest import agent_client, say
+
+
+async def test_stats_reasons_and_csat_distribution(
+    app: Any, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    boss = await agent_client(app, hub, "boss", "supervisor")
+    empty = (await boss.get("/api/console/stats")).json()["last_24h"]
+    assert empty["reasons"] == {}
+    assert empty["csat_distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
+
+    lan = await agent_client(app, hub, "lan")
+    for sender, text, score in (
+        ("r1", "gặp nhân viên", "5"),
+        ("r2", "tức quá", "2"),
+        ("r3", "gặp nhân viên", "5"),
+    ):
+        await say(client, sender, text)
+        conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+        assert conv is not None
+        assert (await lan.post(f"/api/console/conversations/{conv['id']}/claim")).status_code == 200
+        r = await lan.post(f"/api/console/conversations/{conv['id']}/resolve", json={"note": ""})
+        assert r.status_code == 200
+        await say(client, sender, score)
+    await say(client, "r4", "gặp nhân viên")  # still queued: counted as a handoff reason
+
+    day = (await boss.get("/api/console/stats")).json()["last_24h"]
+    assert day["reasons"] == {"requested": 3, "angry": 1}
+    assert list(day["reasons"]) == ["requested", "angry"]  # most frequent first
+    assert day["csat_distribution"] == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 2}
+    assert day["csat_count"] == 3
+    await boss.aclose()
+    await lan.aclose()

@@ -1,0 +1,105 @@
+"""The running stack for end-to-end tests: the real action server, Rasa server and hub.
+
+Started once per test session through `cskh.stack` (what `make run` uses), on their own ports
+and with their own hub database and Rasa tracker store, so a developer's `make run` can keep
+running beside the tests. Agent accounts are made with the real `cskh agent add` command
+pointed at the stack's database; the browser is Debian's Chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cskh.paths import DEFAULT_INDEX_DIR, REPO_ROOT
+from cskh.stack import RASA_MODEL, Stack, StackConfig
+
+CHROMIUM = os.environ.get("CSKH_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    missing = [p for p in (DEFAULT_INDEX_DIR / "manifest.json",) if not p.exists()]
+    if missing or not RASA_MODEL.exists():
+        pytest.fail("the index or the Rasa model is missing: run the tests with `make test`")
+    run_dir: Path = tmp_path_factory.mktemp("stack")
+    running = Stack(StackConfig.isolated(run_dir))
+    running.start(timeout=300)
+    yield running
+    running.stop()
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    name: str
+    role: str
+
+
+def cskh_agent_add(stack: Stack, account: Account, team: str | None = None) -> None:
+    """`cskh agent add` (the command an operator runs) against the stack's hub database."""
+    cli = Path(sys.executable).with_name("cskh")
+    command = [
+        str(cli),
+        "agent",
+        "add",
+        account.username,
+        "--name",
+        account.name,
+        "--role",
+        account.role,
+        "--password-stdin",
+    ]
+    if team:
+        command += ["--team", team]
+    assert stack.config.database_url
+    env = {**os.environ, "CSKH_HUB_DATABASE_URL": stack.config.database_url}
+    done = subprocess.run(
+        command,
+        input=account.password + "\n",
+        text=True,
+        capture_output=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert account.username in done.stdout
+
+
+@pytest.fixture(scope="session")
+def agents(stack: Stack) -> dict[str, Account]:
+    lan = Account("lan", "mat-khau-lan-1", "Nguyễn Lan", "agent")
+    boss = Account("boss", "mat-khau-boss-1", "Trần Minh", "supervisor")
+    cskh_agent_add(stack, lan, team="billing")
+    cskh_agent_add(stack, boss)
+    return {"lan": lan, "boss": boss}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()

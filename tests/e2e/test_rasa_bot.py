@@ -1,0 +1,121 @@
+"""Conversations through the real Rasa + action servers (REST webhook), as the hub sees them."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest_rasa import RasaBot, rasa_bot  # noqa: F401  (session fixture)
+
+pytestmark = pytest.mark.e2e
+
+ARTICLES = Path(__file__).resolve().parents[2] / "knowledge_base" / "articles"
+
+
+def article_url(slug: str) -> str:
+    text = (ARTICLES / f"{slug}.md").read_text(encoding="utf-8")
+    match = re.search(r"^url:\s*(\S+)", text, re.MULTILINE)
+    assert match, slug
+    return match.group(1)
+
+
+def metas(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m["custom"]["cskh_meta"] for m in messages if "cskh_meta" in m.get("custom", {})]
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+def new_sender() -> str:
+    return f"e2e-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [
+        ("Quên mật khẩu thì lấy lại thế nào?", "quen-mat-khau-otp"),
+        ("quen mat khau thi lay lai the nao", "quen-mat-khau-otp"),
+        ("Xuất hóa đơn VAT cho công ty như thế nào?", "xuat-hoa-don-vat"),
+        ("xuat hoa don vat cho cong ty nhu the nao", "xuat-hoa-don-vat"),
+    ],
+)
+def test_faq_answer_cites_the_right_article(
+    rasa_bot: RasaBot,  # noqa: F811
+    question: str,
+    slug: str,
+) -> None:
+    reply = rasa_bot.send(new_sender(), question)
+    url = article_url(slug)
+    assert "Xem thêm: " in texts(reply) and url in texts(reply)
+    meta = metas(reply)
+    assert meta[0]["kind"] == "faq_answer" and meta[0]["confident"] is True
+    assert meta[0]["articles"][0]["url"] == url
+    # ... and then asks whether it helped, with the two feedback buttons.
+    payloads = [b["payload"] for m in reply for b in m.get("buttons", [])]
+    assert payloads == ["/feedback_helpful", "/feedback_not_helpful"]
+
+
+def test_weak_question_offers_article_buttons_then_answers_the_choice(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    sender = new_sender()
+    reply = rasa_bot.send(sender, "cho mình hỏi về thanh toán")
+    meta = metas(reply)
+    assert meta and meta[0]["kind"] == "faq_choices" and meta[0]["confident"] is False
+    buttons = [b for m in reply for b in m.get("buttons", [])]
+    choices = [b for b in buttons if b["payload"].startswith("/choose_article")]
+    assert 2 <= len(choices) <= 3
+    assert [a["title"] for a in meta[0]["articles"]] == [b["title"] for b in choices]
+    chosen = meta[0]["articles"][0]
+    reply = rasa_bot.send(sender, choices[0]["payload"])
+    assert metas(reply)[0]["kind"] == "faq_answer"
+    assert chosen["url"] in texts(reply)
+
+
+def test_order_status_known_and_unknown(rasa_bot: RasaBot) -> None:  # noqa: F811
+    sender = new_sender()
+    reply = rasa_bot.send(sender, "kiểm tra giúp mình đơn DH100003 với")
+    assert "DH100003" in texts(reply) and "đang được giao" in texts(reply)
+    assert metas(reply) == [{"kind": "order_status", "order_code": "DH100003", "found": True}]
+    reply = rasa_bot.send(sender, "don dh999999 giao chua")
+    assert "không tìm thấy" in texts(reply)
+    assert metas(reply) == [{"kind": "order_status", "order_code": "DH999999", "found": False}]
+
+
+@pytest.mark.parametrize(
+    "text", ["cho gặp nhân viên", "gap nguoi that", "nói chuyện với tư vấn viên", "admin đâu rồi"]
+)
+def test_request_human_emits_handoff_meta(rasa_bot: RasaBot, text: str) -> None:  # noqa: F811
+    reply = rasa_bot.send(new_sender(), text)
+    assert metas(reply) == [{"kind": "handoff_request", "reason": "requested"}]
+    assert "nhân viên" in texts(reply)
+
+
+def test_complaint_emits_handoff_meta(rasa_bot: RasaBot) -> None:  # noqa: F811
+    reply = rasa_bot.send(new_sender(), "giao hàng chậm quá, tôi muốn khiếu nại")
+    assert metas(reply) == [{"kind": "handoff_request", "reason": "complaint"}]
+
+
+@pytest.mark.parametrize("text", ["bạn là người hay máy?", "ban la nguoi hay may"])
+def test_bot_challenge_says_it_is_a_bot(rasa_bot: RasaBot, text: str) -> None:  # noqa: F811
+    reply = rasa_bot.send(new_sender(), text)
+    assert "trợ lý tự động" in texts(reply) and metas(reply) == []
+
+
+def test_feedback_buttons_report_to_the_hub(rasa_bot: RasaBot) -> None:  # noqa: F811
+    sender = new_sender()
+    assert metas(rasa_bot.send(sender, "/feedback_helpful")) == [
+        {"kind": "feedback", "helpful": True}
+    ]
+    reply = rasa_bot.send(sender, "/feedback_not_helpful")
+    assert metas(reply) == [{"kind": "feedback", "helpful": False}]
+    assert any(b["payload"] == "/request_human" for m in reply for b in m.get("buttons", []))
+
+
+def test_gibberish_gets_the_fallback_meta(rasa_bot: RasaBot) -> None:  # noqa: F811
+    reply = rasa_bot.send(new_sender(), "qwxz plok vvv")
+    assert metas(reply) == [{"kind": "fallback"}]

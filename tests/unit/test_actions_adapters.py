@@ -1,0 +1,84 @@
+"""rasa-sdk adapters (actions/actions.py): tracker in, messages + cskh_meta out (no servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from test_actions_faq import RETURNS, SHIPPING, FakeKB, hit
+
+from actions import actions
+
+
+@pytest.fixture(autouse=True)
+def fake_kb() -> Iterator[FakeKB]:
+    kb = FakeKB([hit("phi-giao-hang", 0.7, SHIPPING), hit("doi-tra", 0.3, RETURNS)])
+    actions.set_knowledge_base(kb)
+    yield kb
+    actions.set_knowledge_base(None)
+
+
+def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None,
+            earlier: list[str] = ()) -> Tracker:  # type: ignore[assignment]
+    events = [{"event": "user", "text": t} for t in earlier]
+    events.append({"event": "user", "text": text})
+    latest = {"text": text, "intent": {"name": intent}, "entities": entities or []}
+    return Tracker("u1", {}, latest, events, False, None, {}, "action_listen")
+
+
+def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = action.run(dispatcher, t, {})
+    return dispatcher.messages, events
+
+
+def metas(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m["custom"]["cskh_meta"] for m in messages if m.get("custom")]
+
+
+def test_confident_answer_then_meta_then_helpful_question() -> None:
+    messages, events = run(actions.ActionAnswerFaq(), tracker("phí ship đi tỉnh", "ask_faq"))
+    assert "35.000đ" in messages[0]["text"] and "Xem thêm:" in messages[0]["text"]
+    assert metas(messages)[0]["kind"] == "faq_answer"
+    assert messages[2]["response"] == "utter_ask_helpful"
+    assert events == []
+
+
+def test_weak_match_gives_article_buttons_and_a_person(fake_kb: FakeKB) -> None:
+    fake_kb.hits = [hit("a", 0.5), hit("b", 0.49)]
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("hỏi chút", "ask_faq"))
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads == [
+        '/choose_article{"article_id":"a"}',
+        '/choose_article{"article_id":"b"}',
+        "/request_human",
+    ]
+    assert metas(messages)[0]["kind"] == "faq_choices"
+
+
+def test_chosen_article_is_answered_for_the_question_typed_before() -> None:
+    t = tracker(
+        '/choose_article{"article_id":"doi-tra"}', "choose_article",
+        [{"entity": "article_id", "value": "doi-tra"}], earlier=["đổi trả mấy ngày"],
+    )
+    messages, events = run(actions.ActionAnswerFaq(), t)
+    assert "7 ngày" in messages[0]["text"]
+    assert metas(messages)[0]["query"] == "đổi trả mấy ngày"
+    assert events == [{"event": "slot", "timestamp": None, "name": "article_id", "value": None}]
+
+
+def test_order_status_from_entity_text_or_slot() -> None:
+    entity = [{"entity": "order_code", "value": "dh100003"}]
+    messages, events = run(actions.ActionOrderStatus(), tracker("đơn dh100003", "order_status",
+                                                                entity))
+    assert metas(messages) == [{"kind": "order_status", "order_code": "DH100003", "found": True}]
+    assert events[0]["name"] == "order_code" and events[0]["value"] == "DH100003"
+    # NLU missed the entity: the raw text still carries it.
+    messages, _ = run(actions.ActionOrderStatus(), tracker("đơn ĐH 999999 đâu", "order_status"))
+    assert metas(messages)[0]["found"] is False
+    # No code at all: ask for it, no meta.
+    messages, events = run(actions.ActionOrderStatus(), tracker("đơn của tôi đâu", "order_status"))
+    assert "mã đơn hàng" in messages[0]["text"] and metas(messages) == [] and events == []

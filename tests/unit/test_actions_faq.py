@@ -1,0 +1,188 @@
+"""FAQ logic (actions/faq.py): sentence extraction and the answer / choices / none decision."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from actions.faq import (
+    NO_ANSWER_TEXT,
+    FaqConfig,
+    answer_article,
+    answer_question,
+    extract_answer,
+    split_sentences,
+)
+from cskh.text import tokens
+
+SHIPPING = (
+    "Sao Mai Shop giao hàng toàn quốc qua Giao Hàng Nhanh và Viettel Post. "
+    "Phí giao hàng nội thành là 20.000đ, đi tỉnh là 35.000đ. "
+    "Đơn từ 500.000đ được miễn phí giao hàng. "
+    "Khách hàng có thể theo dõi đơn trong mục Đơn hàng của tôi."
+)
+RETURNS = (
+    "Bạn được đổi trả trong 7 ngày kể từ khi nhận hàng. "
+    "Sản phẩm đổi trả phải còn nguyên tem mác và hóa đơn. "
+    "Tiền hoàn được chuyển về tài khoản trong 3-5 ngày làm việc."
+)
+
+
+@dataclass(frozen=True)
+class FakeHit:
+    article_id: str
+    title: str
+    url: str
+    text: str
+    score: float
+
+
+class FakeKB:
+    """Returns fixed hits, so the decision thresholds are tested exactly."""
+
+    def __init__(self, hits: Sequence[FakeHit]) -> None:
+        self.hits = list(hits)
+        self.queries: list[str] = []
+
+    def search(self, query: str, top_k: int = 5) -> list[FakeHit]:
+        self.queries.append(query)
+        return self.hits[:top_k]
+
+    def search_within(self, query: str, article_id: str, top_k: int = 1) -> list[FakeHit]:
+        return [h for h in self.hits if h.article_id == article_id][:top_k]
+
+
+def hit(article: str, score: float, text: str = SHIPPING) -> FakeHit:
+    url = f"https://saomaishop.vn/ho-tro/{article}"
+    return FakeHit(article, f"Bài {article}", url, text, score)
+
+
+CONFIG = FaqConfig(confident_score=0.45, confident_score_no_diacritics=0.45,
+                   min_relevant_score=0.25, ambiguity_margin=0.04)
+
+
+def test_split_sentences_keeps_list_items_whole_and_strips_markdown() -> None:
+    text = "## Cách đặt\nBạn làm như sau:\n1. Bấm **Thêm vào giỏ**.\n2. Bấm Thanh toán. Xong."
+    assert split_sentences(text) == [
+        "Bạn làm như sau:",
+        "1. Bấm Thêm vào giỏ.",
+        "2. Bấm Thanh toán. Xong.",
+    ]
+
+
+@pytest.mark.parametrize("query", ["phí giao hàng đi tỉnh bao nhiêu", "phi giao hang di tinh"])
+def test_extract_answer_picks_the_sentence_that_answers(query: str) -> None:
+    answer = extract_answer(query, SHIPPING)
+    assert "35.000đ" in answer
+    assert "theo dõi đơn" not in answer  # unrelated sentence dropped
+
+
+def test_extract_answer_keeps_original_order_and_cap() -> None:
+    answer = extract_answer("miễn phí giao hàng phí nội thành", SHIPPING, max_chars=600)
+    assert answer.index("20.000đ") < answer.index("500.000đ")
+    long_passage = " ".join(f"Câu số {i} nói về phí giao hàng." for i in range(100))
+    assert len(extract_answer("phí giao hàng", long_passage, max_chars=200)) <= 200
+
+
+def test_extract_answer_brings_the_list_a_sentence_introduces() -> None:
+    passage = "Để hủy đơn, bạn làm như sau:\n1. Mở Đơn hàng của tôi.\n2. Bấm Hủy đơn.\nHết."
+    answer = extract_answer("hủy đơn thế nào", passage)
+    assert "1. Mở Đơn hàng của tôi." in answer and "2. Bấm Hủy đơn." in answer
+
+
+def test_confident_answer_cites_the_article() -> None:
+    kb = FakeKB([hit("phi-giao-hang", 0.7), hit("doi-tra", 0.3, RETURNS)])
+    answer = answer_question(kb, "phí ship đi tỉnh bao nhiêu", CONFIG)
+    assert answer.kind == "answer"
+    assert "35.000đ" in answer.text
+    assert answer.text.endswith(
+        "Xem thêm: Bài phi-giao-hang – https://saomaishop.vn/ho-tro/phi-giao-hang"
+    )
+    meta = answer.meta()
+    assert meta["kind"] == "faq_answer" and meta["confident"] is True
+    assert [a["id"] for a in meta["articles"]] == ["phi-giao-hang"]
+    assert meta["query"] == "phí ship đi tỉnh bao nhiêu"
+
+
+def test_weak_best_hit_offers_distinct_titles() -> None:
+    kb = FakeKB([hit("a", 0.40), hit("a", 0.38), hit("b", 0.35), hit("c", 0.30), hit("d", 0.27)])
+    answer = answer_question(kb, "cái này sao", CONFIG)
+    assert answer.kind == "choices"
+    assert [a.id for a in answer.articles] == ["a", "b", "c"]  # distinct, best first, max 3
+    assert answer.meta()["kind"] == "faq_choices" and answer.meta()["confident"] is False
+
+
+def test_two_articles_neck_and_neck_are_not_guessed() -> None:
+    kb = FakeKB([hit("a", 0.80), hit("b", 0.78)])
+    assert answer_question(kb, "q", CONFIG).kind == "choices"
+    kb = FakeKB([hit("a", 0.80), hit("a", 0.79), hit("b", 0.60)])  # same article twice is fine
+    assert answer_question(kb, "q", CONFIG).kind == "answer"
+
+
+def test_queries_without_diacritics_have_their_own_bar() -> None:
+    config = FaqConfig(confident_score=0.6, confident_score_no_diacritics=0.45)
+    kb = FakeKB([hit("phi-giao-hang", 0.5)])
+    assert answer_question(kb, "phí giao hàng", config).kind == "choices"
+    assert answer_question(kb, "phi giao hang", config).kind == "answer"
+
+
+def test_nothing_relevant_says_so() -> None:
+    answer = answer_question(FakeKB([hit("a", 0.1)]), "thời tiết hôm nay", CONFIG)
+    assert answer.kind == "none" and answer.text == NO_ANSWER_TEXT
+    assert answer.meta() == {
+        "kind": "faq_choices", "confident": False, "articles": [], "query": "thời tiết hôm nay"
+    }
+    kb = FakeKB([hit("a", 0.9)])
+    assert answer_question(kb, "   ", CONFIG).kind == "none" and kb.queries == []
+
+
+def test_answer_article_uses_the_chosen_article() -> None:
+    kb = FakeKB([hit("phi-giao-hang", 0.3), hit("doi-tra", 0.2, RETURNS)])
+    answer = answer_article(kb, "doi-tra", "đổi trả trong bao nhiêu ngày", CONFIG)
+    assert answer.kind == "answer" and "7 ngày" in answer.text
+    assert answer.articles[0].id == "doi-tra"
+    assert answer_article(kb, "khong-co", "x", CONFIG).kind == "none"
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-folded-words embedder implementing the Embedder protocol."""
+
+    name = "test-hashing"
+    dim = 256
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in tokens(text):
+                out[row, zlib.crc32(token.encode()) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts)
+
+    def embed_passages(self, texts: Sequence[str], progress: object = None) -> np.ndarray:
+        return self._embed(texts)
+
+
+def test_with_the_real_knowledge_base_search() -> None:
+    search = pytest.importorskip("knowledge_base.search")
+    ingest = pytest.importorskip("knowledge_base.ingest")
+    passages = [
+        ingest.Passage("phi-giao-hang", "Phí giao hàng", "Phí", "https://x/phi", "Giao hàng",
+                       SHIPPING),
+        ingest.Passage("doi-tra", "Chính sách đổi trả", "Đổi trả", "https://x/doi-tra",
+                       "Đổi trả", RETURNS),
+    ]
+    kb = search.KnowledgeBase.from_passages(passages, HashingEmbedder())
+    config = FaqConfig(confident_score=0.3, confident_score_no_diacritics=0.3,
+                       min_relevant_score=0.1, ambiguity_margin=0.04)
+    for query in ("đổi trả trong mấy ngày", "doi tra trong may ngay"):
+        answer = answer_question(kb, query, config)
+        assert answer.kind == "answer", (query, answer)
+        assert answer.articles[0].url == "https://x/doi-tra"
+        assert "7 ngày" in answer.text

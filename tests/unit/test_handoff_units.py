@@ -1,0 +1,85 @@
+"""Pure logic of the hub: settings, password hashing, input cleaning, CSAT, hours, waits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from handoff import auth
+from handoff.inputs import InputError, clean_sender, clean_text
+from handoff.service import business_status
+from handoff.settings import HubSettings
+from handoff.store import parse_csat, wait_estimate_seconds
+
+
+def test_settings_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CSKH_HUB_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    s = HubSettings()
+    assert s.database_url == "sqlite:///var/hub.db" and s.port == 8000
+    assert s.sqlalchemy_url().startswith("sqlite:////") and s.sqlalchemy_url().endswith(
+        "var/hub.db"
+    )
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@h/db")
+    assert HubSettings().sqlalchemy_url() == "postgresql+psycopg://u@h/db"
+    monkeypatch.setenv("CSKH_HUB_RASA_URL", "http://rasa:5005")
+    assert HubSettings().rasa_url == "http://rasa:5005"
+
+
+def test_production_requires_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CSKH_HUB_ENV", "production")
+    monkeypatch.delenv("CSKH_HUB_SECRET_KEY", raising=False)
+    with pytest.raises(ValueError, match="CSKH_HUB_SECRET_KEY"):  # pydantic wraps ConfigError
+        HubSettings()
+    monkeypatch.setenv("CSKH_HUB_SECRET_KEY", "s3cret")
+    assert HubSettings().effective_secret_key == "s3cret"
+
+
+def test_scrypt_hashing() -> None:
+    h = auth.hash_password("mật khẩu dài")
+    assert h.startswith("scrypt$") and "mật" not in h
+    assert auth.verify_password("mật khẩu dài", h)
+    assert not auth.verify_password("mat khau dai", h)
+    assert not auth.verify_password("x", "garbage")
+    assert auth.hash_password("a-password") != auth.hash_password("a-password")  # salted
+
+
+def test_clean_text() -> None:
+    assert clean_text("  xin\u200b cha\u0300o\x00 ", 100) == "xin chào"  # NFC, no controls
+    with pytest.raises(InputError) as e:
+        clean_text(" \n ", 100)
+    assert e.value.status_code == 422
+    with pytest.raises(InputError) as e:
+        clean_text("a" * 101, 100)
+    assert e.value.status_code == 413
+    with pytest.raises(InputError) as e:
+        clean_text("\ud800", 100)
+    assert e.value.status_code == 400
+    with pytest.raises(InputError):
+        clean_sender("x" * 200)
+    assert clean_sender(12345) == "12345"
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("5", 5), (" 3 sao", 3), ('/csat{"score":1}', 1), ("6", None), ("5 phút nữa", None)],
+)
+def test_parse_csat(text: str, score: int | None) -> None:
+    assert parse_csat(text) == score
+
+
+def test_business_hours() -> None:
+    s = HubSettings(business_hours="08:00-21:00", business_days="1-5")
+    # 2026-01-05 is a Monday; 02:00 UTC = 09:00 in Vietnam.
+    assert business_status(s, datetime(2026, 1, 5, 2, 0, tzinfo=UTC)) == (True, None)
+    closed, opens = business_status(s, datetime(2026, 1, 5, 15, 0, tzinfo=UTC))  # 22:00 VN
+    assert not closed and opens == datetime(2026, 1, 6, 1, 0, tzinfo=UTC)  # 08:00 VN Tue
+    _, opens = business_status(s, datetime(2026, 1, 9, 15, 0, tzinfo=UTC))  # Fri 22:00 VN
+    assert opens == datetime(2026, 1, 12, 1, 0, tzinfo=UTC)  # Monday 08:00 VN
+
+
+def test_wait_estimate() -> None:
+    assert wait_estimate_seconds(1, 2, 240) == 120
+    assert wait_estimate_seconds(5, 2, 240) == 600
+    assert wait_estimate_seconds(3, 0, 240) == 600  # nobody online: counts one agent

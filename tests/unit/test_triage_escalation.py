@@ -1,0 +1,190 @@
+"""Table-driven tests of triage.escalation.decide: each reason, and what must NOT escalate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from triage.escalation import REASONS, Decision, decide, load_policy
+
+NEU = {"label": "neutral", "angry": False, "score": 0.0}
+NEG = {"label": "negative", "angry": False, "score": -0.6}
+ANGRY = {"label": "negative", "angry": True, "score": -0.9}
+POS = {"label": "positive", "angry": False, "score": 0.8}
+
+
+def user(text: str, sentiment: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    turn: dict[str, Any] = {"role": "user", "text": text, "ts": 0}
+    if sentiment is not None:
+        turn["sentiment"] = sentiment
+    turn.update(extra)
+    return turn
+
+
+def bot(text: str = "...", **meta: Any) -> dict[str, Any]:
+    return {"role": "bot", "text": text, "ts": 0, "meta": meta or None}
+
+
+def answer(confident: bool = True) -> dict[str, Any]:
+    kind = "faq_answer" if confident else "faq_choices"
+    return bot(kind=kind, confident=confident,
+               articles=[{"id": "a", "title": "A", "url": "/a", "score": 0.8}], query="q")
+
+
+ESCALATE = [
+    # (id, history, latest, profile, expected reason)
+    ("angry-one-message", [], user("ĐM shop lừa đảo!!!", ANGRY), None, "angry"),
+    ("trend-3-negative", [user("giao chậm quá", NEG), bot(), user("vẫn chưa thấy hàng", NEG),
+                          bot()], user("hàng về lại bị móp", NEG), None, "negative_trend"),
+    ("requested-diacritics", [], user("Cho tôi gặp nhân viên", NEU), None, "requested"),
+    ("requested-no-diacritics", [], user("cho minh noi chuyen voi nguoi that", NEU), None,
+     "requested"),
+    ("requested-teencode", [], user("cho e gap nv tu van vs", NEU), None, "requested"),
+    ("requested-admin", [], user("admin đâu rồi", NEU), None, "requested"),
+    ("requested-english", [], user("I want to talk to a person", NEU), None, "requested"),
+    ("requested-meta-reply", [], user("...", NEU, replies=[
+        {"role": "bot", "text": "", "meta": {"kind": "handoff_request", "reason": "requested"}}
+    ]), None, "requested"),
+    ("requested-meta-trailing", [user("hmm", NEU), bot(kind="handoff_request",
+                                                       reason="complaint")],
+     user("sao rồi", NEU), None, "requested"),
+    ("bot-failed-two-weak", [user("a", NEU), answer(False), user("b", NEU), bot(kind="fallback")],
+     user("hả?", NEU), None, "bot_failed"),
+    ("bot-failed-feedback", [user("phí ship?", NEU), answer(True),
+                             bot(kind="feedback", helpful=False)],
+     user("thế giờ sao", NEU), None, "bot_failed"),
+    ("bot-failed-payload", [user("phí ship?", NEU), answer(True)],
+     user("/feedback_not_helpful"), None, "bot_failed"),
+    ("bot-failed-words", [], user("bot vô dụng, không giúp được gì", NEG), None, "bot_failed"),
+    ("bot-failed-words-folded", [], user("tra loi khong dung cau hoi", NEU), None,
+     "bot_failed"),
+    ("complex-double-charge", [], user("Tôi bị trừ tiền 2 lần cho đơn DH123456", NEG), None,
+     "complex"),
+    ("complex-double-charge-teencode", [], user("ck r ma bi tru tien hai lan", NEU), None,
+     "complex"),
+    ("complex-refund-dispute", [], user("đã 3 tuần rồi vẫn chưa được hoàn tiền", NEG), None,
+     "complex"),
+    ("complex-legal", [], user("tôi sẽ khởi kiện nếu không giải quyết", NEG), None, "complex"),
+    ("complex-press", [], user("mình sẽ báo Bộ Công Thương", NEG), None, "complex"),
+    ("complex-several-issues", [], user(
+        "giao chậm 1 tuần, giao sai màu, hộp còn bị móp méo", NEG), None, "complex"),
+    ("vip-negative", [], user("giao hơi chậm", NEG), {"vip": True}, "vip"),
+    ("vip-tier", [], user("hàng bị trầy", NEG), {"tier": "Gold"}, "vip"),
+]
+
+
+@pytest.mark.parametrize(("history", "latest", "profile", "reason"),
+                         [c[1:] for c in ESCALATE], ids=[c[0] for c in ESCALATE])
+def test_escalates_with_reason(history, latest, profile, reason) -> None:
+    decision = decide(history, latest, profile, load_policy())
+    assert decision.escalate, decision
+    assert reason in decision.reasons
+    assert decision.priority > 0
+    assert decision.reply
+
+
+NO_ESCALATE = [
+    ("calm-ok", [answer()], user("ok", NEU), None),
+    ("thank-you", [answer(), bot(kind="feedback", helpful=True)], user("cảm ơn shop nhé", POS),
+     None),
+    ("one-mild-complaint-answered", [user("phí đổi trả bao nhiêu", NEU), answer()],
+     user("giao hơi chậm nhỉ", NEG), None),
+    ("neutral-refund-question", [], user("Chính sách hoàn tiền thế nào ạ?", NEU), None),
+    ("neutral-refund-timing", [], user("bao lâu thì được hoàn tiền ạ", NEU), None),
+    ("exchange-and-refund-question", [], user("đổi trả và hoàn tiền mất mấy ngày", NEU), None),
+    ("refuses-agent", [], user("không cần gặp nhân viên đâu, cảm ơn", POS), None),
+    ("two-negatives-only", [user("giao chậm", NEG), bot()], user("vẫn chưa có hàng", NEG), None),
+    ("trend-broken-by-neutral", [user("chậm", NEG), user("ok", NEU)], user("lỗi", NEG), None),
+    ("one-weak-answer", [user("a", NEU), answer(True), user("b", NEU), answer(False)],
+     user("cái thứ 2", NEU), None),
+    ("weak-then-confident", [answer(False), answer(True)], user("ok", NEU), None),
+    ("vip-calm", [], user("shop ơi phí ship bao nhiêu", NEU), {"vip": True}),
+    ("package-not-lawsuit", [], user("kiện hàng của mình tới đâu rồi", NEU), None),
+    ("accessories", [], user("có phụ kiện đi kèm không", NEU), None),
+    ("no-sentiment-plain", [], user("Shop mở cửa mấy giờ"), None),
+    ("anger-cleared-by-agent", [user("đm", ANGRY), user("lừa đảo", NEG), user("chán", NEG),
+                                {"role": "agent", "text": "đã xử lý", "ts": 0}],
+     user("giao hơi chậm", NEG), None),
+]
+
+
+@pytest.mark.parametrize(("history", "latest", "profile"), [c[1:] for c in NO_ESCALATE],
+                         ids=[c[0] for c in NO_ESCALATE])
+def test_does_not_escalate(history, latest, profile) -> None:
+    decision = decide(history, latest, profile, load_policy())
+    assert decision == Decision(False, [], 0, None)
+
+
+def test_reasons_are_ordered_and_vip_raises_priority() -> None:
+    latest = user("ĐM cho gặp nhân viên ngay, trừ tiền 2 lần!!!", ANGRY)
+    plain = decide([], latest, None, load_policy())
+    vip = decide([], latest, {"vip": True}, load_policy())
+    assert plain.reasons[:2] == ["angry", "complex"]
+    assert "requested" in plain.reasons
+    assert vip.reasons[-1] == "vip" and vip.priority == plain.priority + 1
+    assert set(plain.reasons) <= set(REASONS)
+    # The reply of the most urgent reason; it apologises and says a person is coming.
+    assert plain.reply == load_policy().replies["angry"]
+    assert "xin lỗi" in plain.reply and "nhân viên" in plain.reply
+
+
+def test_replies_follow_listen_empathise_apologise_resolve() -> None:
+    policy = load_policy()
+    for reason in REASONS:
+        reply = policy.replies[reason]
+        assert "xin lỗi" in reply.lower()  # apologise
+        assert "nhân viên" in reply  # a person is coming
+        assert "chuyển" in reply
+        assert "\n" not in reply and "  " not in reply
+
+
+def test_policy_is_configurable(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text(
+        "negative_trend: {window: 2, min_negative: 2}\n"
+        "bot_failed: {weak_in_a_row: 3}\n"
+        "vip: {escalate_on: never}\n"
+        "requested: {phrases: [goi sep], meta_reasons: {complaint: complex}}\n"
+        "complex: {topics: {}}\n"
+        "priority: {requested: 5}\n"
+        "replies: {requested: 'Xin lỗi, đang chuyển nhân viên.'}\n",
+        encoding="utf-8",
+    )
+    policy = load_policy(tmp_path / "p.yml")
+    assert decide([user("chậm", NEG)], user("lỗi", NEG), None, policy).reasons == [
+        "negative_trend"
+    ]
+    weak2 = [answer(False), bot(kind="fallback")]
+    assert not decide(weak2, user("?", NEU), None, policy).escalate
+    assert decide([*weak2, bot(kind="fallback")], user("?", NEU), None, policy).escalate
+    assert not decide([], user("chậm", NEG), {"vip": True}, policy).escalate
+    d = decide([], user("cho gọi sếp", NEU), None, policy)
+    assert d.reasons == ["requested"] and d.priority == 5
+    assert d.reply == "Xin lỗi, đang chuyển nhân viên."
+    complaint = decide([bot(kind="handoff_request", reason="complaint")], user("?", NEU), None,
+                       policy)
+    assert complaint.reasons == ["complex"]
+
+
+def test_bad_policy_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "p.yml").write_text("vip: {escalate_on: sometimes}\n", encoding="utf-8")
+    with pytest.raises(ValueError):
+        load_policy(tmp_path / "p.yml")
+
+
+def test_decide_is_pure() -> None:
+    history = [user("giao chậm", NEG), bot(kind="fallback")]
+    latest = user("vẫn chưa có", NEG)
+    snapshot = repr((history, latest))
+    first = decide(history, latest, {"vip": False}, load_policy())
+    assert decide(history, latest, {"vip": False}, load_policy()) == first
+    assert repr((history, latest)) == snapshot  # inputs untouched
+
+
+def test_sentiment_object_accepted() -> None:
+    from triage.sentiment import Sentiment
+
+    latest = user("x")
+    latest["sentiment"] = Sentiment("negative", True, -0.9)
+    assert decide([], latest, None, load_policy()).reasons == ["angry"]

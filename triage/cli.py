@@ -1,0 +1,325 @@
+"""`cskh sentiment`, `cskh summarize` and the `eval sentiment` handler (see `eval_commands`).
+
+    cskh sentiment "TEXT" [--json]
+    cskh sentiment --input FILE --json       one JSON line per message, in order
+    cskh sentiment train [--if-changed]      (re)train the default model
+    cskh summarize FILE [--json]             transcript JSON -> handoff summary
+
+`cskh eval` is shared with the knowledge base, so this module does not create it: it
+exposes `eval_commands()` and `cskh/cli.py` wires `cskh eval sentiment` from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cli_error(message: str) -> Exception:
+    # Imported lazily: cskh.cli imports this module while building its parser.
+    from cskh.cli import CliError
+
+    return CliError(message)
+
+
+def _load_model(args: argparse.Namespace) -> Any:
+    from triage.sentiment import (
+        SentimentModelUnavailable,
+        TransformersSentimentModel,
+        load_default_model,
+    )
+
+    spec = getattr(args, "model", None) or "default"
+    try:
+        if spec == "default":
+            return load_default_model(args.model_dir, args.data)
+        if spec.startswith("hf:"):
+            return TransformersSentimentModel.from_config(spec[3:], args.label_config)
+    except SentimentModelUnavailable as exc:
+        raise _cli_error(str(exc)) from exc
+    except OSError as exc:
+        raise _cli_error(f"cannot load sentiment model {spec!r}: {exc}") from exc
+    raise _cli_error(f"unknown --model {spec!r} (use 'default' or 'hf:<name-or-path>')")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    from triage.sentiment import DEFAULT_DATA_PATHS, DEFAULT_MODEL_DIR
+
+    parser.add_argument("--model", default="default",
+                        help="'default' (project-trained) or 'hf:<name-or-path>'")
+    parser.add_argument("--label-config", type=Path, default=None,
+                        help="YAML/JSON label mapping for an hf: model")
+    parser.add_argument("--data", type=Path, nargs="+", default=list(DEFAULT_DATA_PATHS),
+                        metavar="JSONL",
+                        help="labelled data, one or more JSONL files read as one set "
+                        "(default: triage/data/sentiment.jsonl sentiment_extra.jsonl)")
+    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
+                        help="where the default model is saved")
+
+
+# --------------------------------------------------------------------------------------------
+# cskh sentiment
+
+
+def _read_lines(path: str) -> list[str]:
+    try:
+        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _cli_error(f"cannot read {path}: {exc}") from exc
+    # One message per line; blank lines are not messages.
+    return [line.strip() for line in raw.splitlines() if line.strip()]
+
+
+def _check_data(paths: Sequence[Path]) -> None:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise _cli_error(f"labelled data not found: {', '.join(missing)}")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from triage.sentiment import needs_training, train
+
+    _check_data(args.data)
+    if args.if_changed and not needs_training(args.data, args.model_dir):
+        print(f"sentiment model up to date ({args.model_dir})")
+        return 0
+    try:
+        report = train(args.data, args.model_dir)
+    except ValueError as exc:
+        raise _cli_error(str(exc)) from exc
+    cv = report.cv
+    print(
+        f"trained on {report.n_train} messages {report.counts} in {report.seconds:.1f} s -> "
+        f"{report.model_dir}\n"
+        f"C={report.C} thresholds: angry>={report.thresholds.angry:.2f}, "
+        f"negative>={report.thresholds.negative:.2f} (cross-validated on train)\n"
+        f"train CV: macro-F1(4) {cv['oof_macro_f1_4_argmax']:.3f}, "
+        f"angry recall {cv['oof_angry_recall']:.3f}, "
+        f"calm flagged angry {cv['oof_false_angry']:.1%}, "
+        f"neutral escalated {cv['oof_neutral_escalated']:.1%}"
+    )
+    return 0
+
+
+def _sentiment(args: argparse.Namespace) -> int:
+    if args.text == "train" and args.input is None:
+        return _train(args)
+    if args.input is not None and args.text is not None:
+        raise _cli_error("give either TEXT or --input FILE, not both")
+    if args.input is None and args.text is None:
+        raise _cli_error('give a message: cskh sentiment "TEXT" (or --input FILE)')
+    texts = _read_lines(args.input) if args.input is not None else [args.text]
+    model = _load_model(args)
+    results = model.predict(texts) if texts else []
+    for text, s in zip(texts, results, strict=True):
+        if args.json:
+            print(json.dumps({"text": text, **s.to_dict()}, ensure_ascii=False), flush=False)
+        else:
+            flag = " ANGRY" if s.angry else ""
+            print(f"{s.label}{flag}\t{s.score:+.2f}\t{text}")
+    sys.stdout.flush()
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# cskh summarize
+
+
+def _load_transcript(path: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    try:
+        raw = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        data = json.loads(raw)
+    except OSError as exc:
+        raise _cli_error(f"cannot read {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise _cli_error(f"{path} is not JSON: {exc}") from exc
+    extra: dict[str, Any] = {}
+    if isinstance(data, Mapping):  # also accept {"channel", "turns": [...]} (a hub export)
+        extra = {k: v for k, v in data.items() if k not in ("turns", "messages")}
+        data = data.get("turns", data.get("messages"))
+    if not isinstance(data, list) or not all(
+        isinstance(t, Mapping) and t.get("role") in ("user", "bot", "agent") for t in data
+    ):
+        raise _cli_error(
+            f'{path}: expected a JSON list of {{"role": "user"|"bot"|"agent", "text", "ts"}}'
+        )
+    return [dict(t) for t in data], extra
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    from triage.escalation import REASONS, decide, load_policy
+    from triage.summary import parse_ts, summarize
+
+    turns, extra = _load_transcript(args.file)
+    model = None
+    if not args.no_model and any(
+        t.get("role") == "user" and "sentiment" not in t for t in turns
+    ):
+        model = _load_model(args)
+    # Score the customer turns once, so the decision and the summary see the same sentiment.
+    if model is not None:
+        missing = [t for t in turns if t.get("role") == "user" and "sentiment" not in t
+                   and str(t.get("text") or "").strip()
+                   and not str(t.get("text")).lstrip().startswith("/")]  # button payloads
+        for turn, s in zip(missing, model.predict([str(t["text"]) for t in missing]),
+                           strict=True):
+            turn["sentiment"] = s.to_dict()
+    if args.reasons is not None:
+        reasons = [r.strip() for r in args.reasons.split(",") if r.strip()]
+    else:
+        # No reasons given: replay the escalation decision on every customer message (as the
+        # hub would have taken it) and keep every reason seen, most urgent first.
+        policy = load_policy()
+        seen: dict[str, None] = {}
+        for i, turn in enumerate(turns):
+            if turn.get("role") == "user":
+                for reason in decide(turns[:i], turn, extra.get("profile"), policy).reasons:
+                    seen.setdefault(reason, None)
+        reasons = sorted(seen, key=lambda r: (-policy.priority.get(r, 1), REASONS.index(r)))
+    waited = args.waited
+    if waited is None and extra.get("waited_seconds") is not None:
+        waited = float(extra["waited_seconds"])
+    if waited is None and args.now is not None and turns:
+        first = parse_ts(turns[0].get("ts"))
+        now = parse_ts(args.now)
+        waited = (now - first) if first is not None and now is not None else None
+    summary = summarize(turns, reasons, args.channel or extra.get("channel"), waited)
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        print(summary.text)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# eval sentiment (wired by cskh/cli.py under the shared `eval` command)
+
+
+def _configure_eval(parser: argparse.ArgumentParser) -> None:
+    _add_model_options(parser)
+    parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument("--errors", type=int, default=0, metavar="N",
+                        help="also list the first N misclassified test messages")
+    parser.add_argument("--check", action="store_true",
+                        help="exit code 1 when a target is not met (for CI)")
+    from triage.evaluate import QUESTIONS_PATH
+
+    parser.add_argument("--questions", type=Path, default=QUESTIONS_PATH, metavar="JSONL",
+                        help="help-center questions, all non-angry (JSONL with 'question'); "
+                        "skipped when the file does not exist")
+
+
+def _eval_sentiment(args: argparse.Namespace) -> int:
+    from triage.evaluate import (
+        evaluate_questions,
+        evaluate_split,
+        format_questions_report,
+        format_report,
+    )
+
+    _check_data(args.data)
+    model = _load_model(args)
+    result = evaluate_split(model, args.data, "test")
+    questions = None
+    if args.questions is not None and args.questions.exists():
+        try:
+            questions = evaluate_questions(model, args.questions)
+        except ValueError as exc:
+            raise _cli_error(str(exc)) from exc
+    if args.json:
+        out = result.to_dict()
+        out["help_center"] = questions.to_dict() if questions is not None else None
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(format_report(result, show_errors=args.errors))
+        if questions is not None:
+            print()
+            print(format_questions_report(questions, show=args.errors))
+        else:
+            print(f"\nhelp-center questions: {args.questions} not found, skipped")
+    ok = result.meets_targets() and (questions is None or questions.meets_target())
+    return 1 if args.check and not ok else 0
+
+
+def eval_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]]:
+    """Sub-commands of the shared `cskh eval`: name -> (help, configure_parser, handler)."""
+    return {
+        "sentiment": (
+            "sentiment model on the held-out test split (F1, angry recall, false escalations)"
+            " and on the help-center questions (share flagged angry)",
+            _configure_eval,
+            _eval_sentiment,
+        )
+    }
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    """Add `sentiment` and `summarize` to the `cskh` parser."""
+    p = subparsers.add_parser(
+        "sentiment",
+        help="sentiment of a message (or `cskh sentiment train`)",
+        description='Score messages: cskh sentiment "TEXT" [--json]; '
+        "cskh sentiment --input FILE --json (one JSON line per message); "
+        "cskh sentiment train [--if-changed] to (re)train the default model.",
+    )
+    p.add_argument("text", nargs="?", help='the message, or "train" to (re)train the model')
+    p.add_argument("--input", metavar="FILE", help="one message per line ('-' = stdin)")
+    p.add_argument("--json", action="store_true", help="JSON lines: text, label, angry, score")
+    p.add_argument("--if-changed", action="store_true",
+                   help="train: only when the data (or feature version) changed")
+    _add_model_options(p)
+    p.set_defaults(handler=_sentiment)
+
+    s = subparsers.add_parser(
+        "summarize",
+        help="handoff summary of a transcript JSON file",
+        description='Read [{"role": "user"|"bot"|"agent", "text", "ts", "meta"?, '
+        '"sentiment"?}] and print the summary an agent reads.',
+    )
+    s.add_argument("file", help="transcript JSON ('-' = stdin)")
+    s.add_argument("--json", action="store_true",
+                   help='print {"text", "reasons", "facts", "sentiment"}')
+    s.add_argument("--reasons", default=None,
+                   help="comma-separated handoff reasons (default: decided from the transcript)")
+    s.add_argument("--channel", default=None, help="web | messenger | zalo")
+    s.add_argument("--waited", type=float, default=None, metavar="SECONDS",
+                   help="how long the customer has waited for a person")
+    s.add_argument("--now", default=None,
+                   help="with no --waited: compute the wait from the first turn's ts to NOW")
+    s.add_argument("--no-model", action="store_true",
+                   help="do not score turns that carry no sentiment")
+    _add_model_options(s)
+    s.set_defaults(handler=_summarize)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run this module's commands alone (e.g. `python -m triage.cli sentiment "..."`)."""
+    parser = argparse.ArgumentParser(prog="cskh")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    ev = sub.add_parser("eval").add_subparsers(dest="what", required=True)
+    for name, (help_, configure, handler) in eval_commands().items():
+        q = ev.add_parser(name, help=help_)
+        configure(q)
+        q.set_defaults(handler=handler)
+    args = parser.parse_args(argv)
+    from cskh.cli import CliError
+
+    try:
+        return int(args.handler(args) or 0)
+    except CliError as exc:
+        print(f"cskh: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

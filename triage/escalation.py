@@ -1,0 +1,428 @@
+"""One escalation decision: should a person take over this conversation now, and why.
+
+`decide(history, latest, profile, policy)` is a pure function of the conversation so far:
+it does not call the sentiment model (the hub scores each message first and stores the
+result in the turn's `"sentiment"`), does no I/O, and returns the same `Decision` for the
+same input, so it can be unit-tested from tables and replayed on stored conversations.
+
+Turns are mappings shaped like the transcript contract:
+`{"role": "user"|"bot"|"agent", "text": str, "ts": ..., "meta"?: cskh_meta, "sentiment"?: ...}`.
+`latest` is the newest customer turn; if the hub calls after Rasa answered it, the bot
+turns (or bare cskh_meta dicts) of that answer may be given as `latest["replies"]`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cskh.text import tokens, words
+from triage.sentiment import Sentiment
+
+Turn = Mapping[str, Any]
+
+REASONS = ("angry", "negative_trend", "requested", "bot_failed", "complex", "vip")
+DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "escalation.yml"
+
+
+# --------------------------------------------------------------------------------------------
+# Matching folded phrases
+
+
+class PhraseSet:
+    """Folded phrases (or "re:" regexes) matched as whole words on a message's folded forms."""
+
+    def __init__(self, phrases: Sequence[str]) -> None:
+        self.phrases = tuple(phrases)
+        plain = sorted({p.strip() for p in phrases if p.strip() and not p.startswith("re:")},
+                       key=len, reverse=True)
+        parts = [re.escape(p).replace(r"\ ", r"\s+") for p in plain]
+        parts += [p[3:] for p in phrases if p.startswith("re:")]
+        self.regex = (
+            re.compile(rf"(?<![a-z0-9])(?:{'|'.join(parts)})(?![a-z0-9])") if parts else None
+        )
+
+    def find(self, forms: Sequence[str]) -> list[re.Match[str]]:
+        if self.regex is None:
+            return []
+        for form in forms:
+            hits = list(self.regex.finditer(form))
+            if hits:
+                return hits
+        return []
+
+    def matches(self, forms: Sequence[str]) -> bool:
+        return bool(self.find(forms))
+
+
+def text_forms(text: str) -> tuple[str, str]:
+    """The folded text as typed and teencode-expanded: customers write both ways."""
+    return " ".join(words(text)), " ".join(tokens(text))
+
+
+# --------------------------------------------------------------------------------------------
+# Policy
+
+
+@dataclass(frozen=True)
+class AngryRule:
+    enabled: bool = True
+    max_score: float = 0.0
+
+
+@dataclass(frozen=True)
+class TrendRule:
+    window: int = 3
+    min_negative: int = 3
+
+
+@dataclass(frozen=True)
+class RequestedRule:
+    phrases: PhraseSet = field(default_factory=lambda: PhraseSet([]))
+    negations: PhraseSet = field(default_factory=lambda: PhraseSet([]))
+    meta_reasons: Mapping[str, str] = field(
+        default_factory=lambda: {"requested": "requested", "complaint": "requested"}
+    )
+
+
+@dataclass(frozen=True)
+class BotFailedRule:
+    weak_in_a_row: int = 2
+    weak_kinds: frozenset[str] = frozenset({"faq_choices", "fallback"})
+    answer_kinds: frozenset[str] = frozenset({"faq_answer", "faq_choices", "fallback",
+                                              "order_status"})
+    negative_feedback: bool = True
+    feedback_lookback: int = 2
+    negative_feedback_texts: frozenset[str] = frozenset({"/feedback_not_helpful"})
+    phrases: PhraseSet = field(default_factory=lambda: PhraseSet([]))
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    any_of: PhraseSet
+    all_of: tuple[PhraseSet, ...]
+
+    def matches(self, forms: Sequence[str]) -> bool:
+        if self.any_of.matches(forms):
+            return True
+        return bool(self.all_of) and all(group.matches(forms) for group in self.all_of)
+
+
+@dataclass(frozen=True)
+class ComplexRule:
+    topics: tuple[Topic, ...] = ()
+    issues: Mapping[str, PhraseSet] = field(default_factory=dict)
+    min_issues: int = 3
+    min_issues_if_negative: int = 2
+
+
+@dataclass(frozen=True)
+class VipRule:
+    profile_flags: tuple[str, ...] = ("vip", "is_vip")
+    tiers: frozenset[str] = frozenset({"vip"})
+    escalate_on: str = "negative"  # always | negative | never
+    priority_boost: int = 1
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The typed form of `triage/escalation.yml`."""
+
+    angry: AngryRule
+    negative_trend: TrendRule
+    requested: RequestedRule
+    bot_failed: BotFailedRule
+    complex: ComplexRule
+    vip: VipRule
+    priority: Mapping[str, int]
+    replies: Mapping[str, str]
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Policy:
+        a, t = raw.get("angry", {}), raw.get("negative_trend", {})
+        r, b = raw.get("requested", {}), raw.get("bot_failed", {})
+        c, v = raw.get("complex", {}), raw.get("vip", {})
+        escalate_on = str(v.get("escalate_on", "negative"))
+        if escalate_on not in ("always", "negative", "never"):
+            raise ValueError(f"vip.escalate_on must be always|negative|never, not {escalate_on}")
+        topics = tuple(
+            Topic(
+                name=name,
+                any_of=PhraseSet(spec.get("any", [])),
+                all_of=tuple(PhraseSet(group) for group in spec.get("all", [])),
+            )
+            for name, spec in (c.get("topics") or {}).items()
+        )
+        unknown = set(raw.get("priority", {})) - set(REASONS)
+        if unknown:
+            raise ValueError(f"unknown reasons in priority: {sorted(unknown)}")
+        return cls(
+            angry=AngryRule(bool(a.get("enabled", True)), float(a.get("max_score", 0.0))),
+            negative_trend=TrendRule(int(t.get("window", 3)), int(t.get("min_negative", 3))),
+            requested=RequestedRule(
+                PhraseSet(r.get("phrases", [])),
+                PhraseSet(r.get("negations", [])),
+                _meta_reasons(r.get("meta_reasons")),
+            ),
+            bot_failed=BotFailedRule(
+                weak_in_a_row=int(b.get("weak_in_a_row", 2)),
+                weak_kinds=frozenset(b.get("weak_kinds", ["faq_choices", "fallback"])),
+                answer_kinds=frozenset(
+                    b.get("answer_kinds", ["faq_answer", "faq_choices", "fallback",
+                                           "order_status"])
+                ),
+                negative_feedback=bool(b.get("negative_feedback", True)),
+                feedback_lookback=int(b.get("feedback_lookback", 2)),
+                negative_feedback_texts=frozenset(
+                    b.get("negative_feedback_texts", ["/feedback_not_helpful"])
+                ),
+                phrases=PhraseSet(b.get("phrases", [])),
+            ),
+            complex=ComplexRule(
+                topics=topics,
+                issues={k: PhraseSet(vs) for k, vs in (c.get("issues") or {}).items()},
+                min_issues=int(c.get("min_issues", 3)),
+                min_issues_if_negative=int(c.get("min_issues_if_negative", 2)),
+            ),
+            vip=VipRule(
+                profile_flags=tuple(v.get("profile_flags", ["vip", "is_vip"])),
+                tiers=frozenset(str(x).lower() for x in v.get("tiers", ["vip"])),
+                escalate_on=escalate_on,
+                priority_boost=int(v.get("priority_boost", 1)),
+            ),
+            priority={k: int(val) for k, val in (raw.get("priority") or {}).items()},
+            replies={k: " ".join(str(val).split()) for k, val in
+                     (raw.get("replies") or {}).items()},
+        )
+
+
+def _meta_reasons(raw: Any) -> dict[str, str]:
+    if raw is None:
+        return {"requested": "requested", "complaint": "requested"}
+    if isinstance(raw, list):  # a plain list: every listed meta reason means "requested"
+        return {str(r): "requested" for r in raw}
+    mapping = {str(k): str(v) for k, v in dict(raw).items()}
+    bad = set(mapping.values()) - set(REASONS)
+    if bad:
+        raise ValueError(f"requested.meta_reasons maps to unknown reasons {sorted(bad)}")
+    return mapping
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """The packaged policy (`triage/escalation.yml`, read once), or a deployment's file.
+
+    A deployment's file only needs what it changes: it is merged over the packaged
+    defaults (mappings merged key by key, lists and values replaced).
+    """
+    if path is None:
+        return _default_policy()
+    override = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return Policy.from_dict(_merge(_default_raw(), override))
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base.get(key), value) if key in base else value
+        return merged
+    return override
+
+
+def _default_raw() -> dict[str, Any]:
+    return yaml.safe_load(DEFAULT_POLICY_PATH.read_text(encoding="utf-8")) or {}
+
+
+@lru_cache(maxsize=1)
+def _default_policy() -> Policy:
+    return Policy.from_dict(_default_raw())
+
+
+# --------------------------------------------------------------------------------------------
+# Decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`priority`: 0 when not escalating, else higher = more urgent (from the policy).
+    `reasons`: most urgent first. `reply`: what the bot tells the customer at handover."""
+
+    escalate: bool
+    reasons: list[str]
+    priority: int
+    reply: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"escalate": self.escalate, "reasons": list(self.reasons),
+                "priority": self.priority, "reply": self.reply}
+
+
+def _role(turn: Turn) -> str:
+    return str(turn.get("role", ""))
+
+
+def _meta(turn: Turn) -> Mapping[str, Any] | None:
+    """A bot turn's cskh_meta, whether stored bare or wrapped as {"cskh_meta": {...}}."""
+    meta = turn.get("meta")
+    if meta is None and "kind" in turn:
+        meta = turn  # a bare cskh_meta given in latest["replies"]
+    if isinstance(meta, Mapping) and isinstance(meta.get("cskh_meta"), Mapping):
+        meta = meta["cskh_meta"]
+    return meta if isinstance(meta, Mapping) else None
+
+
+def _since_last_agent(history: Sequence[Turn]) -> Sequence[Turn]:
+    # After an agent handled the chat the slate is clean: old anger or old bot failures
+    # must not send the next, calm question straight back to the queue.
+    for i in range(len(history) - 1, -1, -1):
+        if _role(history[i]) == "agent":
+            return history[i + 1 :]
+    return history
+
+
+def _sentiment(turn: Turn) -> Sentiment | None:
+    return Sentiment.from_value(turn.get("sentiment"))
+
+
+def _is_negative(turn: Turn) -> bool:
+    s = _sentiment(turn)
+    return s is not None and (s.label == "negative" or s.angry)
+
+
+def is_vip(profile: Mapping[str, Any] | None, rule: VipRule) -> bool:
+    if not profile:
+        return False
+    if any(bool(profile.get(flag)) for flag in rule.profile_flags):
+        return True
+    return str(profile.get("tier", "")).lower() in rule.tiers
+
+
+def detect_request(text: str, rule: RequestedRule) -> bool:
+    """The customer asks for a person, in any wording, not refused ("khong can gap nv")."""
+    forms = text_forms(text)
+    for form in forms:
+        for match in rule.phrases.find([form]):
+            before = form[: match.start()].split()[-3:]
+            if not rule.negations.matches([" ".join(before)]):
+                return True
+    return False
+
+
+def complex_topics(text: str, rule: ComplexRule, negative: bool) -> list[str]:
+    """Names of the complex topics in a message (incl. "multiple_issues")."""
+    forms = text_forms(text)
+    found = [topic.name for topic in rule.topics if topic.matches(forms)]
+    issues = [name for name, phrases in rule.issues.items() if phrases.matches(forms)]
+    needed = rule.min_issues_if_negative if negative else rule.min_issues
+    if len(issues) >= needed:
+        found.append("multiple_issues")
+    return found
+
+
+def _bot_failed(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> bool:
+    text = str(latest.get("text", ""))
+    if rule.negative_feedback and text.strip() in rule.negative_feedback_texts:
+        return True
+    if rule.phrases.matches(text_forms(text)):
+        return True
+    bot_turns = [t for t in recent if _role(t) == "bot"] + list(latest.get("replies") or [])
+    metas = [m for m in map(_meta, bot_turns) if m is not None]
+    streak = 0
+    for meta in reversed([m for m in metas if m.get("kind") in rule.answer_kinds]):
+        weak = meta.get("kind") in rule.weak_kinds or meta.get("confident") is False
+        if not weak:
+            break
+        streak += 1
+    if streak >= rule.weak_in_a_row:
+        return True
+    if rule.negative_feedback:
+        for meta in metas[-rule.feedback_lookback :]:
+            if meta.get("kind") == "feedback" and meta.get("helpful") is False:
+                return True
+    return False
+
+
+def _meta_request(recent: Sequence[Turn], latest: Turn, rule: RequestedRule) -> str | None:
+    """The escalation reason a bot `handoff_request` meta asks for, if any.
+
+    Looks at the bot's reading of this message (`latest["replies"]`) and at the bot turns
+    after the last customer turn (the hub may not have acted on them yet).
+    """
+    candidates = list(latest.get("replies") or [])
+    for turn in reversed(recent):
+        if _role(turn) == "user":
+            break
+        candidates.append(turn)
+    for turn in candidates:
+        meta = _meta(turn)
+        if meta and meta.get("kind") == "handoff_request":
+            reason = rule.meta_reasons.get(str(meta.get("reason") or "requested"))
+            if reason:
+                return reason
+    return None
+
+
+def decide(
+    history: Sequence[Turn],
+    latest: Turn,
+    profile: Mapping[str, Any] | None = None,
+    policy: Policy | None = None,
+) -> Decision:
+    """Should a person take over now? Reasons are recorded so the decision can be audited."""
+    policy = policy or load_policy()
+    recent = _since_last_agent(history)
+    text = str(latest.get("text", ""))
+    sentiment = _sentiment(latest)
+    latest_negative = _is_negative(latest)
+    reasons: list[str] = []
+
+    if (policy.angry.enabled and sentiment is not None and sentiment.angry
+            and sentiment.score <= policy.angry.max_score):
+        reasons.append("angry")
+
+    trend = policy.negative_trend
+    if latest_negative and trend.min_negative > 0:
+        earlier = [t for t in recent if _role(t) == "user"]
+        window = [*earlier[len(earlier) - max(trend.window - 1, 0):], latest]
+        if sum(_is_negative(t) for t in window) >= trend.min_negative:
+            reasons.append("negative_trend")
+
+    if detect_request(text, policy.requested):
+        reasons.append("requested")
+    meta_reason = _meta_request(recent, latest, policy.requested)
+    if meta_reason and meta_reason not in reasons:
+        reasons.append(meta_reason)
+
+    if _bot_failed(recent, latest, policy.bot_failed):
+        reasons.append("bot_failed")
+
+    if complex_topics(text, policy.complex, latest_negative):
+        reasons.append("complex")
+
+    vip = is_vip(profile, policy.vip)
+    rule = policy.vip
+    if vip and (
+        reasons  # a VIP escalating for any reason is flagged (and prioritised) as such
+        or rule.escalate_on == "always"
+        or (rule.escalate_on == "negative" and latest_negative)
+    ):
+        reasons.append("vip")
+
+    if not reasons:
+        return Decision(False, [], 0, None)
+    # Most urgent first (stable for equal priority: the order of REASONS), no repeats.
+    reasons = list(dict.fromkeys(reasons))
+    reasons.sort(key=lambda r: (-policy.priority.get(r, 1), REASONS.index(r)))
+    priority = max(policy.priority.get(r, 1) for r in reasons)
+    if vip:
+        priority += policy.vip.priority_boost
+    lead = reasons[0]
+    reply = policy.replies.get(lead) or policy.replies.get("default")
+    return Decision(True, reasons, priority, reply)
