@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.faq import FaqAnswer, FaqConfig, SearchesKnowledge, answer_article, answer_question
 from actions.orders import OrderStore, normalize_order_code, order_status_reply
 from actions.settings import ActionSettings, get_settings
+from cskh import query_vector
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,20 @@ def _meta(payload: dict[str, Any]) -> dict[str, Any]:
     return {"cskh_meta": payload}
 
 
+def _known_vectors(kb: SearchesKnowledge, tracker: Tracker) -> dict[str, Any] | None:
+    """The hub's e5 vector of this message, when it came from the index's own embedder."""
+    payload = (tracker.latest_message.get("metadata") or {}).get(query_vector.METADATA_KEY)
+    embedder = getattr(kb, "embedder", None)
+    if payload is None or embedder is None:
+        return None
+    decoded = query_vector.decode(payload, str(embedder.name), int(embedder.dim))
+    if decoded is None:
+        logger.warning("ignoring a malformed or foreign %s", query_vector.METADATA_KEY)
+        return None
+    text, vector = decoded
+    return {text: vector}
+
+
 def _last_customer_text(tracker: Tracker) -> str:
     """The customer's latest typed text (button payloads like "/choose_article{...}" skipped)."""
     for event in reversed(tracker.events):
@@ -140,7 +155,9 @@ class ActionAnswerFaq(Action):
             answer = answer_article(kb, article_id, _last_customer_text(tracker), config)
             events: list[EventType] = [SlotSet("article_id", None)]
         else:
-            answer = answer_question(kb, tracker.latest_message.get("text") or "", config)
+            answer = answer_question(
+                kb, tracker.latest_message.get("text") or "", config, _known_vectors(kb, tracker)
+            )
             events = []
         _emit_faq(dispatcher, answer)
         return events

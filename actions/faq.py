@@ -10,7 +10,7 @@ Decision, on the best hits of `KnowledgeBase.search`:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal, Protocol
@@ -52,7 +52,9 @@ class HitLike(Protocol):
 class SearchesKnowledge(Protocol):
     """The part of `knowledge_base.search.KnowledgeBase` the FAQ logic needs."""
 
-    def search(self, query: str, top_k: int = 5) -> Sequence[HitLike]: ...
+    def search(
+        self, query: str, top_k: int = 5, *, known_vectors: Mapping[str, Any] | None = None
+    ) -> Sequence[HitLike]: ...
 
     def search_within(self, query: str, article_id: str, top_k: int = 1) -> Sequence[HitLike]: ...
 
@@ -185,10 +187,16 @@ def format_answer(body: str, title: str, url: str) -> str:
     return f"{body}\n\nXem thêm: {title} – {url}"
 
 
-def answer_question(kb: SearchesKnowledge, query: str, config: FaqConfig) -> FaqAnswer:
-    """Answer, offer choices, or admit there is nothing relevant."""
+def answer_question(
+    kb: SearchesKnowledge, query: str, config: FaqConfig,
+    known_vectors: Mapping[str, Any] | None = None,
+) -> FaqAnswer:
+    """Answer, offer choices, or admit there is nothing relevant.
+
+    `known_vectors`: query vectors the hub already computed (cskh/query_vector.py).
+    """
     query = query.strip()
-    hits = list(kb.search(query, top_k=config.top_k)) if query else []
+    hits = list(kb.search(query, top_k=config.top_k, known_vectors=known_vectors)) if query else []
     relevant = [h for h in hits if h.score >= config.min_relevant_score]
     if not relevant:
         return FaqAnswer("none", NO_ANSWER_TEXT, query)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 
+from cskh import query_vector
 from triage.facts import EMAIL, find_phones
 
 from .models import ASSIGNED, BOT, QUEUED, utcnow
@@ -142,7 +143,8 @@ class Hub:
         channel_message_id: str | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Store, triage and route one customer message; return the customer-visible replies."""
-        metadata = metadata or {}
+        # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
+        metadata = {k: v for k, v in (metadata or {}).items() if k != query_vector.METADATA_KEY}
         async with self._locks(f"{channel}:{external_id}"):
             conv, msg = await run_sync(
                 self.store.record_inbound,
@@ -154,18 +156,19 @@ class Hub:
             )
             if msg is None:
                 return conv, []  # duplicate delivery: already handled once
-            sentiment = await run_sync(self.triage.sentiment, text)
+            sentiment, vector = await run_sync(self.triage.analyse, text)
             if sentiment:
                 await run_sync(self.store.set_sentiment, msg["id"], sentiment)
                 msg["sentiment"] = sentiment
-            replies = await self._route(conv, msg, text, metadata)
+            replies = await self._route(conv, msg, text, metadata, vector)
             if conv["state"] == BOT and replies:
                 # Routing may have queued the conversation: report the state it is in now.
                 conv = await run_sync(self.store.get_conversation, conv["id"])
         return conv, [customer_message(r) for r in replies]
 
     async def _route(
-        self, conv: dict[str, Any], msg: dict[str, Any], text: str, metadata: dict[str, Any]
+        self, conv: dict[str, Any], msg: dict[str, Any], text: str, metadata: dict[str, Any],
+        vector: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         cid = conv["id"]
         if conv["state"] in (QUEUED, ASSIGNED):
@@ -197,8 +200,12 @@ class Hub:
         if decision.escalate:
             return await self._escalate(conv, decision)
 
+        rasa_metadata = {**metadata, "channel": conv["channel"]}
+        if vector:
+            # The sentiment model has just embedded this text; the FAQ search reuses it.
+            rasa_metadata[query_vector.METADATA_KEY] = vector
         try:
-            bot_msgs = await self.rasa.send(cid, text, {**metadata, "channel": conv["channel"]})
+            bot_msgs = await self.rasa.send(cid, text, rasa_metadata)
         except RasaUnavailable as exc:
             return await self._bot_down(conv, str(exc))
         if conv.get("flag") == "bot_unavailable":

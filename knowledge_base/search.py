@@ -9,9 +9,11 @@ passage (a help center has hundreds to a few thousand), then blended.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -67,15 +69,52 @@ def _terms(text: str) -> list[str]:
     return [t for t in tokens(text) if t not in STOPWORDS] + bigrams(text)
 
 
+_RAW_WORD = re.compile(r"\w+")
+_FOLDED_WORD = re.compile(r"[a-z0-9]+")
+
+
+def written_forms(text: str) -> list[tuple[str, str]]:
+    """(folded term, term as written) for each word and each adjacent pair of words.
+
+    Folding merges words that Vietnamese keeps apart ("hàng" goods, "hạng" tier, "háng"): the
+    written forms let the lexical score tell them apart again (see `LexicalIndex.scores`).
+    """
+    pairs = [
+        (f, w) for w in _RAW_WORD.findall(normalize(text))
+        if _FOLDED_WORD.fullmatch(f := fold(w))
+    ]
+    out = list(pairs)
+    out += [(f"{fa}_{fb}", f"{wa}_{wb}") for (fa, wa), (fb, wb) in pairwise(pairs)]
+    return out
+
+
 class LexicalIndex:
     """IDF-weighted coverage of the query's folded terms by each passage, in [0, 1].
 
     Coverage rather than raw BM25 so that the value is comparable across queries and can be
     blended with cosine similarity and thresholded ("is this a confident answer?").
+
+    A folded match of a word the customer typed with its marks counts `accent_mismatch` as
+    much when the passage writes it differently: "đổi hàng" (exchange goods) against a
+    passage about "đổi hạng" (membership tiers). Not zero: one wrong mark is a common typo.
+    Chosen on `cskh eval kb` (0.2, 0.4 and 0: same short-question recall, 0.2 best on the
+    long set). A prior on how usual each spelling is, for words typed without marks, was
+    tried and changed nothing, so it is not here.
     """
+
+    accent_mismatch = 0.2
 
     def __init__(self, passages: Sequence[Passage], title_boost: float) -> None:
         self._postings: dict[str, dict[int, float]] = {}
+        # folded term -> its written forms, per passage
+        self._forms: list[dict[str, set[str]]] = []
+        for passage in passages:
+            forms: dict[str, set[str]] = {}
+            for folded, written in written_forms(
+                f"{passage.title} {passage.section} {passage.text}"
+            ):
+                forms.setdefault(folded, set()).add(written)
+            self._forms.append(forms)
         doc_freq: Counter[str] = Counter()
         for i, passage in enumerate(passages):
             body = Counter(_terms(passage.text))
@@ -102,9 +141,16 @@ class LexicalIndex:
         total = sum(self._idf[t] for t in terms)
         if not total:
             return out
+        typed = {f: w for f, w in written_forms(query) if has_diacritics(w)}
         for term in terms:
             idf = self._idf[term] / total
+            as_typed = typed.get(term)
             for i, weight in self._postings[term].items():
+                if as_typed is not None:
+                    forms = self._forms[i].get(term)
+                    # No forms: the term came from a teencode reading, not from the text.
+                    if forms and as_typed not in forms:
+                        weight *= self.accent_mismatch
                 out[i] += idf * weight
         return out
 
@@ -150,12 +196,25 @@ class KnowledgeBase:
         vectors = embedder.embed_passages(texts + [fold(t) for t in texts])
         return cls(passages, vectors, embedder, config)
 
-    def dense_scores(self, query: str) -> np.ndarray:
+    def dense_scores(
+        self, query: str, known_vectors: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Best cosine per passage over the query's variants.
+
+        `known_vectors` maps a variant text to a unit query vector from this index's embedder
+        (the hub's, see cskh/query_vector.py); only the other variants are embedded here.
+        """
+        # normalize() is also the text the hub's sentiment model embeds (triage.e5_text).
         variants = [normalize(query)]
         expanded = expand_teencode(query)
         if expanded != fold(query):
             variants.append(expanded)
-        q = self.embedder.embed_queries(variants)
+        known = known_vectors or {}
+        missing = [v for v in variants if v not in known]
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            fresh = dict(zip(missing, self.embedder.embed_queries(missing), strict=True))
+        q = np.stack([np.asarray(known.get(v, fresh.get(v)), dtype=np.float32) for v in variants])
         scores = self._folded @ q.T  # (n, variants)
         best = scores.max(axis=1)
         if has_diacritics(query):
@@ -163,11 +222,12 @@ class KnowledgeBase:
         return best
 
     def score_all(
-        self, query: str, dense: np.ndarray | None = None
+        self, query: str, dense: np.ndarray | None = None,
+        known_vectors: Mapping[str, np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cfg = self.config
         if dense is None:
-            dense = self.dense_scores(query)
+            dense = self.dense_scores(query, known_vectors)
         lexical = self._lexical.scores(query)
         span = cfg.dense_ceiling - cfg.dense_floor
         dense_scaled = np.clip((dense - cfg.dense_floor) / span, 0.0, 1.0)
@@ -181,11 +241,14 @@ class KnowledgeBase:
             float(blended[i]), float(dense[i]), float(lexical[i]),
         )
 
-    def search(self, query: str, top_k: int = 5, dense: np.ndarray | None = None) -> list[Hit]:
-        """Best passages first; `dense` lets a caller reuse already computed dense scores."""
+    def search(
+        self, query: str, top_k: int = 5, dense: np.ndarray | None = None,
+        known_vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> list[Hit]:
+        """Best passages first; `dense` or `known_vectors` reuse work a caller already did."""
         if not query.strip() or not self.passages or top_k <= 0:
             return []
-        blended, dense, lexical = self.score_all(query, dense)
+        blended, dense, lexical = self.score_all(query, dense, known_vectors)
         order = np.argsort(-blended, kind="stable")[:top_k]
         return [self._hit(int(i), blended, dense, lexical) for i in order]
 

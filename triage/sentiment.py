@@ -41,7 +41,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from cskh.paths import MODELS_DIR
-from cskh.text import fold, tokens
+from cskh.text import fold, normalize, tokens
 from triage.cues import Cues, extract_cues
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ DEFAULT_DATA_PATHS: tuple[Path, ...] = (DEFAULT_DATA_PATH, EXTRA_DATA_PATH)
 DEFAULT_MODEL_DIR = MODELS_DIR / "sentiment"
 # Bump when features or the saved layout change: a saved model of another version is retrained.
 # v3: cue lexicons without words that collide once diacritics are gone (see triage.cues).
-FEATURE_VERSION = "e5q-tfidf-cues-v3"
+FEATURE_VERSION = "e5q-tfidf-cues-v4"
 
 # One labelled JSONL file or several (read in order, as one data set).
 DataSource = Path | str | Sequence[Path | str]
@@ -219,18 +219,16 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 
 
 def e5_text(text: str) -> str:
-    """The text e5 sees: ALL-CAPS text lower-cased.
+    """The text e5 sees: NFC, single spaces, lower case (`cskh.text.normalize`).
 
-    e5 is case-sensitive and almost every capitalised message in the labelled data is angry,
-    so a calm question typed in capitals ("CHO HOI NOI COM NAY NAU DUOC MAY NGUOI AN", as many
-    older customers type) landed next to the angry ones. Shouting is already a lexical cue
-    (`caps_ratio`, `caps_words`), where the data decides how much it counts next to the other
-    cues; e5 is left with the meaning.
+    Lower case because e5 is case-sensitive and almost every capitalised message in the
+    labelled data is angry, so a calm question typed in capitals ("CHO HOI NOI COM NAY NAU
+    DUOC MAY NGUOI AN", as many older customers type) landed next to the angry ones; shouting
+    is a lexical cue (`caps_ratio`, `caps_words`) instead. It is also exactly the first query
+    variant the knowledge-base search embeds, so the hub's vector serves both
+    (cskh/query_vector.py).
     """
-    letters = [ch for ch in text if ch.isalpha()]
-    if len(letters) >= 8 and sum(ch.isupper() for ch in letters) >= 0.6 * len(letters):
-        return text.lower()
-    return text
+    return normalize(text)
 
 
 def _tfidf_text(text: str) -> str:
@@ -468,15 +466,23 @@ class TrainedSentimentModel:
         self._order = [list(clf.classes_).index(c) for c in CLASSES]
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self._proba_and_vectors(texts)[0]
+
+    def _proba_and_vectors(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         if not texts:
-            return np.zeros((0, len(CLASSES)))
+            return np.zeros((0, len(CLASSES))), np.zeros((0, 0), dtype=np.float32)
         e5 = self.encoder([e5_text(t) for t in texts])
         X = self.featurizer.transform(texts, e5)
-        return np.asarray(self.clf.predict_proba(X))[:, self._order]
+        return np.asarray(self.clf.predict_proba(X))[:, self._order], e5
 
     def predict(self, texts: Sequence[str]) -> list[Sentiment]:
+        return self.predict_with_vectors(texts)[0]
+
+    def predict_with_vectors(self, texts: Sequence[str]) -> tuple[list[Sentiment], np.ndarray]:
+        """Sentiments plus the e5 vector of each `e5_text(text)`, for reuse by the search."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
-        return decide_from_proba(self.predict_proba(texts), self.thresholds)
+        proba, vectors = self._proba_and_vectors(texts)
+        return decide_from_proba(proba, self.thresholds), vectors
 
     # Persistence ---------------------------------------------------------------------------
     def save(self, model_dir: Path) -> None:

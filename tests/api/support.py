@@ -8,8 +8,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import uvicorn
 
+from cskh import query_vector
 from handoff.rasa import RasaUnavailable
 from handoff.triage_port import Decision
 
@@ -69,13 +71,16 @@ class KeywordTriage:
 
     ANGRY = ("bực", "tức", "lừa đảo")
 
-    def sentiment(self, text: str) -> dict[str, Any] | None:
+    def analyse(self, text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         angry = any(w in text.lower() for w in self.ANGRY)
-        return {
+        sentiment = {
             "label": "negative" if angry else "neutral",
             "angry": angry,
             "score": -0.9 if angry else 0.0,
         }
+        # A recognisable vector: its first component is the text's length.
+        vector = query_vector.encode("keyword-test", text.lower(), np.array([len(text), 1.0]))
+        return sentiment, vector
 
     def decide(
         self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import numpy as np
+import pytest
 
+from cskh import query_vector
 from handoff.service import BOT_DOWN_REPLY, Hub, run_sync
 
 from .conftest import CannedRasa, say
@@ -51,6 +54,23 @@ async def test_rest_contract_and_meta_stripped(
     # cskh_meta is kept for triage on the stored bot message, never sent to the customer.
     assert msgs[1]["cskh_meta"][0]["kind"] == "faq_answer"
     assert "cskh_meta" not in str(out)
+
+
+async def test_query_vector_goes_to_rasa_and_a_client_cannot_forge_it(
+    client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    forged = query_vector.encode("keyword-test", "x", np.array([99.0, 1.0]))
+    await say(client, "khach-v", "Đổi trả thế nào?", cskh_query_vector=forged, page="/faq")
+    sent = rasa.calls[-1]["metadata"]
+    assert sent["page"] == "/faq"  # the client's own metadata still goes through
+    text, vector = query_vector.decode(sent[query_vector.METADATA_KEY], "keyword-test", 2) or (
+        "", np.zeros(2))
+    # The hub's vector of this message (KeywordTriage: first component = length), not the
+    # forged one, and the stored message does not keep the forged payload either.
+    assert text == "đổi trả thế nào?"
+    assert vector[0] / vector[1] == pytest.approx(len("Đổi trả thế nào?"))
+    msgs = await _messages(hub, "khach-v")
+    assert "cskh_query_vector" not in str(msgs[0])
 
 
 async def test_duplicate_channel_message_is_ignored(

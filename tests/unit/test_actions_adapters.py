@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from test_actions_faq import RETURNS, SHIPPING, FakeKB, hit
 
 from actions import actions
+from cskh import query_vector
 
 
 @pytest.fixture(autouse=True)
@@ -22,10 +24,12 @@ def fake_kb() -> Iterator[FakeKB]:
 
 
 def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None,
-            earlier: list[str] = ()) -> Tracker:  # type: ignore[assignment]
+            earlier: list[str] = (),  # type: ignore[assignment]
+            metadata: dict[str, Any] | None = None) -> Tracker:
     events = [{"event": "user", "text": t} for t in earlier]
     events.append({"event": "user", "text": text})
-    latest = {"text": text, "intent": {"name": intent}, "entities": entities or []}
+    latest = {"text": text, "intent": {"name": intent}, "entities": entities or [],
+              "metadata": metadata or {}}
     return Tracker("u1", {}, latest, events, False, None, {}, "action_listen")
 
 
@@ -82,3 +86,21 @@ def test_order_status_from_entity_text_or_slot() -> None:
     # No code at all: ask for it, no meta.
     messages, events = run(actions.ActionOrderStatus(), tracker("đơn của tôi đâu", "order_status"))
     assert "mã đơn hàng" in messages[0]["text"] and metas(messages) == [] and events == []
+
+
+def test_the_hubs_query_vector_reaches_the_search_only_from_the_same_model(
+    fake_kb: FakeKB,
+) -> None:
+    vec = np.array([3.0, 4.0])
+    mine = query_vector.encode("fake-e5", "phí ship đi tỉnh", vec)
+    run(actions.ActionAnswerFaq(),
+        tracker("phí ship đi tỉnh", "ask_faq", metadata={query_vector.METADATA_KEY: mine}))
+    known = fake_kb.known_vectors[-1]
+    assert known is not None and list(known) == ["phí ship đi tỉnh"]
+    assert np.allclose(known["phí ship đi tỉnh"], [0.6, 0.8])
+
+    foreign = query_vector.encode("another-model", "phí ship đi tỉnh", vec)
+    messages, _ = run(actions.ActionAnswerFaq(), tracker(
+        "phí ship đi tỉnh", "ask_faq", metadata={query_vector.METADATA_KEY: foreign}))
+    assert fake_kb.known_vectors[-1] is None
+    assert "35.000đ" in messages[0]["text"]  # answered all the same, by embedding again

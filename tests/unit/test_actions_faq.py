@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,12 +46,18 @@ class FakeHit:
 class FakeKB:
     """Returns fixed hits, so the decision thresholds are tested exactly."""
 
+    embedder = SimpleNamespace(name="fake-e5", dim=2)
+
     def __init__(self, hits: Sequence[FakeHit]) -> None:
         self.hits = list(hits)
         self.queries: list[str] = []
+        self.known_vectors: list[Mapping[str, Any] | None] = []
 
-    def search(self, query: str, top_k: int = 5) -> list[FakeHit]:
+    def search(
+        self, query: str, top_k: int = 5, known_vectors: Mapping[str, Any] | None = None
+    ) -> list[FakeHit]:
         self.queries.append(query)
+        self.known_vectors.append(known_vectors)
         return self.hits[:top_k]
 
     def search_within(self, query: str, article_id: str, top_k: int = 1) -> list[FakeHit]:

@@ -4,7 +4,7 @@ from collections import Counter
 
 from cskh.paths import ARTICLES_DIR
 from cskh.text import has_diacritics
-from knowledge_base.evaluate import load_questions
+from knowledge_base.evaluate import SHORT_QUESTIONS, load_questions
 from knowledge_base.ingest import read_articles
 
 
@@ -27,5 +27,17 @@ def test_a_third_of_questions_lack_diacritics_or_use_teencode() -> None:
     informal = [q for q in questions if q.style in ("no_diacritics", "teencode")]
     assert len(informal) * 3 >= len(questions)
     for q in questions:
+        if q.style == "no_diacritics":
+            assert not has_diacritics(q.question), q.question
+
+
+def test_short_questions_name_existing_sections_and_are_short() -> None:
+    articles = {a.article_id: a for a in read_articles(ARTICLES_DIR)}
+    questions = load_questions(SHORT_QUESTIONS)
+    assert len(questions) >= 40
+    for q in questions:
+        assert q.article in articles, q
+        assert q.section in {heading for heading, _ in articles[q.article].sections}, q
+        assert len(q.question.split()) <= 7, q.question
         if q.style == "no_diacritics":
             assert not has_diacritics(q.question), q.question

@@ -135,3 +135,34 @@ def test_sentence_transformers_backend_with_a_packaged_model(
     kb = KnowledgeBase.load(tmp_path / "st")  # reloads the same model from the manifest name
     assert kb.embedder.name == embedder.name
     assert kb.search("OTP SMS password", top_k=1)[0].article_id == "mat-khau"
+
+
+def _lexical_rank(query: str) -> list[str]:
+    from knowledge_base.ingest import Passage
+    from knowledge_base.search import LexicalIndex
+
+    passages = [
+        # Folded, this passage matches "doi hang" best ("đổi hạng" twice).
+        Passage("hang-thanh-vien", "Hạng thành viên", "Đổi hạng", "u1", "c",
+                "Khi đổi hạng, quyền lợi mới áp dụng ngay."),
+        Passage("doi-tra", "Chính sách đổi trả", "Điều kiện", "u2", "c",
+                "Sản phẩm được đổi trong 7 ngày. Muốn đổi hàng, hàng phải còn tem."),
+        Passage("giao-hang", "Giao hàng", "Phí giao hàng", "u3", "c",
+                "Phí giao hàng nội thành 20.000đ. Hàng cồng kềnh, hàng dễ vỡ tính thêm phí. "
+                "Đơn hàng trên 500.000đ miễn phí giao hàng."),
+    ]
+    scores = LexicalIndex(passages, title_boost=1.5).scores(query)
+    return [passages[i].article_id for i in np.argsort(-scores, kind="stable")]
+
+
+@pytest.mark.parametrize(
+    ("query", "best"),
+    [
+        ("đổi hàng được không", "doi-tra"),  # typed marks: "hàng" is not "hạng"
+        ("hang de vo", "giao-hang"),
+        ("đổi hạng thế nào", "hang-thanh-vien"),
+        ("doi hang thanh vien", "hang-thanh-vien"),  # the pair "hạng thành" is unambiguous
+    ],
+)
+def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -> None:
+    assert _lexical_rank(query)[0] == best
