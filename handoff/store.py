@@ -645,11 +645,27 @@ class Store:
             conv = self._owned(s, conversation_id, agent)
             data = {"note": note, "from_agent_id": conv.assigned_agent_id}
             if to_agent_id is not None:
-                target = s.get(Agent, to_agent_id)
+                # Locked like a claim: two transfers to one agent cannot both fit.
+                target = s.scalar(select(Agent).where(Agent.id == to_agent_id).with_for_update())
                 if target is None or not target.active:
                     raise NotFound("không tìm thấy nhân viên nhận", "agent_not_found")
                 if target.id == conv.assigned_agent_id:
                     raise Conflict("nhân viên này đang phụ trách rồi", "same_agent")
+                # A chat handed to someone who is away or full waits unseen; send it to a
+                # team queue instead, where the next free agent picks it up.
+                if target.status == AWAY:
+                    raise Conflict(
+                        f"{target.display_name} đang Vắng mặt: hãy chuyển cho nhóm để người "
+                        "rảnh tiếp nhận.",
+                        "target_away",
+                    )
+                load = self._load(s, target.id)
+                if load >= target.capacity:
+                    raise Conflict(
+                        f"{target.display_name} đang phụ trách {load}/{target.capacity} cuộc "
+                        "trò chuyện (đã đủ sức chứa): hãy chuyển cho nhóm.",
+                        "target_at_capacity",
+                    )
                 data["to_agent_id"] = target.id
                 self._transition(s, conv, ASSIGNED, "transfer_agent", agent.id, data)
                 conv.assigned_agent_id = target.id
@@ -838,9 +854,14 @@ class Store:
                 .tuples()
                 .all()
             )
-            handoffs = s.scalars(
-                select(Handoff).where(Handoff.queued_at >= now - timedelta(days=1))
-            ).all()
+            since = now - timedelta(days=1)
+            handoffs = s.scalars(select(Handoff).where(Handoff.queued_at >= since)).all()
+            # Containment: of the conversations in which a customer wrote in the window, those
+            # the bot handled alone (no handoff queued in the window).
+            active = s.scalar(
+                select(func.count()).select_from(Conversation)
+                .where(Conversation.last_customer_at >= since)
+            ) or 0
             agents = s.execute(
                 select(
                     Agent.id, Agent.display_name, Agent.role, Agent.status, Agent.capacity
@@ -871,6 +892,8 @@ class Store:
             for h in handoffs
             if ((h.resolved_at or now) - h.queued_at).total_seconds() > sla_resolution
         )
+        with_person = len({h.conversation_id for h in handoffs})
+        contained = max(active - with_person, 0)
         csats = [h.csat_score for h in handoffs if h.csat_score is not None]
         reasons: dict[str, int] = {}
         for h in handoffs:
@@ -907,6 +930,9 @@ class Store:
             "states": {k: counts.get(k, 0) for k in (BOT, QUEUED, ASSIGNED)},
             "last_24h": {
                 "handoffs": len(handoffs),
+                "conversations": active,
+                "contained": contained,
+                "containment_rate": round(contained / active, 3) if active else None,
                 "avg_wait_seconds": _mean(waits),
                 "avg_first_response_seconds": _mean(first),
                 "sla_first_response_breaches": first_breaches,

@@ -355,7 +355,15 @@
     target.appendChild(el("option", null, "Chuyển cho…"));
     state.agents.forEach(function (a) {
       if (conv.assigned_agent && a.id === conv.assigned_agent.id) return;
-      var o = el("option", null, a.display_name + (a.team ? " (" + a.team + ")" : ""));
+      if (a.active === false) return;
+      // The server refuses away or full agents; say so before the click.
+      var away = a.status === "away";
+      var o = el(
+        "option",
+        null,
+        a.display_name + (a.team ? " (" + a.team + ")" : "") + (away ? " – vắng mặt" : "")
+      );
+      o.disabled = away;
       o.value = "agent:" + a.id;
       target.appendChild(o);
     });
@@ -495,6 +503,13 @@
       card("Đang chờ", s.states.queued);
       card("Đang phụ trách", s.states.assigned);
       card("Nhân viên trực tuyến", s.agents_online);
+      card("Hội thoại (24h)", day.conversations);
+      card(
+        "Bot tự giải quyết (24h)",
+        day.containment_rate === null || day.containment_rate === undefined
+          ? null
+          : Math.round(day.containment_rate * 100) + "%"
+      );
       card("Chuyển nhân viên (24h)", day.handoffs);
       card("Chờ trung bình (giây)", day.avg_wait_seconds);
       card("Phản hồi đầu (giây)", day.avg_first_response_seconds);
@@ -504,6 +519,16 @@
       root.appendChild(el("h2", null, "Số liệu 24 giờ qua"));
       root.appendChild(cards);
       var charts = el("div", "charts");
+      charts.appendChild(
+        barChart(
+          "Ai giải quyết hội thoại (24h)",
+          [
+            ["Bot", day.contained || 0, "bot"],
+            ["Nhân viên", (day.conversations || 0) - (day.contained || 0), "person"],
+          ],
+          "chart-containment"
+        )
+      );
       charts.appendChild(
         barChart(
           "Lý do chuyển nhân viên (24h)",

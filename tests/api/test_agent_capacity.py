@@ -221,3 +221,39 @@ def test_closing_all_console_sockets_sets_away(settings: HubSettings) -> None:
         fourth.disconnect()
     finally:
         server.stop()
+
+
+async def test_transfer_refused_to_an_away_or_full_agent(
+    app: Any, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    lan = await agent_client(app, hub, "lan")
+    minh = await agent_client(app, hub, "minh")
+    await run_sync(hub.store.set_capacity, "minh", 1)
+    agents = (await lan.get("/api/console/agents")).json()["agents"]
+    minh_id = next(a["id"] for a in agents if a["username"] == "minh")
+    cids = []
+    for sender in ("t1", "t2"):
+        await say(client, sender, "gặp nhân viên")
+        conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+        assert conv is not None
+        cids.append(conv["id"])
+        assert (await lan.post(f"/api/console/conversations/{conv['id']}/claim")).status_code == 200
+
+    await minh.post("/api/console/status", json={"status": "away"})
+    r = await lan.post(f"/api/console/conversations/{cids[0]}/transfer",
+                       json={"to_agent_id": minh_id, "note": ""})
+    assert r.status_code == 409 and r.json()["error"] == "target_away"
+
+    await minh.post("/api/console/status", json={"status": "online"})
+    r = await lan.post(f"/api/console/conversations/{cids[0]}/transfer",
+                       json={"to_agent_id": minh_id, "note": ""})
+    assert r.status_code == 200
+    r = await lan.post(f"/api/console/conversations/{cids[1]}/transfer",
+                       json={"to_agent_id": minh_id, "note": ""})
+    assert r.status_code == 409 and r.json()["error"] == "target_at_capacity"
+    assert "1/1" in r.json()["detail"]
+    # Refused transfers change nothing: the chat stays with its agent.
+    conv = await run_sync(hub.store.get_conversation, cids[1])
+    assert conv["state"] == "assigned" and conv["assigned_agent"]["username"] == "lan"
+    await lan.aclose()
+    await minh.aclose()

@@ -1,4 +1,4 @@
-"""Supervisor stats feed the console charts: handoff reasons and the CSAT distribution."""
+"""Supervisor stats feed the console charts: handoff reasons, CSAT, containment."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ from handoff.service import Hub, run_sync
 from .conftest import agent_client, say
 
 
-async def test_stats_reasons_and_csat_distribution(
+async def test_stats_reasons_csat_distribution_and_containment(
     app: Any, client: httpx.AsyncClient, hub: Hub
 ) -> None:
     boss = await agent_client(app, hub, "boss", "supervisor")
     empty = (await boss.get("/api/console/stats")).json()["last_24h"]
     assert empty["reasons"] == {}
     assert empty["csat_distribution"] == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0}
+    assert (empty["conversations"], empty["contained"], empty["containment_rate"]) == (0, 0, None)
+    for sender in ("b1", "b2", "b3", "b4"):  # answered by the bot alone
+        await say(client, sender, "phí ship bao nhiêu")
 
     lan = await agent_client(app, hub, "lan")
     for sender, text, score in (
@@ -39,5 +42,7 @@ async def test_stats_reasons_and_csat_distribution(
     assert list(day["reasons"]) == ["requested", "angry"]  # most frequent first
     assert day["csat_distribution"] == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 2}
     assert day["csat_count"] == 3
+    # 8 conversations with a customer message; 4 reached a person (one still queued).
+    assert (day["conversations"], day["contained"], day["containment_rate"]) == (8, 4, 0.5)
     await boss.aclose()
     await lan.aclose()

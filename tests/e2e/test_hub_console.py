@@ -153,6 +153,13 @@ def test_angry_customer_goes_to_an_agent_and_back_to_the_bot(
             keys = [bars.nth(i).get_attribute("data-key") for i in range(bars.count())]
             assert keys == list(reasons), keys
             assert "Bức xúc" in reasons_chart.inner_text()
+            # Containment: bot-only vs. with a person, as a number and a two-bar chart.
+            day = stats["last_24h"]
+            assert day["conversations"] >= 1 and day["contained"] <= day["conversations"]
+            boss_page.get_by_test_id("stat").filter(has_text="Bot tự giải quyết").wait_for()
+            split = boss_page.get_by_test_id("chart-containment").locator("svg [data-testid=bar]")
+            assert split.count() == 2
+            assert float(split.nth(1).get_attribute("width") or 0) > 0  # this chat had a person
             csat_bars = boss_page.get_by_test_id("chart-csat").locator("svg [data-testid=bar]")
             assert csat_bars.count() == 5
             assert float(csat_bars.nth(3).get_attribute("width") or 0) > 0  # the 4-star rating
