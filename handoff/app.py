@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import time
@@ -219,6 +220,7 @@ def _public_routes(app: FastAPI, settings: HubSettings) -> None:
 
     @app.post("/webhooks/rest/webhook")
     async def rest_webhook(request: Request) -> list[dict[str, Any]]:
+        _require_rest_access(request, settings)
         body = await _read_body(request, settings.max_body_bytes)
         try:
             decoded = body.decode("utf-8")
@@ -257,7 +259,9 @@ def _public_routes(app: FastAPI, settings: HubSettings) -> None:
         response.headers["Access-Control-Allow-Origin"] = _allowed_origin(request, settings)
         response.headers["Cache-Control"] = "no-store"
         hub = hub_of(request)
-        conv = await run_sync(hub.store.find_conversation, ("web", "rest"), session_id[:128])
+        # Widget session ids are random; REST senders are whatever the caller chose.
+        channels = ("web", "rest") if _rest_allowed(request, settings) else ("web",)
+        conv = await run_sync(hub.store.find_conversation, channels, session_id[:128])
         if conv is None:
             return {"session_id": session_id, "state": "bot", "messages": [], "queue": None}
         messages = await run_sync(hub.store.messages, conv["id"], 200)
@@ -276,6 +280,26 @@ def _public_routes(app: FastAPI, settings: HubSettings) -> None:
             "messages": visible,
             "queue": queue,
         }
+
+
+def _rest_allowed(request: Request, settings: HubSettings) -> bool:
+    if not settings.rest_token:
+        return not settings.is_production
+    header = request.headers.get("authorization", "")
+    given = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    given = given or request.query_params.get("token", "")
+    return hmac.compare_digest(given.encode(), settings.rest_token.encode())
+
+
+def _require_rest_access(request: Request, settings: HubSettings) -> None:
+    if _rest_allowed(request, settings):
+        return
+    if not settings.rest_token:
+        raise InputError(
+            403, "rest_disabled",
+            "Kênh REST đang tắt: đặt CSKH_HUB_REST_TOKEN để bật nó trong môi trường production.",
+        )
+    raise InputError(401, "unauthorized", "Thiếu hoặc sai mã truy cập (Authorization: Bearer).")
 
 
 def _allowed_origin(request: Request, settings: HubSettings) -> str:

@@ -63,6 +63,12 @@ class HubSettings(BaseSettings):
     # Origins allowed to open the customer socket (the widget is embedded on other sites).
     widget_origins: str = "*"
 
+    # The REST webhook (Rasa's REST contract) lets the caller name any sender, so whoever can
+    # reach it can write into, and read the history of, any REST conversation: it is meant
+    # for a trusted backend. With a token set, both need `Authorization: Bearer <token>` (or
+    # `?token=`, as Rasa's --auth-token); in production without one the channel is closed.
+    rest_token: str | None = None
+
     kb_index_dir: Path | None = None
     canned_replies_file: Path | None = None
 
