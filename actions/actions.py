@@ -159,6 +159,11 @@ class ActionAnswerFaq(Action):
                 kb, tracker.latest_message.get("text") or "", config, _known_vectors(kb, tracker)
             )
             events = []
+            if intent == "nlu_fallback" and answer.kind == "none":
+                # Not understood and not in the help center: the "please rephrase" reply,
+                # which carries the `fallback` meta the escalation rules count.
+                dispatcher.utter_message(response="utter_fallback")
+                return events
         _emit_faq(dispatcher, answer)
         return events
 

@@ -65,7 +65,7 @@ class FaqConfig:
     # Queries typed without diacritics score lower on the dense side for the same match
     # quality, so they get their own (lower) bar; measured in bot/MEASUREMENTS.md.
     confident_score_no_diacritics: float = 0.45
-    min_relevant_score: float = 0.42
+    min_relevant_score: float = 0.40
     ambiguity_margin: float = 0.02
     max_answer_chars: int = 600
     max_choices: int = 3

@@ -31,7 +31,7 @@ class ActionSettings(BaseSettings):
     # the retrieval eval set; see bot/MEASUREMENTS.md ("FAQ thresholds").
     confident_score: float = Field(default=0.55, ge=0.0, le=1.0)
     confident_score_no_diacritics: float = Field(default=0.45, ge=0.0, le=1.0)
-    min_relevant_score: float = Field(default=0.42, ge=0.0, le=1.0)
+    min_relevant_score: float = Field(default=0.40, ge=0.0, le=1.0)
     # Two different articles within this margin of each other -> offer both instead of guessing.
     ambiguity_margin: float = Field(default=0.02, ge=0.0, le=1.0)
     max_answer_chars: int = Field(default=600, ge=100)

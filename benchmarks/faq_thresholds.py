@@ -39,7 +39,7 @@ class _CachedSearch:
         self._kb = kb
         self._cache: dict[tuple[str, int], list[Any]] = {}
 
-    def search(self, query: str, top_k: int = 5) -> list[Any]:
+    def search(self, query: str, top_k: int = 5, *, known_vectors: Any = None) -> list[Any]:
         key = (query, top_k)
         if key not in self._cache:
             self._cache[key] = list(self._kb.search(query, top_k=top_k))
@@ -53,12 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=DEFAULT_INDEX_DIR)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--short", action="store_true",
+                        help="add knowledge_base/eval/short_questions.jsonl (all covered)")
     args = parser.parse_args(argv)
 
     from knowledge_base.search import KnowledgeBase
 
     kb = _CachedSearch(KnowledgeBase.load(args.index))
     rows = load(DATA)
+    if args.short:
+        from knowledge_base.evaluate import SHORT_QUESTIONS, load_questions
+
+        rows += [(q.question, q.article) for q in load_questions(SHORT_QUESTIONS)]
     if args.verbose:
         for query, slug in rows:
             hits = kb.search(query, top_k=8)
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {query} -> {slug}")
 
     grid = itertools.product(
-        (0.50, 0.55, 0.60, 0.65), (0.40, 0.45, 0.50, 0.55), (0.35, 0.40, 0.42, 0.45),
+        (0.50, 0.55, 0.60, 0.65), (0.40, 0.45, 0.50, 0.55), (0.35, 0.38, 0.40, 0.42, 0.45),
         (0.0, 0.02, 0.04),
     )
     results = []
@@ -97,9 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     # Best: fewest wrong answers, then most right answers, then most useful choices.
     results.sort(key=lambda r: (r[5], -r[4], -r[6], r[9]))
     print(f"{len(rows)} questions ({sum(s is None for _, s in rows)} not covered)")
-    print("confident no-diacr  min  margin | right wrong | choices-ok choices-bad "
+    print("        confident no-diacr  min  margin | right wrong | choices-ok choices-bad "
           "| none-ok none-bad")
-    for r in results[:15]:
+    defaults = FaqConfig()
+    current = (defaults.confident_score, defaults.confident_score_no_diacritics,
+               defaults.min_relevant_score, defaults.ambiguity_margin)
+    for r in [*results[:15], *(r for r in results if r[:4] == current)]:
+        print("current " if r[:4] == current else "        ", end="")
         print(f"{r[0]:9.2f} {r[1]:8.2f} {r[2]:4.2f} {r[3]:7.2f} | {r[4]:5d} {r[5]:5d} | "
               f"{r[6]:10d} {r[7]:11d} | {r[8]:7d} {r[9]:8d}")
     return 0

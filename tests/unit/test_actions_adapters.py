@@ -104,3 +104,16 @@ def test_the_hubs_query_vector_reaches_the_search_only_from_the_same_model(
         "phí ship đi tỉnh", "ask_faq", metadata={query_vector.METADATA_KEY: foreign}))
     assert fake_kb.known_vectors[-1] is None
     assert "35.000đ" in messages[0]["text"]  # answered all the same, by embedding again
+
+
+def test_unsure_nlu_still_gets_the_help_center_and_else_the_fallback(fake_kb: FakeKB) -> None:
+    # NLU unsure, the help center sure: answered like any question.
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("phi ship di tinh", "nlu_fallback"))
+    assert "35.000đ" in messages[0]["text"] and metas(messages)[0]["kind"] == "faq_answer"
+    # Neither: the rephrase reply (its `fallback` meta is in the domain response).
+    fake_kb.hits = [hit("a", 0.1)]
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("asdfgh qwerty", "nlu_fallback"))
+    assert [m.get("response") for m in messages] == ["utter_fallback"]
+    # An understood question with nothing relevant keeps the "not found + person" reply.
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("bán vé máy bay không", "ask_faq"))
+    assert messages[0]["buttons"] == [actions.HUMAN_BUTTON]
