@@ -458,10 +458,8 @@ def _console_routes(app: FastAPI, settings: HubSettings) -> None:
         if kb is None:
             return {"available": False, "hits": []}
         transcript = await run_sync(hub.store.transcript, cid, 50)
-        query = " ".join(t["text"] for t in transcript if t["role"] == "user")[-600:]
-        if not query.strip():
-            return {"available": True, "hits": []}
-        hits = await run_sync(kb.search, query, 3)
+        said = [t["text"] for t in transcript if t["role"] == "user"]
+        hits = await run_sync(kb.search_conversation, said, 3)
         return {
             "available": True,
             "hits": [

