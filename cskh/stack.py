@@ -7,6 +7,7 @@ other ports, with their own database and tracker store) so both run exactly the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -193,6 +194,50 @@ class Stack:
         self._wait_ready([service], timeout)
         return time.perf_counter() - started
 
+    def supervise(
+        self,
+        should_stop: Callable[[], bool],
+        *,
+        max_restarts: int = 5,
+        window_seconds: float = 600.0,
+        poll_seconds: float = 0.5,
+        log: Callable[[str], None] = print,
+    ) -> bool:
+        """Keep the services up until `should_stop()`: a service that exits is started again.
+
+        A crashed action server or Rasa must not take the whole assistant down (the hub
+        keeps every message and answers "bot unavailable" meanwhile). A service that needs
+        more than `max_restarts` restarts within `window_seconds` is crash-looping: stop
+        everything and return False; True when asked to stop."""
+        restarts: dict[str, list[float]] = {s.name: [] for s in self.services}
+        while not should_stop():
+            for service in self.services:
+                assert service.process is not None
+                code = service.process.poll()
+                if code is None:
+                    continue
+                now = time.monotonic()
+                recent = [t for t in restarts[service.name] if now - t < window_seconds]
+                if len(recent) >= max_restarts:
+                    log(f"{service.name} exited {len(recent) + 1} times in "
+                        f"{window_seconds:.0f} s; stopping. Last lines of {service.log_path}:\n"
+                        f"{service.log_tail()}")
+                    self.stop()
+                    return False
+                restarts[service.name] = [*recent, now]
+                log(f"{service.name} exited with code {code}; restarting it "
+                    f"(log: {service.log_path})")
+                try:
+                    _terminate(service)  # what is left of it, e.g. a worker holding the port
+                    _launch(service, append_log=True)
+                    self._wait_ready([service], timeout=120.0)
+                except StackError as exc:
+                    log(f"{service.name} did not come back: {exc}")
+                    return False
+                log(f"{service.name} is back")
+            time.sleep(poll_seconds)
+        return True
+
     def _wait_ready(self, pending: list[Service], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while pending:
@@ -235,17 +280,36 @@ def _launch(service: Service, *, append_log: bool) -> None:
 
 
 def _terminate(service: Service) -> None:
-    """SIGTERM the service's process group, SIGKILL it if it is still there after 10 s."""
+    """SIGTERM the service's process group, SIGKILL it if it is still there after 10 s.
+
+    The whole group, even when the leader has already exited: Sanic (the action server) and
+    uvicorn run workers as child processes, and an orphaned worker would keep the port."""
     proc = service.process
     if proc is None:
         return
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+    _signal_group(proc.pid, signal.SIGTERM)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _answers(url: str, is_ready: Callable[[bytes], bool]) -> bool:
@@ -288,19 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stopping:
-            for service in stack.services:
-                assert service.process is not None
-                if service.process.poll() is not None:
-                    print(f"{service.name} stopped unexpectedly; last lines of "
-                          f"{service.log_path}:\n{service.log_tail()}", file=sys.stderr)
-                    stopping = True
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    ok = True
+    with contextlib.suppress(KeyboardInterrupt):
+        ok = stack.supervise(lambda: stopping, log=lambda line: print(line, file=sys.stderr))
     stack.stop()
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -208,6 +208,11 @@ class Hub:
             bot_msgs = await self.rasa.send(cid, text, rasa_metadata)
         except RasaUnavailable as exc:
             return await self._bot_down(conv, str(exc))
+        if not bot_msgs:
+            # Every intent of our bot answers; Rasa answers nothing when a custom action
+            # failed (e.g. the action server restarting). Silence would leave the customer
+            # waiting for a reply that never comes.
+            return await self._bot_down(conv, "Rasa sent no reply (custom action failed?)")
         if conv.get("flag") == "bot_unavailable":
             await run_sync(self.store.clear_bot_failures, cid)
 

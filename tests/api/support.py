@@ -22,6 +22,7 @@ class CannedRasa:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.down = False
+        self.silent = False  # Rasa's answer when a custom action failed: an empty list
 
     async def send(
         self, sender: str, message: str, metadata: dict[str, Any]
@@ -29,6 +30,8 @@ class CannedRasa:
         self.calls.append({"sender": sender, "message": message, "metadata": metadata})
         if self.down:
             raise RasaUnavailable("connection refused")
+        if self.silent:
+            return []
         if "người thật" in message:
             return [
                 {"recipient_id": sender, "text": "Mình sẽ chuyển bạn tới nhân viên."},

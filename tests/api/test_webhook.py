@@ -103,6 +103,21 @@ async def test_rasa_down_message_kept_apology_and_flag(
     assert (await say(client, "khach-4", "chào"))[0]["text"] == "Trả lời: chào"
 
 
+async def test_an_empty_bot_reply_is_a_bot_failure_not_silence(
+    client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    rasa.silent = True  # what Rasa returns while the action server is down
+    out = await say(client, "khach-im", "phí ship bao nhiêu?")
+    assert [m["text"] for m in out] == [BOT_DOWN_REPLY]
+    conv = await run_sync(hub.store.find_conversation, ("rest",), "khach-im")
+    assert conv is not None and conv["flag"] == "bot_unavailable"
+    rasa.silent = False
+    out = await say(client, "khach-im", "phí ship bao nhiêu?")
+    assert out[0]["text"] == "Trả lời: phí ship bao nhiêu?"
+    conv = await run_sync(hub.store.find_conversation, ("rest",), "khach-im")
+    assert conv is not None and conv["flag"] is None and conv["state"] == "bot"
+
+
 async def test_bad_inputs_store_nothing(client: httpx.AsyncClient, hub: Hub) -> None:
     url = "/webhooks/rest/webhook"
     r = await client.post(url, json={"sender": "x", "message": "   "})
