@@ -508,7 +508,11 @@ def _console_routes(app: FastAPI, settings: HubSettings) -> None:
             f"cskh_hub_handoffs_24h {day['handoffs']}",
             f"cskh_hub_sla_first_response_breaches_24h {day['sla_first_response_breaches']}",
             f"cskh_hub_sla_resolution_breaches_24h {day['sla_resolution_breaches']}",
+            f"cskh_hub_conversations_24h {day['conversations']}",
+            f"cskh_hub_contained_24h {day['contained']}",
         ]
+        if day["containment_rate"] is not None:
+            lines.append(f"cskh_hub_containment_rate_24h {day['containment_rate']}")
         if day["csat_avg"] is not None:
             lines.append(f"cskh_hub_csat_avg_24h {day['csat_avg']}")
         return "\n".join(lines) + "\n"

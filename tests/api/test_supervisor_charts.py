@@ -44,5 +44,8 @@ async def test_stats_reasons_csat_distribution_and_containment(
     assert day["csat_count"] == 3
     # 8 conversations with a customer message; 4 reached a person (one still queued).
     assert (day["conversations"], day["contained"], day["containment_rate"]) == (8, 4, 0.5)
+    metrics = (await boss.get("/metrics")).text.splitlines()
+    assert "cskh_hub_containment_rate_24h 0.5" in metrics
+    assert "cskh_hub_conversations_24h 8" in metrics
     await boss.aclose()
     await lan.aclose()
