@@ -228,9 +228,8 @@ class Stack:
                 log(f"{service.name} exited with code {code}; restarting it "
                     f"(log: {service.log_path})")
                 try:
-                    _terminate(service)  # what is left of it, e.g. a worker holding the port
-                    _launch(service, append_log=True)
-                    self._wait_ready([service], timeout=120.0)
+                    # restart() also ends what is left of it, e.g. a worker holding the port.
+                    self.restart(service.name)
                 except StackError as exc:
                     log(f"{service.name} did not come back: {exc}")
                     return False
