@@ -178,34 +178,38 @@ def ensure_stock_model() -> Path:
     return STOCK_MODEL
 
 
-def measure_hub(messages: Sequence[str], args: argparse.Namespace) -> list[Result]:
-    """The full path a customer takes: hub (store, sentiment, escalation) -> Rasa -> action."""
+def measure_hub(
+    messages: Sequence[str], args: argparse.Namespace, *, share_vector: bool = True
+) -> list[Result]:
+    """The full path a customer takes: hub (store, sentiment, escalation) -> Rasa -> action.
+
+    `share_vector=False` starts the hub with CSKH_HUB_SHARE_QUERY_VECTOR=false, so the action
+    server embeds every question itself: what passing the hub's vector saves."""
     import sqlite3
     import tempfile
 
     sys.path.insert(0, str(REPO))
     from cskh.stack import Stack, StackConfig
 
+    label = "ours via hub" if share_vector else "ours via hub, unshared"
+    env = {"CSKH_ACTIONS_INDEX_DIR": str(args.index_dir)} if args.index_dir else {}
+    if not share_vector:
+        env["CSKH_HUB_SHARE_QUERY_VECTOR"] = "false"
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
-        config = StackConfig.isolated(
-            run_dir,
-            extra_env={"CSKH_ACTIONS_INDEX_DIR": str(args.index_dir)} if args.index_dir else {},
-        )
+        config = StackConfig.isolated(run_dir, extra_env=env)
         stack = Stack(config)
         ready = stack.start(timeout=300)
         try:
-            print(f"ours via hub: all services ready after {ready:.1f} s", flush=True)
-            results = measure(
-                f"{config.hub_url}/webhooks/rest/webhook", "ours via hub", messages, args
-            )
+            print(f"{label}: all services ready after {ready:.1f} s", flush=True)
+            results = measure(f"{config.hub_url}/webhooks/rest/webhook", label, messages, args)
         finally:
             stack.stop()
         # A queued conversation is answered by the hub without Rasa, which would flatter the
         # numbers: say how many conversations the escalation decision took out of bot mode.
         with sqlite3.connect(run_dir / "hub.db") as db:
             states = dict(db.execute("SELECT state, count(*) FROM conversations GROUP BY state"))
-        print(f"ours via hub: conversation states after the run {states}", flush=True)
+        print(f"{label}: conversation states after the run {states}", flush=True)
     return results
 
 
@@ -228,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stock", action="store_true", help="also the stock Rasa 3.6 bot, ratio")
     parser.add_argument("--no-ours", action="store_true", help="do not start our bot")
+    parser.add_argument("--hub-unshared", type=int, default=0, metavar="N",
+                        help="N more hub runs without the shared query vector, each followed "
+                        "by one with it (A/B of cskh/query_vector.py)")
     parser.add_argument("--same-conversation", action="store_true",
                         help="also C clients writing into ONE conversation (lock store)")
     parser.add_argument("--tracker-store", choices=("sqlite", "memory"), default="sqlite")
@@ -267,6 +274,11 @@ def main(argv: list[str] | None = None) -> int:
                     ours = results
     if args.hub:
         ours = measure_hub(messages, args)
+    if args.hub_unshared:
+        # Alternating with the shared runs evens out this machine's drift.
+        for _ in range(args.hub_unshared):
+            measure_hub(messages, args, share_vector=False)
+            measure_hub(messages, args)
     if args.stock:
         model = ensure_stock_model()
         with rasa_stack.rasa_stack(model, patched=False, with_actions=False,

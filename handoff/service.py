@@ -201,7 +201,7 @@ class Hub:
             return await self._escalate(conv, decision)
 
         rasa_metadata = {**metadata, "channel": conv["channel"]}
-        if vector:
+        if vector and self.settings.share_query_vector:
             # The sentiment model has just embedded this text; the FAQ search reuses it.
             rasa_metadata[query_vector.METADATA_KEY] = vector
         try:

@@ -69,6 +69,10 @@ class HubSettings(BaseSettings):
     # `?token=`, as Rasa's --auth-token); in production without one the channel is closed.
     rest_token: str | None = None
 
+    # Pass the sentiment model's e5 vector to Rasa for the FAQ search (cskh/query_vector.py).
+    # Off only to measure what it saves (benchmarks/latency_rasa.py --hub-unshared).
+    share_query_vector: bool = True
+
     kb_index_dir: Path | None = None
     canned_replies_file: Path | None = None
 

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 
 from cskh import query_vector
+from handoff.app import create_app
 from handoff.service import BOT_DOWN_REPLY, Hub, run_sync
+from handoff.settings import HubSettings
 
-from .conftest import CannedRasa, say
+from .conftest import CannedRasa, make_client, say
+from .support import KeywordTriage
 
 
 async def _messages(hub: Hub, sender: str) -> list[dict[str, Any]]:
@@ -71,6 +74,16 @@ async def test_query_vector_goes_to_rasa_and_a_client_cannot_forge_it(
     assert vector[0] / vector[1] == pytest.approx(len("Đổi trả thế nào?"))
     msgs = await _messages(hub, "khach-v")
     assert "cskh_query_vector" not in str(msgs[0])
+
+
+async def test_query_vector_sharing_can_be_switched_off(tmp_path: Any) -> None:
+    settings = HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+                           business_hours="00:00-23:59", share_query_vector=False)
+    rasa = CannedRasa()
+    app = create_app(settings, rasa=rasa, triage=KeywordTriage())
+    async with app.router.lifespan_context(app), make_client(app) as c:
+        await say(c, "khach-ab", "Đổi trả thế nào?")
+    assert rasa.calls[-1]["metadata"] == {"channel": "rest"}
 
 
 async def test_duplicate_channel_message_is_ignored(
