@@ -31,9 +31,15 @@ run: setup ## set up what is missing, start Rasa + action server + hub, print th
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed index models ## venvs, search index, models
 
-test: $(VENV)/.installed-dev $(RASA_VENV)/.installed index models ## run the whole test suite
+test: $(VENV)/.installed-dev $(RASA_VENV)/.installed index models tests/e2e/webchat/node_modules/.installed ## run the whole test suite
 	@command -v chromium >/dev/null || { echo "browser tests need Debian's chromium: apt-get install -y chromium"; exit 1; }
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
+
+# The stock rasa-webchat widget from npm, driven against the hub by tests/e2e/test_rasa_webchat.py.
+tests/e2e/webchat/node_modules/.installed: tests/e2e/webchat/package.json tests/e2e/webchat/package-lock.json
+	@command -v npm >/dev/null || { echo "the rasa-webchat test needs npm: apt-get install -y npm"; exit 1; }
+	cd tests/e2e/webchat && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 test-unit: $(VENV)/.installed-dev ## pure-logic tests only (fast)
 	$(PY) -m pytest -ra tests/unit $(PYTEST_ARGS)

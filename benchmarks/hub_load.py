@@ -93,13 +93,13 @@ class Console:
         self.queue_events: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
         self.messages_seen = 0
 
-        @self.sio.on("queue", namespace="/console")
-        async def on_queue(data: Any) -> None:
-            self.queue_events.put_nowait((time.perf_counter(), str(data.get("conversation_id"))))
-
-        @self.sio.on("message", namespace="/console")
-        async def on_message(data: Any) -> None:
-            self.messages_seen += 1
+        @self.sio.on("conversation", namespace="/console")
+        async def on_conversation(data: Any) -> None:
+            # One event per change of a card, with the messages that change added.
+            conv = data.get("conversation") or {}
+            self.messages_seen += len(data.get("messages") or [])
+            if conv.get("state") == "queued":
+                self.queue_events.put_nowait((time.perf_counter(), str(conv.get("id"))))
 
     async def login(self, username: str, password: str) -> None:
         r = await self.http.post(
@@ -140,7 +140,7 @@ class Customer:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.session_id = ""
         self.events: asyncio.Queue[tuple[float, str, Any]] = asyncio.Queue()
-        for name in ("session_confirm", "bot_uttered", "hub_ack", "hub_error"):
+        for name in ("session_confirm", "bot_uttered", "hub_message", "hub_ack", "hub_error"):
             self.sio.on(name, self._recorder(name))
 
     def _recorder(self, name: str) -> Any:
@@ -224,22 +224,22 @@ async def escalations(hub_url: str, console: Console, count: int) -> dict[str, A
                     if seen not in done:
                         cid = seen
                 push.append(at - started)
-                # What console.js does on that event: refetch the queue.
+                # The console draws the card from the event; the queue API must agree.
                 items = await console.queue()
                 mine = [it for it in items if it["external_id"] == customer.session_id]
                 assert mine and mine[0]["id"] == cid, "pushed id is not the customer's"
                 assert "angry" in mine[0]["handoff"]["reasons"], mine[0]["handoff"]
                 listed.append(time.perf_counter() - started)
                 while True:
-                    at, data = await customer.expect("bot_uttered")
-                    if (data.get("hub") or {}).get("notice") == "escalated":
+                    at, data = await customer.expect("hub_message")
+                    if data.get("notice") == "escalated":
                         reply.append(at - started)
                         break
             except (TimeoutError, AssertionError) as exc:
                 failures += 1
                 print(f"  escalation {i + 1}: not seen in the console ({exc!r})", file=sys.stderr)
                 continue
-            done.add(cid)  # its claim/resolve "queue" events are not a new escalation
+            done.add(cid)  # its claim/resolve events are not a new escalation
             await console.claim_and_resolve(cid)
         finally:
             await customer.close()

@@ -8,7 +8,7 @@ conversations, for:
   - with `--stock`: a stock Rasa 3.6 `rasa init`-style bot (benchmarks/stock_bot/, trained into
     var/models/rasa/stock.tar.gz if missing) started with plain `rasa run`; then the ratio.
 It also times the action server alone (direct POST /webhook) so Rasa's own per-action cost
-shows. Stdlib only; bounded loops; localhost only.
+shows. Services are started with `cskh.stack`; bounded loops; localhost only.
 
     .venv/bin/python benchmarks/latency_rasa.py --model var/models/rasa/cskh.tar.gz \
         --unpatched --stock -n 200 --concurrency 10
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -27,12 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import rasa_stack
-
-REPO = rasa_stack.REPO_ROOT
-STOCK_DIR = REPO / "benchmarks" / "stock_bot"
-STOCK_MODEL = rasa_stack.MODELS_DIR / "stock.tar.gz"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cskh.paths import DEFAULT_INDEX_DIR
+from cskh.stack import RASA_MODEL, STOCK_BOT, Stack, StackConfig, http_json, train
 
 # A realistic mix: most turns are help-center questions (custom action), some order lookups
 # (custom action), some small talk (response only).
@@ -71,7 +70,7 @@ def _percentile(sorted_values: Sequence[float], q: float) -> float:
 
 def _send(url: str, sender: str, text: str) -> float:
     started = time.perf_counter()
-    status, body = rasa_stack.http_json(url, {"sender": sender, "message": text}, timeout=60)
+    status, body = http_json(url, {"sender": sender, "message": text}, timeout=60)
     if status != 200 or not isinstance(body, list) or not body:
         raise RuntimeError(f"bad reply {status}: {body!r}")
     return (time.perf_counter() - started) * 1000
@@ -144,7 +143,7 @@ def action_server_direct(action_url: str, n: int) -> Result:
                                            "entities": []}},
         }
         started = time.perf_counter()
-        status, _ = rasa_stack.http_json(f"{action_url}/webhook", body)
+        status, _ = http_json(f"{action_url}/webhook", body)
         latencies.append((time.perf_counter() - started) * 1000)
         assert status == 200, status
     latencies.sort()
@@ -167,15 +166,11 @@ def measure(
     return results
 
 
-def ensure_stock_model() -> Path:
-    if not STOCK_MODEL.exists():
+def ensure_stock_model() -> None:
+    if not STOCK_BOT.model.exists():
         print("training the stock reference bot (DIET/TED, a few minutes) ...", flush=True)
-        seconds = rasa_stack.train(
-            STOCK_DIR / "config.yml", STOCK_DIR / "domain.yml", [STOCK_DIR / "data"],
-            rasa_stack.MODELS_DIR, "stock",
-        )
+        seconds = train(STOCK_BOT)
         print(f"  trained in {seconds:.0f} s")
-    return STOCK_MODEL
 
 
 def measure_hub(
@@ -185,12 +180,6 @@ def measure_hub(
 
     `share_vector=False` starts the hub with CSKH_HUB_SHARE_QUERY_VECTOR=false, so the action
     server embeds every question itself: what passing the hub's vector saves."""
-    import sqlite3
-    import tempfile
-
-    sys.path.insert(0, str(REPO))
-    from cskh.stack import Stack, StackConfig
-
     label = "ours via hub" if share_vector else "ours via hub, unshared"
     env = {"CSKH_ACTIONS_INDEX_DIR": str(args.index_dir)} if args.index_dir else {}
     if not share_vector:
@@ -221,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also start the whole assistant (cskh.stack: hub + Rasa + actions) and measure "
              "hub -> Rasa -> action -> reply; the ratio to stock then uses these numbers",
     )
-    parser.add_argument("--model", type=Path, default=rasa_stack.DEFAULT_MODEL)
+    parser.add_argument("--model", type=Path, default=RASA_MODEL)
     parser.add_argument("--index-dir", type=Path, help="CSKH_ACTIONS_INDEX_DIR for the actions")
     parser.add_argument("-n", type=int, default=200, help="sequential messages")
     parser.add_argument("--concurrency", type=int, default=10)
@@ -254,7 +243,6 @@ def main(argv: list[str] | None = None) -> int:
     ours: list[Result] = []
     if args.url:
         measure(args.url, "given URL", messages, args)
-    action_env = {"CSKH_ACTIONS_INDEX_DIR": str(args.index_dir)} if args.index_dir else {}
     if not args.no_ours:
         variants: list[tuple[str, bool, str]] = [("ours (patched)", True, "all")]
         if args.unpatched:
@@ -262,14 +250,19 @@ def main(argv: list[str] | None = None) -> int:
         for patch_set in filter(None, args.patch_sets.split(";")):
             variants.append((f"ours (patches={patch_set})", False, patch_set))
         for label, patched, patch_set in variants:
-            with rasa_stack.rasa_stack(args.model, action_env=action_env, patched=True,
-                                       rasa_env={"CSKH_RASA_PATCHES": patch_set},
-                                       tracker_store=args.tracker_store) as stack:
-                print(f"{label}: rasa ready after {stack.rasa.ready_after:.1f} s, actions after "
-                      f"{stack.actions.ready_after if stack.actions else 0:.1f} s", flush=True)
-                if stack.actions is not None and patched:
-                    print(action_server_direct(stack.actions.url, 50).line(), flush=True)
-                results = measure(stack.webhook, label, messages, args)
+            with tempfile.TemporaryDirectory(prefix="cskh-rasa-") as tmp, Stack(
+                StackConfig.rasa_only(
+                    Path(tmp), rasa_model=args.model,
+                    index_dir=args.index_dir or DEFAULT_INDEX_DIR,
+                    extra_env={"CSKH_RASA_PATCHES": patch_set},
+                    tracker_store=args.tracker_store,
+                )
+            ) as stack:
+                print(f"{label}: rasa ready after {stack.service('rasa').ready_after:.1f} s, "
+                      f"actions after {stack.service('actions').ready_after:.1f} s", flush=True)
+                if patched:
+                    print(action_server_direct(stack.config.actions_url, 50).line(), flush=True)
+                results = measure(stack.rasa_webhook, label, messages, args)
                 if patched:
                     ours = results
     if args.hub:
@@ -280,11 +273,14 @@ def main(argv: list[str] | None = None) -> int:
             measure_hub(messages, args, share_vector=False)
             measure_hub(messages, args)
     if args.stock:
-        model = ensure_stock_model()
-        with rasa_stack.rasa_stack(model, patched=False, with_actions=False,
-                                   tracker_store=args.tracker_store) as stack:
-            print(f"stock: rasa ready after {stack.rasa.ready_after:.1f} s", flush=True)
-            stock = measure(stack.webhook, "stock rasa init bot", MESSAGES_STOCK, args)
+        ensure_stock_model()
+        with tempfile.TemporaryDirectory(prefix="cskh-rasa-") as tmp, Stack(
+            StackConfig.stock(Path(tmp), tracker_store=args.tracker_store)
+        ) as stack:
+            print(f"stock: rasa ready after {stack.service('rasa').ready_after:.1f} s",
+                  flush=True)
+            stock = measure(stack.rasa_webhook, "stock rasa init bot", MESSAGES_STOCK,
+                            args)
         if ours:
             for mine, ref in zip(ours, stock, strict=False):
                 print(f"ratio ours/stock {mine.label.split(' ', 2)[-1]:<28} "

@@ -5,7 +5,8 @@
     .venv/bin/python benchmarks/rasa_nlu_eval.py --config bot/config.yml \
         --config benchmarks/configs/diet_ted.yml [--retrain] [--threshold-sweep]
 
-Models go to var/models/rasa/cand-<config stem>.tar.gz (reused unless --retrain).
+Models go to var/models/rasa/cand-<config stem>.tar.gz (reused unless --retrain). Rasa is
+started by `cskh.stack`, the launcher of `make run`, without the hub and the action server.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ import time
 import unicodedata
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import rasa_stack
+# .venv-rasa does not have the project installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cskh.paths import REPO_ROOT
+from cskh.stack import RASA_MODEL_DIR, BotFiles, Stack, StackConfig, http_json, train
 
-REPO = rasa_stack.REPO_ROOT
-TEST_FILE = REPO / "tests" / "data" / "nlu_test.yml"
+TEST_FILE = REPO_ROOT / "tests" / "data" / "nlu_test.yml"
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 _MARKS = re.compile("[àáảãạăắằẳẵặâấầẩẫậèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵđ]")
 
@@ -52,7 +54,7 @@ def evaluate(url: str, examples: list[tuple[str, str]]) -> dict[str, object]:
     rows: list[tuple[str, str, str, float, bool]] = []
     for text, gold in examples:
         started = time.perf_counter()
-        status, body = rasa_stack.http_json(f"{url}/model/parse", {"text": text})
+        status, body = http_json(f"{url}/model/parse", {"text": text})
         latencies.append((time.perf_counter() - started) * 1000)
         assert status == 200 and isinstance(body, dict), (status, body)
         ranking = body.get("intent_ranking") or []
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     examples = load_examples(args.test)
-    train_texts = {t for t, _ in load_examples(REPO / "nlu_data" / "nlu.yml")}
+    train_texts = {t for t, _ in load_examples(REPO_ROOT / "nlu_data" / "nlu.yml")}
     leaked = [t for t, _ in examples if t in train_texts]
     if leaked:
         print(f"WARNING: {len(leaked)} test utterances are in the training data: {leaked[:5]}")
@@ -111,25 +113,17 @@ def main(argv: list[str] | None = None) -> int:
           "with diacritics)")
 
     for config in args.config:
-        name = f"cand-{config.stem}"
-        model = rasa_stack.MODELS_DIR / f"{name}.tar.gz"
-        if args.retrain or not model.exists():
-            seconds = rasa_stack.train(
-                config, REPO / "bot" / "domain.yml", [REPO / "nlu_data"],
-                rasa_stack.MODELS_DIR, name,
-            )
+        bot = BotFiles(config=config, model=RASA_MODEL_DIR / f"cand-{config.stem}.tar.gz")
+        if args.retrain or not bot.model.exists():
+            seconds = train(bot)
             print(f"\n== {config}: trained in {seconds:.1f} s")
         else:
-            print(f"\n== {config}: reusing {model.name} (--retrain to time training)")
-        with tempfile.TemporaryDirectory(prefix="cskh-nlu-") as tmp:
-            workdir = Path(tmp)
-            endpoints = rasa_stack.write_endpoints(workdir / "endpoints.yml", None)
-            rasa = rasa_stack.start_rasa(model, rasa_stack.free_port(), endpoints, workdir)
-            try:
-                print(f"  start-up to ready: {rasa.ready_after:.1f} s")
-                result = evaluate(rasa.url, examples)
-            finally:
-                rasa.stop()
+            print(f"\n== {config}: reusing {bot.model.name} (--retrain to time training)")
+        with tempfile.TemporaryDirectory(prefix="cskh-nlu-") as tmp, Stack(
+            StackConfig.isolated(Path(tmp), services=("rasa",), rasa_model=bot.model)
+        ) as stack:
+            print(f"  start-up to ready: {stack.service('rasa').ready_after:.1f} s")
+            result = evaluate(stack.config.rasa_url, examples)
         for key in ("parse_p50_ms", "parse_p95_ms"):
             print(f"  {key}: {result[key]:.1f}")
         for key in ("accuracy_all", "accuracy_with_diacritics", "accuracy_without_diacritics"):

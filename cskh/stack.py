@@ -1,7 +1,10 @@
-"""Start the whole assistant on this machine: action server, Rasa server and the hub.
+"""Start the assistant on this machine: action server, Rasa server and the hub.
 
-Used by `make run` (foreground, Ctrl-C stops everything) and by the end-to-end tests (on
-other ports, with their own database and tracker store) so both run exactly the same thing.
+The one launcher of `make run` (foreground, Ctrl-C stops everything), the end-to-end tests
+and the benchmarks, so all of them run exactly the same thing. Tests and benchmarks use the
+presets (`StackConfig.isolated`, `.rasa_only`, `.stock`): free ports and their own databases
+and tracker store, so a developer's `make run` keeps running beside them. `train` makes the
+Rasa models they start (`BotFiles`: ours by default, or the stock reference, `STOCK_BOT`).
 """
 
 from __future__ import annotations
@@ -14,18 +17,41 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from cskh.paths import DEFAULT_INDEX_DIR, REPO_ROOT, VAR_DIR
 
 RASA_PYTHON = REPO_ROOT / ".venv-rasa" / "bin" / "python"
+RASA_BIN = REPO_ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_MODEL_DIR = VAR_DIR / "models" / "rasa"
 RASA_MODEL = RASA_MODEL_DIR / "cskh.tar.gz"
+SERVICES = ("actions", "rasa", "hub")  # also the order they are started in
+
+
+@dataclass(frozen=True)
+class BotFiles:
+    """What `rasa train` reads for one bot, and the model file it makes of them; by default
+    our bot, as `make models` trains it."""
+
+    config: Path = REPO_ROOT / "bot" / "config.yml"
+    domain: Path = REPO_ROOT / "bot" / "domain.yml"
+    data: tuple[Path, ...] = (REPO_ROOT / "nlu_data",)
+    model: Path = RASA_MODEL
+
+
+_STOCK_DIR = REPO_ROOT / "benchmarks" / "stock_bot"
+# The benchmarks' yardstick: what `rasa init` makes (DIET/TED, no custom actions).
+STOCK_BOT = BotFiles(
+    _STOCK_DIR / "config.yml", _STOCK_DIR / "domain.yml", (_STOCK_DIR / "data",),
+    RASA_MODEL_DIR / "stock.tar.gz",
+)
 
 
 @dataclass
@@ -40,6 +66,14 @@ class StackConfig:
     database_url: str | None = None  # hub; default: the hub's own (SQLite under var/)
     tracker_db: Path | None = None  # Rasa SQL tracker store file
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Tests and benchmarks leave out what they do not exercise (see the presets).
+    services: tuple[str, ...] = SERVICES
+    # Plain `rasa run` instead of bot/serve.py: the stock bot must be measured without our
+    # patches.
+    stock_rasa: bool = False
+    # "memory": no tracker database at all, to measure what the SQL tracker store costs.
+    tracker_store: Literal["sqlite", "memory"] = "sqlite"
+    start_timeout: float = 180.0
 
     @classmethod
     def isolated(cls, run_dir: Path, **overrides: object) -> StackConfig:
@@ -52,9 +86,25 @@ class StackConfig:
             "run_dir": run_dir,
             "database_url": f"sqlite:///{run_dir / 'hub.db'}",
             "tracker_db": run_dir / "tracker.db",
+            # Two cores shared with the test or benchmark itself: Rasa loads slowly.
+            "start_timeout": 300.0,
             **overrides,
         }
         return cls(**values)  # type: ignore[arg-type]
+
+    @classmethod
+    def rasa_only(cls, run_dir: Path, **overrides: object) -> StackConfig:
+        """`isolated` without the hub: the bot as the hub sees it, Rasa + action server."""
+        return cls.isolated(run_dir, **{"services": ("actions", "rasa"), **overrides})
+
+    @classmethod
+    def stock(cls, run_dir: Path, **overrides: object) -> StackConfig:
+        """`isolated` stock Rasa: STOCK_BOT's model (see `train`) under plain `rasa run`,
+        nothing else."""
+        return cls.isolated(run_dir, **{
+            "services": ("rasa",), "rasa_model": STOCK_BOT.model, "stock_rasa": True,
+            **overrides,
+        })
 
     @property
     def hub_url(self) -> str:
@@ -75,6 +125,48 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def http_json(
+    url: str, payload: object | None = None, timeout: float = 30.0
+) -> tuple[int, object]:
+    """POST `payload` as JSON (GET when it is None); the status and the decoded body (None
+    when empty). An HTTP error status is returned, not raised: callers assert on it."""
+    status, body = _http(url, payload, timeout)
+    return status, json.loads(body) if body else None
+
+
+def _http(url: str, payload: object | None, timeout: float) -> tuple[int, bytes]:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json"} if data else {}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def train(bot: BotFiles, timeout: float = 1800.0) -> float:
+    """Train `bot` with the Rasa CLI into `bot.model`; returns the seconds it took.
+
+    Rasa caches trained components under ./.rasa/cache and silently reuses them; a fresh,
+    temporary cache makes the time a cold training time (and keeps the checkout clean).
+    """
+    argv = [str(RASA_BIN), "train", "--config", str(bot.config), "--domain", str(bot.domain)]
+    for data in bot.data:
+        argv += ["--data", str(data)]
+    argv += ["--out", str(bot.model.parent),
+             "--fixed-model-name", bot.model.name.removesuffix(".tar.gz")]
+    with tempfile.TemporaryDirectory(prefix="cskh-rasa-cache-") as cache:
+        started = time.perf_counter()
+        subprocess.run(
+            argv, cwd=REPO_ROOT, check=True, timeout=timeout,
+            env={**os.environ, "RASA_TELEMETRY_ENABLED": "false", "RASA_CACHE_DIRECTORY": cache},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        return time.perf_counter() - started
+
+
 @dataclass
 class Service:
     name: str
@@ -84,6 +176,8 @@ class Service:
     log_path: Path
     env: dict[str, str]
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0  # time.perf_counter() at the last launch
+    ready_after: float = 0.0  # seconds from the last launch until it answered
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -104,9 +198,14 @@ def _endpoints_for(config: StackConfig) -> Path:
     import yaml
 
     endpoints = yaml.safe_load((REPO_ROOT / "bot" / "endpoints.yml").read_text("utf-8")) or {}
-    endpoints["action_endpoint"] = {"url": f"{config.actions_url}/webhook"}
+    if "actions" in config.services:
+        endpoints["action_endpoint"] = {"url": f"{config.actions_url}/webhook"}
+    else:
+        endpoints.pop("action_endpoint", None)
     tracker = endpoints.get("tracker_store")
-    if isinstance(tracker, dict) and tracker.get("dialect") == "sqlite":
+    if config.tracker_store == "memory":
+        endpoints.pop("tracker_store", None)
+    elif isinstance(tracker, dict) and tracker.get("dialect") == "sqlite":
         db = config.tracker_db or (config.run_dir / "rasa-tracker.db")
         db.parent.mkdir(parents=True, exist_ok=True)
         tracker["db"] = str(db)
@@ -116,6 +215,9 @@ def _endpoints_for(config: StackConfig) -> Path:
 
 
 def build_services(config: StackConfig) -> list[Service]:
+    unknown = set(config.services) - set(SERVICES)
+    if unknown:
+        raise ValueError(f"unknown services {sorted(unknown)}; known: {SERVICES}")
     config.run_dir.mkdir(parents=True, exist_ok=True)
     base_env = {
         **os.environ,
@@ -133,19 +235,24 @@ def build_services(config: StackConfig) -> list[Service]:
     if config.database_url:
         base_env["CSKH_HUB_DATABASE_URL"] = config.database_url
     py = sys.executable
-    return [
-        Service(
+    services: list[Service] = []
+    if "actions" in config.services:
+        services.append(Service(
             "actions",
             [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.actions_port)],
             f"{config.actions_url}/health",
             lambda body: b"ok" in body,
             config.run_dir / f"actions-{config.actions_port}.log",
-            base_env,
-        ),
-        Service(
+            # rasa_sdk listens on every interface unless told; the other two bind `host`.
+            {**base_env, "SANIC_HOST": config.host},
+        ))
+    if "rasa" in config.services:
+        rasa = ([str(RASA_BIN), "run"] if config.stock_rasa
+                else [str(RASA_PYTHON), str(REPO_ROOT / "bot" / "serve.py")])
+        services.append(Service(
             "rasa",
             [
-                str(RASA_PYTHON), str(REPO_ROOT / "bot" / "serve.py"),
+                *rasa,
                 "--enable-api", "--interface", config.host, "--port", str(config.rasa_port),
                 "--model", str(config.rasa_model),
                 "--endpoints", str(_endpoints_for(config)),
@@ -155,16 +262,17 @@ def build_services(config: StackConfig) -> list[Service]:
             _rasa_ready,
             config.run_dir / f"rasa-{config.rasa_port}.log",
             base_env,
-        ),
-        Service(
+        ))
+    if "hub" in config.services:
+        services.append(Service(
             "hub",
             [py, "-m", "handoff"],
             f"{config.hub_url}/healthz",
             lambda body: True,
             config.run_dir / f"hub-{config.hub_port}.log",
             base_env,
-        ),
-    ]
+        ))
+    return services
 
 
 class StackError(RuntimeError):
@@ -172,16 +280,31 @@ class StackError(RuntimeError):
 
 
 class Stack:
+    """The configured services; `with Stack(config) as stack:` starts them and stops them."""
+
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.services = build_services(config)
 
-    def start(self, timeout: float = 180.0) -> float:
-        """Start every service and wait until each answers; returns the seconds it took."""
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def rasa_webhook(self) -> str:
+        """Rasa's REST channel: where the hub sends each customer message."""
+        return f"{self.config.rasa_url}/webhooks/rest/webhook"
+
+    def start(self, timeout: float | None = None) -> float:
+        """Start every service and wait until each answers (at most `timeout`, default the
+        config's `start_timeout`); returns the seconds it took."""
         started = time.perf_counter()
         for service in self.services:
             _launch(service, append_log=False)
-        self._wait_ready(list(self.services), timeout)
+        self._wait_ready(list(self.services), timeout or self.config.start_timeout)
         return time.perf_counter() - started
 
     def restart(self, name: str, timeout: float = 120.0) -> float:
@@ -249,6 +372,7 @@ class Stack:
                         f"last lines of {service.log_path}:\n{service.log_tail()}"
                     )
                 if _answers(service.ready_url, service.is_ready):
+                    service.ready_after = time.perf_counter() - service.started_at
                     pending.remove(service)
             if time.monotonic() > deadline:
                 names = ", ".join(s.name for s in pending)
@@ -272,6 +396,7 @@ class Stack:
 
 def _launch(service: Service, *, append_log: bool) -> None:
     with service.log_path.open("ab" if append_log else "wb") as log:
+        service.started_at = time.perf_counter()
         service.process = subprocess.Popen(
             service.command, cwd=REPO_ROOT, env=service.env, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
@@ -313,10 +438,10 @@ def _group_alive(pgid: int) -> bool:
 
 def _answers(url: str, is_ready: Callable[[bytes], bool]) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200 and is_ready(response.read())
+        status, body = _http(url, None, timeout=2)
     except (urllib.error.URLError, OSError, ValueError):
         return False
+    return status == 200 and is_ready(body)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

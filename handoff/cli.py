@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from .models import AGENT_ROLES, DEFAULT_CAPACITY
+from .store.models import AGENT_ROLES, DEFAULT_CAPACITY
 
 
 def register(subparsers: Any) -> None:
@@ -60,15 +60,23 @@ def register(subparsers: Any) -> None:
     hub_sub.add_parser("run", help="chạy hub (như python -m handoff)").set_defaults(handler=_run)
 
 
-def _store() -> Any:
-    from .db import make_engine, migrate
+def _accounts() -> Any:
+    from .core.accounts import Accounts
     from .settings import HubSettings
     from .store import Store
+    from .store.db import make_engine, migrate
 
     settings = HubSettings()
     engine = make_engine(settings.sqlalchemy_url())
     migrate(engine)
-    return Store(engine)
+    return Accounts(Store(engine))
+
+
+def _refused(exc: Exception) -> Exception:
+    from .core.copy_vi import error_text
+
+    code = getattr(exc, "code", str(exc))
+    return _cli_error(error_text(code, getattr(exc, "params", {})))
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -87,54 +95,54 @@ def _cli_error(message: str) -> Exception:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from .store import HubError
+    from .errors import HubError
 
     password = _password(args)
     try:
-        agent = _store().create_agent(
+        agent = _accounts().create_agent(
             args.username, password, args.name, args.role, args.team, args.capacity
         )
     except HubError as exc:
-        raise _cli_error(exc.message) from exc
+        raise _refused(exc) from exc
     print(f"đã tạo {agent.role} {agent.username!r} (id {agent.id})")
     return 0
 
 
 def _set(args: argparse.Namespace) -> int:
-    from .store import HubError
+    from .errors import HubError
 
     try:
-        _store().set_capacity(args.username, args.capacity)
+        _accounts().set_capacity(args.username, args.capacity)
     except HubError as exc:
-        raise _cli_error(exc.message) from exc
+        raise _refused(exc) from exc
     print(f"{args.username!r}: capacity {args.capacity}")
     return 0
 
 
 def _passwd(args: argparse.Namespace) -> int:
-    from .store import HubError
+    from .errors import HubError
 
     try:
-        _store().set_password(args.username, _password(args))
+        _accounts().set_password(args.username, _password(args))
     except HubError as exc:
-        raise _cli_error(exc.message) from exc
+        raise _refused(exc) from exc
     print(f"đã đổi mật khẩu của {args.username!r}")
     return 0
 
 
 def _set_active(args: argparse.Namespace) -> int:
-    from .store import HubError
+    from .errors import HubError
 
     try:
-        _store().set_active(args.username, args.active)
+        _accounts().set_active(args.username, args.active)
     except HubError as exc:
-        raise _cli_error(exc.message) from exc
+        raise _refused(exc) from exc
     print(f"{args.username!r}: {'mở khóa' if args.active else 'đã khóa'}")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    agents = _store().list_agents()
+    agents = [a.model_dump() for a in _accounts().list_agents()]
     if args.json:
         print(json.dumps(agents, ensure_ascii=False, indent=2))
         return 0
@@ -148,7 +156,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    _store()
+    _accounts()
     print("database is at the latest migration")
     return 0
 

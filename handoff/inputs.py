@@ -6,6 +6,8 @@ import re
 import unicodedata
 from typing import Any
 
+from .core.copy_vi import error_text
+
 # C0/C1 control characters except tab and newlines, plus zero-width/bidi overrides that are
 # used to disguise text; PostgreSQL also rejects NUL in text columns.
 _CONTROL_RE = re.compile(
@@ -14,30 +16,32 @@ _CONTROL_RE = re.compile(
 
 
 class InputError(Exception):
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(message)
+    """Input a channel must refuse: an HTTP status for webhooks, a code for socket events."""
+
+    def __init__(
+        self, status_code: int, code: str, *, wording: str | None = None, **params: Any
+    ) -> None:
         self.status_code = status_code
         self.code = code
-        self.message = message
+        self.params = params
+        # `wording` picks more specific copy than the code's own (same code, other cause).
+        self.message = error_text(wording or code, params)
+        super().__init__(self.message)
 
 
 def clean_text(raw: Any, max_chars: int) -> str:
     """NFC-normalised, control-free, stripped text, or InputError with a Vietnamese message."""
     if not isinstance(raw, str):
-        raise InputError(422, "message_required", "Thiếu nội dung tin nhắn (message).")
+        raise InputError(422, "message_required")
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError as exc:  # lone surrogates from JSON "\ud800" escapes
-        raise InputError(400, "invalid_text", "Tin nhắn chứa ký tự không hợp lệ.") from exc
+        raise InputError(400, "invalid_text") from exc
     text = _CONTROL_RE.sub("", unicodedata.normalize("NFC", raw)).strip()
     if not text:
-        raise InputError(422, "empty_message", "Tin nhắn trống, vui lòng nhập nội dung.")
+        raise InputError(422, "empty_message")
     if len(text) > max_chars:
-        raise InputError(
-            413,
-            "message_too_long",
-            f"Tin nhắn quá dài ({len(text)} ký tự), tối đa {max_chars} ký tự.",
-        )
+        raise InputError(413, "message_too_long", length=len(text), limit=max_chars)
     return text
 
 
@@ -45,12 +49,12 @@ def clean_sender(raw: Any) -> str:
     if isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str) or not raw.strip():
-        raise InputError(422, "sender_required", "Thiếu mã người gửi (sender).")
+        raise InputError(422, "sender_required")
     sender = raw.strip()
     if len(sender) > 128 or _CONTROL_RE.search(sender):
-        raise InputError(422, "invalid_sender", "Mã người gửi (sender) không hợp lệ.")
+        raise InputError(422, "invalid_sender")
     try:
         sender.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InputError(400, "invalid_sender", "Mã người gửi (sender) không hợp lệ.") from exc
+        raise InputError(400, "invalid_sender") from exc
     return sender

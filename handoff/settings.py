@@ -73,6 +73,21 @@ class HubSettings(BaseSettings):
     # Off only to measure what it saves (benchmarks/latency_rasa.py --hub-unshared).
     share_query_vector: bool = True
 
+    # Outbox delivery (messages to customers on push channels): retries with exponential
+    # backoff from `outbox_backoff_seconds` up to the max, then the row is marked failed and
+    # the agent sees why. A lease longer than any send: a row is retried only when its
+    # sender died.
+    outbox_max_attempts: int = 8
+    outbox_backoff_seconds: float = 2.0
+    outbox_backoff_max_seconds: float = 300.0
+    outbox_lease_seconds: float = 60.0
+    outbox_send_timeout_seconds: float = 20.0
+    outbox_poll_seconds: float = 2.0
+    outbox_batch_size: int = 50
+
+    # Concurrent messages are scored (e5 embedding) as one batch of at most this many.
+    embed_batch_size: int = 16
+
     kb_index_dir: Path | None = None
     canned_replies_file: Path | None = None
 

@@ -1,8 +1,11 @@
 /*
- * Agent console: live queue, claim, summary on top, transcript with per-message sentiment,
- * KB suggestions, canned replies, transfer/resolve/hand back, supervisor numbers.
- * Data over the JSON API (cookie session + X-Requested-With), live updates over socket.io
- * namespace /console. All content goes through textContent: customers can type markup.
+ * Agent console: live queue, claim, summary on top, transcript with per-message sentiment and
+ * delivery state, KB suggestions, canned replies, transfer/resolve/hand back, supervisor numbers.
+ * Data over the JSON API (cookie session + X-Requested-With). Live updates over socket.io
+ * namespace /console are applied to local state (no refetch): `conversation` carries the
+ * changed card and the messages it gained, `delivery` an outbound message's delivery state.
+ * The lists are read in full only at start, every 60 s and on reconnect (a safety net).
+ * All content goes through textContent: customers can type markup.
  */
 (function () {
   "use strict";
@@ -19,13 +22,20 @@
   var SENTI = { positive: "tích cực", neutral: "trung tính", negative: "tiêu cực" };
   var ROLE = { user: "Khách", bot: "Bot", agent: "Nhân viên", system: "Hệ thống" };
   var STATUS = { online: "Trực tuyến", away: "Vắng mặt" };
+  var RENDER_DELAY_MS = 100; // a burst of live events renders once
+  var SAFETY_REFRESH_MS = 60000;
 
   var state = {
     me: null,
-    queue: [],
-    mine: [],
+    queue: [], // queued conversations, service order, position numbered here
+    mine: [], // assigned to me (all assigned for a supervisor) + flagged bot-mode ones
+    latest: {}, // conversation id -> the newest view applied (events, HTTP answers, lists)
+    refreshing: null, // while a list refresh is in flight: id -> view applied meanwhile
     sla: { first_response_seconds: 120, resolution_seconds: 1800 },
     current: null, // {conversation, messages, events}
+    opening: null, // {id, events: [...]} while the GET of a conversation is in flight
+    deliveries: {}, // message id -> newest delivery state seen in a `delivery` event
+    deliveryOrder: [],
     agents: [],
     canned: [],
     typingTimer: null,
@@ -77,6 +87,16 @@
     return iso ? (Date.now() - new Date(iso).getTime()) / 1000 : 0;
   }
 
+  // An ISO timestamp as a number with microseconds (the server's isoformat keeps them), so
+  // two updates within one millisecond still compare. NaN when missing or unreadable.
+  function stamp(iso) {
+    if (!iso) return NaN;
+    var m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(iso);
+    if (!m) return Date.parse(iso) * 1000;
+    var micros = Number(((m[2] || "") + "000000").slice(0, 6));
+    return Date.parse(m[1] + m[3]) * 1000 + (micros % 1000);
+  }
+
   function toast(text) {
     var t = el("div", "msg msg--system", text);
     var tr = document.querySelector(".transcript");
@@ -86,6 +106,213 @@
     } else {
       alert(text);
     }
+  }
+
+  // ------------------------------------------------------------- rendering
+  // Live events only mark what is dirty; one timer renders a whole burst at once.
+  var dirty = { lists: false, conversation: false, stats: false };
+  var renderTimer = null;
+
+  function scheduleRender(parts) {
+    Object.keys(parts).forEach(function (k) {
+      if (parts[k]) dirty[k] = true;
+    });
+    if (renderTimer !== null) return;
+    renderTimer = setTimeout(flushRender, RENDER_DELAY_MS);
+  }
+
+  function flushRender() {
+    renderTimer = null;
+    var todo = dirty;
+    dirty = { lists: false, conversation: false, stats: false };
+    if (todo.conversation) renderConversationKeepingDraft();
+    if (todo.lists) renderLists();
+    if (todo.stats && !$("view-stats").hidden) renderStats();
+  }
+
+  // ----------------------------------------------------------- local state
+  function belongsInQueue(conv) {
+    return conv.state === "queued";
+  }
+
+  function belongsInMine(conv) {
+    if (conv.state === "assigned") {
+      if (!conv.assigned_agent || !state.me) return false;
+      return state.me.role === "supervisor" || conv.assigned_agent.id === state.me.id;
+    }
+    return conv.state === "bot" && !!conv.flag;
+  }
+
+  function byQueueOrder(a, b) {
+    var p = (b.priority || 0) - (a.priority || 0);
+    if (p) return p;
+    var qa = stamp(a.queued_at), qb = stamp(b.queued_at);
+    if (qa !== qb) {
+      if (isNaN(qa)) return 1;
+      if (isNaN(qb)) return -1;
+      return qa - qb;
+    }
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  }
+
+  // As GET /mine: assigned ones first, then flagged bot-mode ones; newest change first.
+  function byMineOrder(a, b) {
+    var ga = a.state === "assigned" ? 0 : 1, gb = b.state === "assigned" ? 0 : 1;
+    if (ga !== gb) return ga - gb;
+    var ua = stamp(a.updated_at), ub = stamp(b.updated_at);
+    if (ua !== ub) {
+      if (isNaN(ua)) return 1;
+      if (isNaN(ub)) return -1;
+      return ub - ua;
+    }
+    return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  }
+
+  function numberQueue() {
+    state.queue.sort(byQueueOrder);
+    state.queue.forEach(function (c, i) {
+      c.position = i + 1;
+    });
+  }
+
+  function upsert(list, conv, wanted) {
+    var i;
+    for (i = 0; i < list.length; i++) if (list[i].id === conv.id) break;
+    var found = i < list.length;
+    if (wanted && found) list[i] = conv;
+    else if (wanted) list.push(conv);
+    else if (found) list.splice(i, 1);
+    return wanted || found;
+  }
+
+  // True when `conv` is older than a view of the same conversation applied before (an event
+  // overtaken by an HTTP answer, or a list snapshot taken before the event).
+  function isStale(conv) {
+    var have = state.latest[conv.id];
+    return !!have && isStaleFor(have, conv);
+  }
+
+  // True when `candidate` is older than `have` (two views of one conversation).
+  function isStaleFor(have, candidate) {
+    var a = stamp(have.updated_at), b = stamp(candidate.updated_at);
+    return !isNaN(a) && !isNaN(b) && b < a;
+  }
+
+  // Put one conversation view where it belongs: queue, mine, the open conversation's header.
+  function applyConversation(conv) {
+    if (!conv || !conv.id || isStale(conv)) return false;
+    state.latest[conv.id] = conv;
+    if (state.refreshing) state.refreshing[conv.id] = conv;
+    var inQueue = upsert(state.queue, Object.assign({}, conv), belongsInQueue(conv));
+    if (inQueue) numberQueue();
+    var inMine = upsert(state.mine, Object.assign({}, conv), belongsInMine(conv));
+    if (inMine) state.mine.sort(byMineOrder);
+    var shown = !!(state.current && state.current.conversation.id === conv.id);
+    if (shown) state.current.conversation = conv;
+    scheduleRender({ lists: inQueue || inMine || shown, conversation: shown });
+    return true;
+  }
+
+  // ---------------------------------------------------------------- delivery
+  var DELIVERY_RANK = { pending: 0, sending: 1, sent: 3, failed: 3 };
+
+  // Delivery states only move forward (attempts, then status); an HTTP answer or an event
+  // may arrive after a newer state, so keep whichever is further along.
+  function deliveryRank(d) {
+    if (!d) return -1;
+    var r = DELIVERY_RANK[d.status];
+    if (r === undefined) r = 0;
+    if (d.status === "pending" && d.error) r = 2;
+    return (d.attempts || 0) * 4 + r;
+  }
+
+  function newerDelivery(a, b) {
+    return deliveryRank(b) > deliveryRank(a) ? b : a;
+  }
+
+  function rememberDelivery(mid, d) {
+    if (!(mid in state.deliveries)) {
+      state.deliveryOrder.push(mid);
+      if (state.deliveryOrder.length > 1000) delete state.deliveries[state.deliveryOrder.shift()];
+    }
+    state.deliveries[mid] = newerDelivery(state.deliveries[mid], d);
+  }
+
+  function withKnownDelivery(m) {
+    var best = newerDelivery(m.delivery, state.deliveries[m.id]);
+    return best === m.delivery ? m : Object.assign({}, m, { delivery: best });
+  }
+
+  // Add messages to the open conversation (in id order, each once); true if anything changed.
+  function addMessages(list) {
+    if (!state.current || !list || !list.length) return false;
+    var msgs = state.current.messages;
+    var index = {};
+    msgs.forEach(function (m, i) {
+      index[m.id] = i;
+    });
+    var changed = false, unordered = false;
+    list.forEach(function (m) {
+      if (m.conversation_id && m.conversation_id !== state.current.conversation.id) return;
+      m = withKnownDelivery(m);
+      if (m.id in index) {
+        var old = msgs[index[m.id]];
+        var best = newerDelivery(old.delivery, m.delivery);
+        if (best !== old.delivery) {
+          msgs[index[m.id]] = Object.assign({}, old, { delivery: best });
+          changed = true;
+        }
+        return;
+      }
+      if (msgs.length && msgs[msgs.length - 1].id > m.id) unordered = true;
+      index[m.id] = msgs.length;
+      msgs.push(m);
+      changed = true;
+    });
+    if (unordered) {
+      msgs.sort(function (a, b) {
+        return a.id - b.id;
+      });
+    }
+    if (changed) scheduleRender({ conversation: true });
+    return changed;
+  }
+
+  function applyDelivery(ev) {
+    if (!ev || ev.message_id === undefined || !ev.delivery) return;
+    rememberDelivery(ev.message_id, ev.delivery);
+    if (!state.current || ev.conversation_id !== state.current.conversation.id) return;
+    var msgs = state.current.messages;
+    for (var i = 0; i < msgs.length; i++) {
+      if (msgs[i].id === ev.message_id) {
+        var best = newerDelivery(msgs[i].delivery, ev.delivery);
+        if (best !== msgs[i].delivery) {
+          msgs[i] = Object.assign({}, msgs[i], { delivery: best });
+          scheduleRender({ conversation: true });
+        }
+        return;
+      }
+    }
+  }
+
+  function deliveryText(d) {
+    if (d.status === "sent") return "Đã gửi";
+    if (d.status === "failed") return "Gửi thất bại" + (d.error ? ": " + d.error : "");
+    if (d.error) {
+      // attempts counts tries taken so far; one being sent now is not a failed one yet.
+      var n = Math.max(1, (d.attempts || 0) - (d.status === "sending" ? 1 : 0));
+      return "Đang thử lại (lần " + n + "): " + d.error;
+    }
+    return "Đang gửi…";
+  }
+
+  function deliveryNode(d) {
+    var kind = d.status === "sent" || d.status === "failed" ? d.status : d.error ? "retry" : "pending";
+    var node = el("div", "msg-delivery delivery--" + kind, deliveryText(d));
+    node.setAttribute("data-testid", "delivery-status");
+    node.setAttribute("data-status", d.status);
+    if (d.attempts) node.title = "Số lần gửi: " + d.attempts;
+    return node;
   }
 
   // ----------------------------------------------------------------- lists
@@ -117,6 +344,12 @@
     li.setAttribute("data-id", conv.id);
     if (state.current && state.current.conversation.id === conv.id) li.classList.add("item--active");
     var head = el("div", "item-head");
+    if (withClaim && conv.position) {
+      var pos = el("span", "badge badge--pos", "#" + conv.position);
+      pos.setAttribute("data-testid", "queue-position");
+      pos.title = "Vị trí trong hàng chờ";
+      head.appendChild(pos);
+    }
     var p = Math.min(conv.priority || 0, 5);
     head.appendChild(el("span", "badge badge--p" + p, "Ưu tiên " + (conv.priority || 0)));
     var reasons = (conv.handoff && conv.handoff.reasons) || [];
@@ -150,33 +383,83 @@
     return li;
   }
 
+  // Keyed update of one list: an unchanged card keeps its node (no flicker, no lost click),
+  // a changed one is rebuilt, and nodes move only when the order changed.
+  var listNodes = { queue: {}, mine: {} };
+
+  function renderList(root, key, items, withClaim, emptyText) {
+    var cache = listNodes[key];
+    var next = {};
+    var activeId = state.current ? state.current.conversation.id : null;
+    var nodes = items.map(function (c) {
+      var sig = JSON.stringify(c) + "|" + (c.id === activeId ? 1 : 0);
+      var hit = cache[c.id];
+      var node = hit && hit.sig === sig ? hit.node : itemNode(c, withClaim);
+      next[c.id] = { sig: sig, node: node };
+      return node;
+    });
+    listNodes[key] = next;
+    if (!nodes.length) nodes = [el("li", "muted", emptyText)];
+    nodes.forEach(function (node, i) {
+      if (root.children[i] !== node) root.insertBefore(node, root.children[i] || null);
+    });
+    while (root.children.length > nodes.length) root.removeChild(root.lastChild);
+  }
+
   function renderLists() {
-    var q = $("queue");
-    clear(q);
-    state.queue.forEach(function (c) {
-      q.appendChild(itemNode(c, true));
-    });
-    if (!state.queue.length) q.appendChild(el("li", "muted", "Không có khách đang chờ."));
+    if (!state.me) return;
+    renderList($("queue"), "queue", state.queue, true, "Không có khách đang chờ.");
+    renderList($("mine"), "mine", state.mine, false, "Chưa có.");
     $("queue-count").textContent = state.queue.length ? String(state.queue.length) : "";
-    var m = $("mine");
-    clear(m);
-    state.mine.forEach(function (c) {
-      m.appendChild(itemNode(c, false));
-    });
-    if (!state.mine.length) m.appendChild(el("li", "muted", "Chưa có."));
     document.title = (state.queue.length ? "(" + state.queue.length + ") " : "") + "Bảng điều khiển CSKH";
   }
 
+  // The full lists from the server: at start, every minute and after a reconnect. Views
+  // applied from events while the request was in flight are applied again on top, so a
+  // snapshot taken before an event does not undo it.
+  var refreshInFlight = null;
+
   function refreshLists() {
-    return Promise.all([api("GET", "/api/console/queue"), api("GET", "/api/console/mine")]).then(
-      function (res) {
-        state.queue = res[0].queue;
+    if (refreshInFlight) return refreshInFlight;
+    state.refreshing = {};
+    refreshInFlight = Promise.all([api("GET", "/api/console/queue"), api("GET", "/api/console/mine")])
+      .then(function (res) {
+        var meanwhile = state.refreshing || {};
+        state.refreshing = null;
         state.sla = res[0].sla;
         $("online").textContent = res[0].agents_online + " nhân viên trực tuyến";
+        state.queue = res[0].queue;
         state.mine = res[1].conversations;
-        renderLists();
-      }
-    );
+        var fresh = null;
+        state.queue.concat(state.mine).forEach(function (c) {
+          state.latest[c.id] = c; // the snapshot is the baseline now
+          if (state.current && c.id === state.current.conversation.id) fresh = c;
+        });
+        numberQueue();
+        state.mine.sort(byMineOrder);
+        if (fresh && !isStaleFor(state.current.conversation, fresh)) {
+          state.current.conversation = fresh;
+          scheduleRender({ conversation: true });
+        }
+        Object.keys(meanwhile).forEach(function (id) {
+          applyConversation(meanwhile[id]);
+        });
+        scheduleRender({ lists: true });
+      })
+      .catch(function (err) {
+        state.refreshing = null;
+        throw err;
+      })
+      .then(
+        function () {
+          refreshInFlight = null;
+        },
+        function (err) {
+          refreshInFlight = null;
+          if (window.console) console.warn("refresh failed", err);
+        }
+      );
+    return refreshInFlight;
   }
 
   // ---------------------------------------------------------- conversation
@@ -200,6 +483,7 @@
   function messageNode(m) {
     var node = el("div", "msg msg--" + m.role);
     node.setAttribute("data-testid", "msg-" + m.role);
+    node.setAttribute("data-message-id", m.id);
     if (m.role !== "system") {
       var meta = el("div", "msg-meta");
       meta.appendChild(el("span", null, m.role === "agent" && m.agent_name ? m.agent_name : ROLE[m.role]));
@@ -214,7 +498,17 @@
         el("div", "msg-meta", "Nút: " + m.buttons.map(function (x) { return x.title; }).join(" · "))
       );
     }
+    setDelivery(node, m);
     return node;
+  }
+
+  // The delivery line under a message pushed to the customer's channel (outbox).
+  function setDelivery(node, m) {
+    var old = node.querySelector("[data-testid=delivery-status]");
+    if (old) node.removeChild(old);
+    var d = m.role !== "user" ? m.delivery : null;
+    node.classList.toggle("msg--undelivered", !!d && d.status === "failed");
+    if (d) node.appendChild(deliveryNode(d));
   }
 
   function summaryNode(conv) {
@@ -234,15 +528,7 @@
     return box;
   }
 
-  function renderConversation() {
-    var root = $("conversation");
-    clear(root);
-    var data = state.current;
-    if (!data) {
-      root.appendChild(el("p", "empty", "Chọn một cuộc trò chuyện trong hàng chờ."));
-      return;
-    }
-    var conv = data.conversation;
+  function headNode(conv) {
     var head = el("div", "conv-head");
     head.appendChild(el("strong", null, "Khách " + conv.external_id.slice(0, 12)));
     head.appendChild(el("span", "badge", conv.channel));
@@ -254,7 +540,11 @@
     var st = el("span", "badge", stateText);
     st.setAttribute("data-testid", "conv-state");
     head.appendChild(st);
+    if (conv.state === "queued" && conv.position) {
+      head.appendChild(el("span", "badge badge--pos", "#" + conv.position + " trong hàng chờ"));
+    }
     if (conv.handoff) head.appendChild(slaNode(conv));
+    if (conv.flag) head.appendChild(el("span", "badge badge--flag", REASONS[conv.flag] || conv.flag));
     var contact = (conv.profile && conv.profile.contact) || null;
     if (contact) {
       var left = (contact.phones || []).concat(contact.emails || []);
@@ -273,18 +563,96 @@
       });
       head.appendChild(claimBtn);
     }
-    root.appendChild(head);
-    var summary = summaryNode(conv);
-    if (summary) root.appendChild(summary);
+    return head;
+  }
 
-    var tr = el("div", "transcript");
-    tr.setAttribute("data-testid", "transcript");
+  // The open conversation, updated in place: the header and summary are rebuilt, the
+  // transcript only gains new messages (and delivery lines), and the composer stays as long
+  // as the same agent may act, so a draft, focus and the transfer fields survive live updates.
+  var view = { cid: null, head: null, summary: null, tr: null, composer: null, composerKey: null, msgs: {} };
+
+  function renderConversation() {
+    var root = $("conversation");
+    var data = state.current;
+    if (!data) {
+      clear(root);
+      root.appendChild(el("p", "empty", "Chọn một cuộc trò chuyện trong hàng chờ."));
+      view = { cid: null, head: null, summary: null, tr: null, composer: null, composerKey: null, msgs: {} };
+      return;
+    }
+    var conv = data.conversation;
+    var fresh = view.cid !== conv.id || !view.tr || !root.contains(view.tr);
+    if (fresh) {
+      clear(root);
+      view = { cid: conv.id, head: null, summary: null, tr: null, composer: null, composerKey: null, msgs: {} };
+      view.tr = el("div", "transcript");
+      view.tr.setAttribute("data-testid", "transcript");
+      root.appendChild(view.tr);
+    }
+    var tr = view.tr;
+
+    var head = headNode(conv);
+    if (view.head) root.replaceChild(head, view.head);
+    else root.insertBefore(head, root.firstChild);
+    view.head = head;
+
+    var summary = summaryNode(conv);
+    if (view.summary) root.removeChild(view.summary);
+    if (summary) root.insertBefore(summary, tr);
+    view.summary = summary;
+
+    var atBottom = tr.scrollHeight - tr.scrollTop - tr.clientHeight < 40;
+    var mineAdded = false;
+    var prev = null;
+    var seen = {};
     data.messages.forEach(function (m) {
-      if (m.text || (m.buttons && m.buttons.length)) tr.appendChild(messageNode(m));
+      if (!(m.text || (m.buttons && m.buttons.length))) return;
+      seen[m.id] = true;
+      var got = view.msgs[m.id];
+      var key = JSON.stringify(m.delivery || null);
+      if (!got) {
+        var node = messageNode(m);
+        tr.insertBefore(node, prev ? prev.nextSibling : tr.firstChild);
+        got = view.msgs[m.id] = { node: node, key: key };
+        if (m.role === "agent" && m.agent_id === state.me.id) mineAdded = true;
+      } else if (got.key !== key) {
+        setDelivery(got.node, m);
+        got.key = key;
+      }
+      prev = got.node;
     });
-    root.appendChild(tr);
-    if (canAct(conv)) root.appendChild(composer(conv));
-    tr.scrollTop = tr.scrollHeight;
+    Object.keys(view.msgs).forEach(function (id) {
+      if (!seen[id]) {
+        var gone = view.msgs[id].node;
+        if (gone.parentNode) gone.parentNode.removeChild(gone);
+        delete view.msgs[id];
+      }
+    });
+
+    var key = canAct(conv) ? conv.id + ":" + conv.assigned_agent.id : null;
+    if (key !== view.composerKey) {
+      var draft = "", focused = false;
+      var oldText = view.composer && view.composer.querySelector("[data-testid=reply-text]");
+      if (oldText) {
+        draft = oldText.value;
+        focused = document.activeElement === oldText;
+      }
+      if (view.composer) root.removeChild(view.composer);
+      view.composer = key ? composer(conv) : null;
+      view.composerKey = key;
+      if (view.composer) {
+        root.appendChild(view.composer);
+        var t = view.composer.querySelector("[data-testid=reply-text]");
+        t.value = draft;
+        if (focused) t.focus();
+      }
+    }
+    if (fresh || atBottom || mineAdded) tr.scrollTop = tr.scrollHeight;
+  }
+
+  // Kept for callers that re-render on live updates: the renderer keeps the draft itself.
+  function renderConversationKeepingDraft() {
+    renderConversation();
   }
 
   function composer(conv) {
@@ -321,13 +689,15 @@
     box.addEventListener("submit", function (e) {
       e.preventDefault();
       var value = text.value.trim();
-      if (!value) return;
+      if (!value || send.disabled) return;
       send.disabled = true;
       api("POST", "/api/console/conversations/" + conv.id + "/reply", { text: value })
-        .then(function () {
-          text.value = "";
+        .then(function (res) {
+          // Only clear what was sent: the agent may have typed on meanwhile.
+          if (text.value.trim() === value) text.value = "";
           sendTyping(conv.id, false);
-          return openConversation(conv.id);
+          applyConversation(res.conversation);
+          if (state.current && state.current.conversation.id === conv.id) addMessages([res.message]);
         })
         .catch(function (err) {
           toast(err.message);
@@ -418,15 +788,28 @@
     }
   }
 
+  // Read one conversation (transcript, header) to show it. Live events for it that arrive
+  // while the request is in flight are kept and applied on top of the answer.
   function openConversation(cid) {
+    var opening = { id: cid, events: [] };
+    state.opening = opening;
     return api("GET", "/api/console/conversations/" + cid)
       .then(function (data) {
-        state.current = data;
-        renderConversation();
-        renderLists();
+        if (state.opening !== opening) return; // another conversation was opened meanwhile
+        state.opening = null;
+        var shown = state.current && state.current.conversation.id === cid ? state.current : null;
+        var conv = data.conversation;
+        if (isStale(conv)) conv = state.latest[cid]; // an event overtook this answer
+        state.current = { conversation: conv, messages: [], events: data.events };
+        addMessages(data.messages);
+        if (shown) addMessages(shown.messages); // anything that came live meanwhile
+        applyConversation(conv);
+        opening.events.forEach(handleConversationEvent);
+        scheduleRender({ conversation: true, lists: true });
         loadAssist(cid);
       })
       .catch(function (err) {
+        if (state.opening === opening) state.opening = null;
         toast(err.message);
       });
   }
@@ -461,27 +844,37 @@
       });
   }
 
+  // After a refused action the card may be out of date (someone else was faster): read
+  // that one conversation again, not the lists.
+  function recheck(cid) {
+    return api("GET", "/api/console/conversations/" + cid)
+      .then(function (data) {
+        applyConversation(data.conversation);
+      })
+      .catch(function () {});
+  }
+
   function claim(cid) {
     return api("POST", "/api/console/conversations/" + cid + "/claim")
-      .then(function () {
-        return refreshLists().then(function () {
-          return openConversation(cid);
-        });
+      .then(function (res) {
+        applyConversation(res.conversation);
+        var shown = state.current && state.current.conversation.id === cid;
+        // Shown already: the live event brings the "agent joined" notice.
+        if (!shown) return openConversation(cid);
       })
       .catch(function (err) {
-        refreshLists();
+        recheck(cid);
         toast(err.message);
       });
   }
 
   function act(cid, action, body) {
     return api("POST", "/api/console/conversations/" + cid + "/" + action, body)
-      .then(function () {
-        return refreshLists().then(function () {
-          return openConversation(cid);
-        });
+      .then(function (res) {
+        applyConversation(res.conversation);
       })
       .catch(function (err) {
+        recheck(cid);
         toast(err.message);
       });
   }
@@ -630,12 +1023,23 @@
   }
 
   // ----------------------------------------------------------------- live
+  function handleConversationEvent(ev) {
+    if (!ev || !ev.conversation) return;
+    var conv = ev.conversation;
+    if (state.opening && state.opening.id === conv.id) state.opening.events.push(ev);
+    var shown = state.current && state.current.conversation.id === conv.id;
+    if (shown) addMessages(ev.messages || []);
+    applyConversation(conv);
+    scheduleRender({ stats: true });
+  }
+
   function connect() {
     var socket = window.io("/console", { path: "/socket.io", transports: ["websocket", "polling"] });
     state.socket = socket;
     socket.on("connect", function () {
       $("conn").textContent = "Trực tuyến";
       $("conn").classList.add("conn--ok");
+      // Anything may have changed while we were not listening.
       refreshLists();
     });
     socket.on("disconnect", function () {
@@ -648,49 +1052,15 @@
     socket.on("presence", function (p) {
       $("online").textContent = p.online + " nhân viên trực tuyến";
     });
-    socket.on("queue", function () {
-      refreshLists();
-      if (!$("view-stats").hidden) renderStats();
-    });
-    socket.on("conversation", function (ev) {
-      refreshLists();
-      if (ev && state.current && ev.conversation_id === state.current.conversation.id) {
-        // e.g. the customer left a contact: refresh the header, keep the draft.
-        api("GET", "/api/console/conversations/" + ev.conversation_id).then(function (data) {
-          state.current = data;
-          renderConversationKeepingDraft();
-        });
-      }
-    });
+    socket.on("conversation", handleConversationEvent);
+    socket.on("delivery", applyDelivery);
     socket.on("agent_status", function (ev) {
       if (state.me && ev.agent_id === state.me.id) showMyStatus(ev.status);
-      if (!$("view-stats").hidden) renderStats();
+      state.agents.forEach(function (a) {
+        if (a.id === ev.agent_id) a.status = ev.status;
+      });
+      scheduleRender({ stats: true });
     });
-    socket.on("message", function (ev) {
-      if (state.current && ev.conversation_id === state.current.conversation.id) {
-        var known = state.current.messages.some(function (m) {
-          return m.id === ev.message.id;
-        });
-        if (!known) {
-          state.current.messages.push(ev.message);
-          renderConversationKeepingDraft();
-        }
-      }
-      refreshLists();
-    });
-  }
-
-  function renderConversationKeepingDraft() {
-    // A live message must not wipe what the agent is typing.
-    var t = document.querySelector("[data-testid=reply-text]");
-    var draft = t ? t.value : "";
-    var focused = t && document.activeElement === t;
-    renderConversation();
-    var t2 = document.querySelector("[data-testid=reply-text]");
-    if (t2) {
-      t2.value = draft;
-      if (focused) t2.focus();
-    }
   }
 
   function showMyStatus(status) {
@@ -714,6 +1084,8 @@
       });
       refreshLists();
       connect();
+      // Safety net if a live event was missed; live events do the rest.
+      setInterval(refreshLists, SAFETY_REFRESH_MS);
     });
     $("tab-queue").addEventListener("click", function () {
       showTab("queue");
@@ -741,8 +1113,6 @@
     setInterval(function () {
       document.querySelectorAll(".sla").forEach(updateSla);
     }, 1000);
-    // Safety net if a live event was missed (e.g. during a reconnect).
-    setInterval(refreshLists, 30000);
   }
 
   start();

@@ -259,22 +259,6 @@
     return "Trợ lý tự động · trực tuyến";
   }
 
-  function fromBotUttered(payload) {
-    var hub = payload.hub || {};
-    var buttons = (payload.quick_replies || payload.buttons || []).map(function (b) {
-      return { title: b.title, payload: b.payload };
-    });
-    return {
-      id: hub.id,
-      role: hub.role || "bot",
-      text: payload.text || "",
-      buttons: buttons,
-      notice: hub.notice,
-      agent_name: hub.agent_name,
-      created_at: hub.created_at,
-    };
-  }
-
   function noteState(msg) {
     if (msg.notice === "agent_joined") state.convState = "assigned";
     else if (msg.notice === "agent_left") state.convState = "bot";
@@ -334,8 +318,11 @@
       });
       setStatus(stateLabel());
     });
-    socket.on("bot_uttered", function (payload) {
-      var msg = fromBotUttered(payload || {});
+    // `bot_uttered` carries Rasa's exact payloads for stock widgets; this widget reads the
+    // hub's own event, which has the message id, role, agent name and notice kind.
+    socket.on("hub_message", function (payload) {
+      var msg = payload || {};
+      if (!msg.role) return;
       if (msg.role === "bot" || msg.role === "agent") state.waitingBot = false;
       if (msg.role === "agent") state.agentTyping = false;
       setTyping();

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from handoff.app import create_app
-from handoff.service import Hub
+from handoff.core.hub import Hub
 from handoff.settings import HubSettings
 
 from .support import CannedRasa, KeywordTriage
@@ -55,8 +55,8 @@ def _truncate_pg(url: str) -> None:
         if exists:
             conn.execute(
                 text(
-                    "TRUNCATE messages, events, handoffs, agent_sessions, conversations, agents "
-                    "RESTART IDENTITY CASCADE"
+                    "TRUNCATE outbox, messages, conversation_events, handoffs, agent_sessions, "
+                    "conversations, agents RESTART IDENTITY CASCADE"
                 )
             )
     engine.dispose()
@@ -115,9 +115,9 @@ async def agent_client(
 ) -> httpx.AsyncClient:
     """A logged-in console client (cookie + anti-CSRF header), agent created on the fly."""
     password = "mat-khau-" + username
-    from handoff.service import run_sync
+    from handoff.core.hub import run_sync
 
-    await run_sync(hub.store.create_agent, username, password, username.title(), role, team)
+    await run_sync(hub.accounts.create_agent, username, password, username.title(), role, team)
     c = make_client(app)
     r = await c.post("/api/auth/login", json={"username": username, "password": password})
     assert r.status_code == 200, r.text

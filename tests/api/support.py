@@ -85,6 +85,11 @@ class KeywordTriage:
         vector = query_vector.encode("keyword-test", text.lower(), np.array([len(text), 1.0]))
         return sentiment, vector
 
+    def analyse_many(
+        self, texts: Sequence[str]
+    ) -> list[tuple[dict[str, Any] | None, dict[str, Any] | None]]:
+        return [self.analyse(t) for t in texts]
+
     def decide(
         self, history: Sequence[dict[str, Any]], latest: dict[str, Any], profile: dict[str, Any]
     ) -> Decision:
@@ -113,6 +118,21 @@ class KeywordTriage:
             "facts": {},
             "sentiment": [],
         }
+
+
+def claim_now(hub: Any, cid: str, agent: Any) -> None:
+    """A claim from a plain thread, straight through the store (for real database races)."""
+    from handoff.store import lifecycle
+
+    with hub.store.write() as s:
+        lifecycle.claim(s, cid, agent)
+
+
+def set_status_now(hub: Any, agent_id: int, status: str) -> None:
+    from handoff.store import agents
+
+    with hub.store.write() as s:
+        agents.set_status(s, agent_id, status)
 
 
 def free_port() -> int:

@@ -14,18 +14,23 @@ import socketio
 from sqlalchemy import create_engine, text
 
 from handoff.app import create_app
-from handoff.db import alembic_config, make_engine, migrate
-from handoff.service import Hub, run_sync
+from handoff.core.hub import Hub, run_sync
+from handoff.core.views import AgentInfo
+from handoff.errors import Conflict
 from handoff.settings import HubSettings
-from handoff.store import AgentInfo, Conflict
+from handoff.store.db import alembic_config, make_engine, migrate
 
 from .conftest import agent_client, say
-from .support import CannedRasa, KeywordTriage, LiveServer
+from .support import CannedRasa, KeywordTriage, LiveServer, claim_now, set_status_now
+
+
+def _dump(view: Any) -> Any:
+    return view.model_dump() if view is not None else None
 
 
 async def _queued(client: httpx.AsyncClient, hub: Hub, sender: str) -> str:
     await say(client, sender, "gặp nhân viên")
-    conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+    conv = _dump(await hub.find_conversation(("rest",), sender))
     assert conv is not None and conv["state"] == "queued"
     return str(conv["id"])
 
@@ -44,7 +49,7 @@ async def test_away_agent_cannot_claim(app: Any, client: httpx.AsyncClient, hub:
     assert r.status_code == 409
     body = r.json()
     assert body["error"] == "agent_away" and "Vắng mặt" in body["detail"]
-    conv = await run_sync(hub.store.get_conversation, cid)
+    conv = (await hub.conversation(cid)).model_dump()
     assert conv["state"] == "queued" and conv["assigned_agent"] is None
 
     r = await lan.post("/api/console/status", json={"status": "busy"})
@@ -60,14 +65,14 @@ async def test_away_agent_cannot_claim(app: Any, client: httpx.AsyncClient, hub:
 async def test_claim_refused_at_capacity(app: Any, client: httpx.AsyncClient, hub: Hub) -> None:
     cids = [await _queued(client, hub, f"cap-{i}") for i in range(3)]
     lan = await agent_client(app, hub, "lan")
-    await run_sync(hub.store.set_capacity, "lan", 2)
+    await run_sync(hub.accounts.set_capacity, "lan", 2)
     for cid in cids[:2]:
         r = await lan.post(f"/api/console/conversations/{cid}/claim")
         assert r.status_code == 200, r.text
     r = await lan.post(f"/api/console/conversations/{cids[2]}/claim")
     assert r.status_code == 409
     assert r.json()["error"] == "at_capacity" and "2/2" in r.json()["detail"]
-    assert (await run_sync(hub.store.get_conversation, cids[2]))["state"] == "queued"
+    assert ((await hub.conversation(cids[2])).model_dump())["state"] == "queued"
 
     # Resolving one frees a slot.
     r = await lan.post(f"/api/console/conversations/{cids[0]}/resolve", json={"note": ""})
@@ -87,7 +92,7 @@ async def test_concurrent_claims_never_exceed_capacity(
     """One agent with capacity 2 claims 6 queued conversations at once: exactly 2 succeed."""
     cids = [await _queued(client, hub, f"many-{i}") for i in range(6)]
     lan = await agent_client(app, hub, "lan")
-    await run_sync(hub.store.set_capacity, "lan", 2)
+    await run_sync(hub.accounts.set_capacity, "lan", 2)
     results = await asyncio.gather(
         *(lan.post(f"/api/console/conversations/{cid}/claim") for cid in cids)
     )
@@ -101,8 +106,8 @@ async def test_concurrent_claims_never_exceed_capacity(
 async def test_concurrent_claims_threads_on_store(client: httpx.AsyncClient, hub: Hub) -> None:
     """Real threads and DB connections, no app in between: capacity 1 means one claim."""
     cids = [await _queued(client, hub, f"thr-{i}") for i in range(6)]
-    agent: AgentInfo = await run_sync(hub.store.create_agent, "solo", "mat-khau-123")
-    await run_sync(hub.store.set_capacity, "solo", 1)
+    agent: AgentInfo = await run_sync(hub.accounts.create_agent, "solo", "mat-khau-123")
+    await run_sync(hub.accounts.set_capacity, "solo", 1)
     barrier = threading.Barrier(len(cids))
     wins: list[str] = []
     losses: list[str] = []
@@ -110,7 +115,7 @@ async def test_concurrent_claims_threads_on_store(client: httpx.AsyncClient, hub
     def attempt(cid: str) -> None:
         barrier.wait()
         try:
-            hub.store.claim(cid, agent)
+            claim_now(hub, cid, agent)
             wins.append(cid)
         except Conflict as exc:
             losses.append(exc.code)
@@ -161,7 +166,7 @@ def test_migration_0002_fills_existing_agents(tmp_path: Any) -> None:
         row = conn.execute(text("SELECT status, capacity FROM agents")).one()
         assert tuple(row) == ("online", 3)
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        assert version == "0002"
+        assert version == "0003"  # head: every later migration ran as well
     with engine.begin() as conn:  # and back down
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0001")
@@ -177,14 +182,14 @@ def test_closing_all_console_sockets_sets_away(settings: HubSettings) -> None:
     server = LiveServer(app).start()
     try:
         hub: Hub = app.state.hub
-        hub.store.create_agent("lan", "mat-khau-lan-1")
+        hub.accounts.create_agent("lan", "mat-khau-lan-1")
         login = httpx.post(
             server.url + "/api/auth/login", json={"username": "lan", "password": "mat-khau-lan-1"}
         )
         cookie = f"{settings.session_cookie}={login.cookies[settings.session_cookie]}"
 
         def status() -> str:
-            return str(hub.store.list_agents()[0]["status"])
+            return str(hub.accounts.list_agents()[0].status)
 
         def wait_for(expected: str) -> None:
             deadline = time.monotonic() + 10
@@ -213,7 +218,7 @@ def test_closing_all_console_sockets_sets_away(settings: HubSettings) -> None:
         third = open_console()  # coming back restores an automatic away
         wait_for("online")
         # A chosen `away` is kept when a console connects.
-        hub.store.set_status(hub.store.list_agents()[0]["id"], "away")
+        set_status_now(hub, hub.accounts.list_agents()[0].id, "away")
         third.disconnect()
         fourth = open_console()
         time.sleep(0.5)
@@ -228,13 +233,13 @@ async def test_transfer_refused_to_an_away_or_full_agent(
 ) -> None:
     lan = await agent_client(app, hub, "lan")
     minh = await agent_client(app, hub, "minh")
-    await run_sync(hub.store.set_capacity, "minh", 1)
+    await run_sync(hub.accounts.set_capacity, "minh", 1)
     agents = (await lan.get("/api/console/agents")).json()["agents"]
     minh_id = next(a["id"] for a in agents if a["username"] == "minh")
     cids = []
     for sender in ("t1", "t2"):
         await say(client, sender, "gặp nhân viên")
-        conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+        conv = _dump(await hub.find_conversation(("rest",), sender))
         assert conv is not None
         cids.append(conv["id"])
         assert (await lan.post(f"/api/console/conversations/{conv['id']}/claim")).status_code == 200
@@ -253,7 +258,7 @@ async def test_transfer_refused_to_an_away_or_full_agent(
     assert r.status_code == 409 and r.json()["error"] == "target_at_capacity"
     assert "1/1" in r.json()["detail"]
     # Refused transfers change nothing: the chat stays with its agent.
-    conv = await run_sync(hub.store.get_conversation, cids[1])
+    conv = (await hub.conversation(cids[1])).model_dump()
     assert conv["state"] == "assigned" and conv["assigned_agent"]["username"] == "lan"
     await lan.aclose()
     await minh.aclose()

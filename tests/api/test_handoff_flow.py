@@ -9,16 +9,22 @@ from typing import Any
 import httpx
 
 from handoff.app import create_app
-from handoff.service import CSAT_QUESTION, Hub, run_sync
+from handoff.core.copy_vi import CSAT_QUESTION
+from handoff.core.hub import Hub, run_sync
+from handoff.core.views import AgentInfo
+from handoff.errors import Conflict
 from handoff.settings import HubSettings
-from handoff.store import AgentInfo, Conflict
 
 from .conftest import agent_client, make_client, say
-from .support import CannedRasa, KeywordTriage
+from .support import CannedRasa, KeywordTriage, claim_now
+
+
+def _dump(view: Any) -> Any:
+    return view.model_dump() if view is not None else None
 
 
 async def _conv(hub: Hub, sender: str) -> dict[str, Any]:
-    conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+    conv = _dump(await hub.find_conversation(("rest",), sender))
     assert conv is not None
     return conv
 
@@ -37,14 +43,14 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     assert conv["state"] == "queued" and conv["priority"] == 2
     assert conv["handoff"]["reasons"] == ["angry"]
     assert conv["handoff"]["summary"]["text"].startswith("Khách: Đơn DH123456")
-    events = await run_sync(hub.store.events, conv["id"])
+    events = [e.model_dump() for e in (await hub.conversation_detail(conv["id"])).events]
     assert [(e["from_state"], e["to_state"], e["reason"]) for e in events] == [
         ("bot", "queued", "angry")
     ]
     # While queued the bot is never called, whatever the customer writes.
     await say(client, "an", "Alo, có ai không?")
     assert len(rasa.calls) == calls
-    msgs = await run_sync(hub.store.messages, conv["id"])
+    msgs = [m.model_dump() for m in (await hub.conversation_detail(conv["id"])).messages]
     user_msgs = [m for m in msgs if m["role"] == "user"]
     assert len(user_msgs) == 3 and all(m["sentiment"] for m in user_msgs)  # every one scored
 
@@ -65,7 +71,7 @@ async def test_queue_order_priority_then_wait(
     queue = (await lan.get("/api/console/queue")).json()["queue"]
     assert [q["external_id"] for q in queue] == ["c3", "c1", "c2"]
     assert [q["position"] for q in queue] == [1, 2, 3]
-    assert await run_sync(hub.store.queue_position, queue[2]["id"]) == 3
+    assert (await hub.queue_status(queue[2]["id"])).position == 3
     assert queue[0]["handoff"]["first_response_elapsed"] >= 0
     await lan.aclose()
 
@@ -112,7 +118,7 @@ async def test_claim_reply_transfer_resolve_csat(
     assert len(rasa.calls) == calls  # the CSAT answer is the hub's, not Rasa's
     conv = await _conv(hub, "dung")
     assert conv["csat_pending"] is False
-    events = await run_sync(hub.store.events, cid)
+    events = [e.model_dump() for e in (await hub.conversation_detail(cid)).events]
     assert [(e["from_state"], e["to_state"], e["reason"]) for e in events if e["to_state"]] == [
         ("bot", "queued", "requested"),
         ("queued", "assigned", "claimed"),
@@ -155,7 +161,7 @@ async def test_claim_race_exactly_one_wins(app: Any, client: httpx.AsyncClient, 
         codes = sorted(r.status_code for r in results)
         assert codes == [200, 409, 409, 409], codes
         winner = next(r for r in results if r.status_code == 200).json()["conversation"]
-        events = await run_sync(hub.store.events, cid)
+        events = [e.model_dump() for e in (await hub.conversation_detail(cid)).events]
         claims = [e for e in events if e["reason"] == "claimed"]
         assert len(claims) == 1 and claims[0]["actor_agent_id"] == winner["assigned_agent"]["id"]
     for a in agents:
@@ -167,7 +173,7 @@ async def test_claim_race_threads_on_store(client: httpx.AsyncClient, hub: Hub) 
     await say(client, "race-threads", "gặp nhân viên")
     cid = (await _conv(hub, "race-threads"))["id"]
     agents: list[AgentInfo] = [
-        await run_sync(hub.store.create_agent, f"t{i}", "mat-khau-123") for i in range(8)
+        await run_sync(hub.accounts.create_agent, f"t{i}", "mat-khau-123") for i in range(8)
     ]
     barrier = threading.Barrier(len(agents))
     wins: list[int] = []
@@ -176,7 +182,7 @@ async def test_claim_race_threads_on_store(client: httpx.AsyncClient, hub: Hub) 
     def attempt(agent: AgentInfo) -> None:
         barrier.wait()
         try:
-            hub.store.claim(cid, agent)
+            claim_now(hub, cid, agent)
             wins.append(agent.id)
         except Conflict:
             losses.append(agent.id)
@@ -184,7 +190,7 @@ async def test_claim_race_threads_on_store(client: httpx.AsyncClient, hub: Hub) 
     threads = [threading.Thread(target=attempt, args=(a,)) for a in agents]
     await asyncio.to_thread(lambda: ([t.start() for t in threads], [t.join() for t in threads]))
     assert len(wins) == 1 and len(losses) == len(agents) - 1
-    assert (await run_sync(hub.store.get_conversation, cid))["assigned_agent"]["id"] == wins[0]
+    assert ((await hub.conversation(cid)).model_dump())["assigned_agent"]["id"] == wins[0]
 
 
 async def test_permissions_and_csrf(app: Any, client: httpx.AsyncClient, hub: Hub) -> None:
@@ -248,7 +254,7 @@ async def test_restart_keeps_queue_and_messages(settings: HubSettings) -> None:
     second = create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())
     async with second.router.lifespan_context(second):
         hub2: Hub = second.state.hub
-        queue = await run_sync(hub2.store.queue)
+        queue = [c.model_dump() for c in await hub2.queue()]
         assert [q["external_id"] for q in queue] == ["hieu"]
         async with make_client(second) as c:
             hist = (await c.get("/api/conversations/hieu/history")).json()
@@ -260,7 +266,8 @@ async def test_restart_keeps_queue_and_messages(settings: HubSettings) -> None:
 async def test_outside_business_hours_notice(database_url: str) -> None:
     from datetime import UTC, datetime
 
-    from handoff.service import _zone, business_status
+    from handoff.core.hours import business_status
+    from handoff.core.hours import zone as _zone
 
     # A one-hour window that does not contain the current Vietnam time, so the test never
     # depends on when it runs.

@@ -6,9 +6,13 @@ from typing import Any
 
 import httpx
 
-from handoff.service import Hub, run_sync
+from handoff.core.hub import Hub
 
 from .conftest import agent_client, say
+
+
+def _dump(view: Any) -> Any:
+    return view.model_dump() if view is not None else None
 
 
 async def test_stats_reasons_csat_distribution_and_containment(
@@ -29,7 +33,7 @@ async def test_stats_reasons_csat_distribution_and_containment(
         ("r3", "gặp nhân viên", "5"),
     ):
         await say(client, sender, text)
-        conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+        conv = _dump(await hub.find_conversation(("rest",), sender))
         assert conv is not None
         assert (await lan.post(f"/api/console/conversations/{conv['id']}/claim")).status_code == 200
         r = await lan.post(f"/api/console/conversations/{conv['id']}/resolve", json={"note": ""})

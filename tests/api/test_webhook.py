@@ -10,17 +10,22 @@ import pytest
 
 from cskh import query_vector
 from handoff.app import create_app
-from handoff.service import BOT_DOWN_REPLY, Hub, run_sync
+from handoff.core.copy_vi import BOT_DOWN_REPLY
+from handoff.core.hub import Hub
 from handoff.settings import HubSettings
 
 from .conftest import CannedRasa, make_client, say
 from .support import KeywordTriage
 
 
+def _dump(view: Any) -> Any:
+    return view.model_dump() if view is not None else None
+
+
 async def _messages(hub: Hub, sender: str) -> list[dict[str, Any]]:
-    conv = await run_sync(hub.store.find_conversation, ("rest",), sender)
+    conv = _dump(await hub.find_conversation(("rest",), sender))
     assert conv is not None
-    return await run_sync(hub.store.messages, conv["id"])
+    return [m.model_dump() for m in (await hub.conversation_detail(conv["id"])).messages]
 
 
 async def test_healthz(client: httpx.AsyncClient, rasa: CannedRasa) -> None:
@@ -47,7 +52,7 @@ async def test_rest_contract_and_meta_stripped(
         }
     ]
     # Forwarded to Rasa with the hub's conversation id and the channel in metadata.
-    conv = await run_sync(hub.store.find_conversation, ("rest",), "khach-1")
+    conv = _dump(await hub.find_conversation(("rest",), "khach-1"))
     assert conv is not None
     assert rasa.calls[-1]["sender"] == conv["id"]
     assert rasa.calls[-1]["metadata"]["channel"] == "rest"
@@ -104,11 +109,11 @@ async def test_rasa_down_message_kept_apology_and_flag(
     assert out[0]["text"] == BOT_DOWN_REPLY
     msgs = await _messages(hub, "khach-3")
     assert msgs[0]["text"] == "Đơn DH123456 của tôi đâu?"
-    conv = await run_sync(hub.store.find_conversation, ("rest",), "khach-3")
+    conv = _dump(await hub.find_conversation(("rest",), "khach-3"))
     assert conv is not None and conv["flag"] == "bot_unavailable" and conv["state"] == "bot"
     # Second failure in a row: a person takes over instead of apologising forever.
     out = await say(client, "khach-3", "Alo?")
-    conv = await run_sync(hub.store.find_conversation, ("rest",), "khach-3")
+    conv = _dump(await hub.find_conversation(("rest",), "khach-3"))
     assert conv is not None and conv["state"] == "queued"
     assert any("hàng chờ" in m["text"] for m in out)
     # Rasa back: a new conversation works and the flag logic resets.
@@ -122,12 +127,12 @@ async def test_an_empty_bot_reply_is_a_bot_failure_not_silence(
     rasa.silent = True  # what Rasa returns while the action server is down
     out = await say(client, "khach-im", "phí ship bao nhiêu?")
     assert [m["text"] for m in out] == [BOT_DOWN_REPLY]
-    conv = await run_sync(hub.store.find_conversation, ("rest",), "khach-im")
+    conv = _dump(await hub.find_conversation(("rest",), "khach-im"))
     assert conv is not None and conv["flag"] == "bot_unavailable"
     rasa.silent = False
     out = await say(client, "khach-im", "phí ship bao nhiêu?")
     assert out[0]["text"] == "Trả lời: phí ship bao nhiêu?"
-    conv = await run_sync(hub.store.find_conversation, ("rest",), "khach-im")
+    conv = _dump(await hub.find_conversation(("rest",), "khach-im"))
     assert conv is not None and conv["flag"] is None and conv["state"] == "bot"
 
 
@@ -151,7 +156,7 @@ async def test_bad_inputs_store_nothing(client: httpx.AsyncClient, hub: Hub) -> 
     assert r.status_code == 422
     r = await client.post(url, content=b"x" * 100_000)
     assert r.status_code == 413 and r.json()["error"] == "body_too_large"
-    assert await run_sync(hub.store.find_conversation, ("rest",), "x") is None
+    assert _dump(await hub.find_conversation(("rest",), "x")) is None
 
 
 async def test_control_chars_removed_and_html_stored_verbatim(

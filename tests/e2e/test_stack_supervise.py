@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from cskh.stack import Stack
-from handoff.service import BOT_DOWN_REPLY
+from handoff.core.copy_vi import BOT_DOWN_REPLY
 
 pytestmark = pytest.mark.e2e
 

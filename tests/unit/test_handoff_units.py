@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from handoff import auth
+from handoff.core.hours import business_status, wait_estimate_seconds
+from handoff.core.hub import parse_csat
 from handoff.inputs import InputError, clean_sender, clean_text
-from handoff.service import business_status
 from handoff.settings import HubSettings
-from handoff.store import parse_csat, wait_estimate_seconds
 
 
 def test_settings_defaults_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,3 +83,36 @@ def test_wait_estimate() -> None:
     assert wait_estimate_seconds(1, 2, 240) == 120
     assert wait_estimate_seconds(5, 2, 240) == 600
     assert wait_estimate_seconds(3, 0, 240) == 600  # nobody online: counts one agent
+
+
+def test_bot_uttered_is_exactly_rasas_socketio_output() -> None:
+    from handoff.channels.web import bot_uttered
+    from handoff.core.views import Button, CustomerMessage
+
+    plain = CustomerMessage(id=1, role="bot", text="Xin chào!\n\nEm giúp gì được ạ?")
+    # Rasa splits a text at blank lines into one bubble each.
+    assert bot_uttered(plain) == [{"text": "Xin chào!"}, {"text": "Em giúp gì được ạ?"}]
+    with_buttons = CustomerMessage(
+        id=2,
+        role="bot",
+        text="Phí ship 20.000đ.\n\nCó giúp được không?",
+        buttons=[Button(title="Có", payload="/feedback_helpful")],
+    )
+    assert bot_uttered(with_buttons) == [
+        {"text": "Phí ship 20.000đ.", "quick_replies": []},
+        {
+            "text": "Có giúp được không?",
+            "quick_replies": [
+                {"content_type": "text", "title": "Có", "payload": "/feedback_helpful"}
+            ],
+        },
+    ]
+    image = CustomerMessage(
+        id=3,
+        role="bot",
+        text="",
+        attachment={"type": "image", "payload": {"src": "http://x/a.png"}},
+    )
+    assert bot_uttered(image) == [
+        {"attachment": {"type": "image", "payload": {"src": "http://x/a.png"}}}
+    ]

@@ -1,7 +1,8 @@
 """SQLAlchemy 2 models of the hub: the single source of truth for conversations.
 
 The schema itself is owned by the Alembic migrations in `handoff/migrations/`; these models
-must match them (a test compares the two).
+must match them (a test compares the two). Table names avoid Rasa's (`events`): a deployment
+may point the hub and Rasa's SQL tracker store at the same database.
 """
 
 from __future__ import annotations
@@ -150,11 +151,12 @@ class Message(Base):
 class Event(Base):
     """Every state transition (and notable fact) with its reason: the audit trail."""
 
-    __tablename__ = "events"
+    __tablename__ = "conversation_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[str] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        index=True,
     )
     kind: Mapped[str] = mapped_column(String(32), default="transition")
     from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -188,3 +190,35 @@ class Handoff(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     csat_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     csat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# Outbox delivery states. `sending` rows whose lease ran out (the process died mid-send) are
+# taken again; `failed` is final and shown to the agent with its reason.
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+DELIVERY_STATES = (PENDING, SENDING, SENT, FAILED)
+
+
+class OutboxEntry(Base):
+    """A message that must reach a customer on a push channel, written in the transaction
+    that produced it and sent by the delivery worker (at most one sender per row)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_outbox_message"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

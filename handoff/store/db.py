@@ -1,4 +1,4 @@
-"""Engine creation and programmatic Alembic migrations (SQLite or PostgreSQL by URL)."""
+"""Engine creation, sessions and programmatic Alembic migrations (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Execution option marking a connection used only for reading (no SQLite write lock).
+READ_ONLY = "cskh_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -47,10 +49,15 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # BEGIN IMMEDIATE takes the write lock up front. A deferred transaction that reads
-        # and then writes can fail with "database is locked" under concurrency instead of
-        # waiting, which would break read-check-write sequences like reply-after-claim.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write transaction takes the write lock up front (BEGIN IMMEDIATE): a deferred one
+        # that reads and then writes can fail with "database is locked" under concurrency
+        # instead of waiting, which would break read-check-write sequences like
+        # reply-after-claim. Reads (`Store.read`) must not queue behind writers: WAL lets
+        # them see the last commit without any lock.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(url: str) -> Config:
@@ -68,6 +75,7 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
+def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     # expire_on_commit=False: objects are read after the transaction, in another coroutine.
-    return sessionmaker(engine, expire_on_commit=False)
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False)

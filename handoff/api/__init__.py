@@ -1,0 +1,1 @@
+"""HTTP routes by area; each translates between HTTP and one use case (`core/`)."""

@@ -1,0 +1,94 @@
+"""What the routes share: the hub, settings, the logged-in agent, body reading, errors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from ..core.copy_vi import error_text
+from ..core.hub import Hub
+from ..core.views import AgentInfo
+from ..errors import Forbidden, HubError, Unauthorized
+from ..inputs import InputError
+from ..settings import HubSettings
+
+CSRF_HEADER = "x-requested-with"
+STATUS_BY_KIND = {
+    "invalid": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+}
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub | None = getattr(request.app.state, "hub", None)
+    if hub is None:
+        raise RuntimeError("hub not started (lifespan not run)")
+    return hub
+
+
+def get_settings(request: Request) -> HubSettings:
+    settings: HubSettings = request.app.state.settings
+    return settings
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+SettingsDep = Annotated[HubSettings, Depends(get_settings)]
+
+
+async def current_agent(request: Request, hub: HubDep, settings: SettingsDep) -> AgentInfo:
+    token = request.cookies.get(settings.session_cookie)
+    agent = await hub.session_agent(token) if token else None
+    if agent is None:
+        raise Unauthorized("unauthorized")
+    if request.method not in ("GET", "HEAD", "OPTIONS") and (
+        request.headers.get(CSRF_HEADER) != "cskh"
+    ):
+        # Cross-site forms cannot set custom headers and cross-origin fetch with one needs a
+        # CORS preflight we never grant: this blocks CSRF on cookie-authenticated calls.
+        raise Forbidden("csrf")
+    return agent
+
+
+async def supervisor(agent: Annotated[AgentInfo, Depends(current_agent)]) -> AgentInfo:
+    if not agent.is_supervisor:
+        raise Forbidden("supervisor_only")
+    return agent
+
+
+CurrentAgent = Annotated[AgentInfo, Depends(current_agent)]
+Supervisor = Annotated[AgentInfo, Depends(supervisor)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes without buffering all of it."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise InputError(413, "body_too_large", limit=limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise InputError(413, "body_too_large", limit=limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def error_response(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+        status = STATUS_BY_KIND.get(exc.kind, 400)
+        return error_response(status, exc.code, error_text(exc.code, exc.params))
+
+    @app.exception_handler(InputError)
+    async def _input_error(request: Request, exc: InputError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, exc.message)

@@ -1,0 +1,82 @@
+"""The channel seam: one small interface between a messaging platform and the hub core."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..core.views import Button, CustomerMessage
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # image | file | sticker | audio | video | location | link | gif
+    url: str | None = None
+    name: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "url": self.url, "name": self.name}
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One customer message as the core sees it, whatever platform it came from."""
+
+    channel: str
+    sender_id: str  # the customer's id on that channel (kept as a string)
+    text: str = ""
+    message_id: str | None = None  # the platform's id: a redelivery is answered once
+    payload: str | None = None  # a button's payload (postback, quick reply)
+    attachments: tuple[Attachment, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def bot_text(self) -> str:
+        """What the bot reads: the button's payload when one was pressed, else the text."""
+        return self.payload or self.text
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message for one customer on one channel (from the outbox)."""
+
+    recipient_id: str
+    message: CustomerMessage
+
+    @property
+    def text(self) -> str:
+        return self.message.text
+
+    @property
+    def buttons(self) -> list[Button]:
+        return self.message.buttons
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. `permanent` failures are not retried (the agent sees
+    the reason); transient ones are retried by the outbox with backoff."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    """What the core needs from a channel: its name, whether replies to an inbound message
+    travel back in the inbound request itself, and a way to push a message."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def replies_inline(self) -> bool:
+        """True when the bot's answers go back in the response to the customer's own request
+        (REST webhook, socket.io ack); False for platforms that need a separate send
+        (Messenger, Zalo), whose answers go through the outbox."""
+        ...
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        """Send one message; raise DeliveryError when it did not go through."""
+        ...

@@ -1,0 +1,1 @@
+"""Use cases, typed views, copy and rules of the hub (no web framework imports)."""

@@ -1,0 +1,159 @@
+"""Every sentence the hub itself writes in Vietnamese: customer notices, agent-facing errors.
+
+One module so the voice stays one voice and a wording change is one edit. Bot answers come
+from Rasa (`bot/domain.yml`, `actions/`); escalation replies from `triage/escalation.yml`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+# ------------------------------------------------------------------ to the customer
+BOT_DOWN_REPLY = (
+    "Xin lỗi bạn, trợ lý tự động đang tạm thời gặp sự cố. Tin nhắn của bạn đã được lưu lại "
+    "và chúng tôi sẽ phản hồi sớm nhất có thể."
+)
+ESCALATION_REPLY = (
+    "Mình rất tiếc vì trải nghiệm chưa tốt của bạn. Mình đang chuyển bạn tới nhân viên "
+    "hỗ trợ, bạn vui lòng chờ trong giây lát nhé."
+)
+CSAT_QUESTION = (
+    "Cuộc trò chuyện với nhân viên đã kết thúc. Bạn hài lòng với sự hỗ trợ ở mức nào? "
+    "(1 = rất không hài lòng, 5 = rất hài lòng)"
+)
+CSAT_THANKS = "Cảm ơn bạn đã đánh giá! Nếu cần thêm gì, bạn cứ nhắn cho mình nhé."
+CSAT_BUTTONS = [{"title": f"{n} ⭐", "payload": f'/csat{{"score":{n}}}'} for n in range(1, 6)]
+CONTACT_INVITE = (
+    "Nếu muốn, bạn có thể để lại số điện thoại hoặc email, nhân viên sẽ liên hệ lại với bạn."
+)
+HANDED_BACK = "Trợ lý tự động sẽ tiếp tục hỗ trợ bạn."
+TRANSFERRED_TO_TEAM = (
+    "Cuộc trò chuyện đang được chuyển tới bộ phận phù hợp, bạn vui lòng chờ nhé."
+)
+WAIT_SHORT = "Nhân viên sẽ phản hồi bạn trong giây lát."
+
+
+def contact_thanks(phones: Sequence[str], emails: Sequence[str]) -> str:
+    left = ", ".join([*phones, *emails])
+    return f"Cảm ơn bạn! Chúng tôi đã ghi nhận thông tin liên hệ ({left}) và sẽ liên hệ lại sớm."
+
+
+def agent_joined(name: str) -> str:
+    return f"Nhân viên {name} đã tham gia cuộc trò chuyện."
+
+
+def agent_took_over(name: str) -> str:
+    return f"Nhân viên {name} sẽ tiếp tục hỗ trợ bạn."
+
+
+def agent_left(name: str) -> str:
+    return f"Nhân viên {name} đã rời cuộc trò chuyện. {HANDED_BACK}"
+
+
+def queue_position(position: int, minutes: int) -> str:
+    return (
+        f"Bạn đang ở vị trí số {position} trong hàng chờ. "
+        f"Thời gian chờ dự kiến khoảng {minutes} phút."
+    )
+
+
+def out_of_hours(hours: str, opens: str) -> str:
+    return (
+        f"Hiện đã ngoài giờ làm việc của bộ phận hỗ trợ ({hours.replace('-', '–')}). "
+        f"Nhân viên sẽ trả lời bạn từ {opens}. Tin nhắn của bạn đã được lưu lại. "
+        + CONTACT_INVITE
+    )
+
+
+def local_time(local: datetime, today: date) -> str:
+    when = local.strftime("%H:%M")
+    if local.date() == today:
+        return f"{when} hôm nay"
+    if local.date() == today + timedelta(days=1):
+        return f"{when} sáng mai" if local.hour < 12 else f"{when} ngày mai"
+    return f"{when} ngày {local.strftime('%d/%m')}"
+
+
+def transfer_note(note: str) -> str:
+    return f"Ghi chú chuyển tiếp: {note}"
+
+
+# The agents' canned replies unless CSKH_HUB_CANNED_REPLIES_FILE names a JSON list.
+DEFAULT_CANNED = [
+    "Chào bạn, mình là nhân viên hỗ trợ. Mình đã đọc nội dung bạn trao đổi, mình kiểm tra ngay.",
+    "Bạn vui lòng cho mình xin mã đơn hàng (ví dụ DH123456) để mình kiểm tra nhé.",
+    "Mình rất xin lỗi vì sự bất tiện này. Mình sẽ xử lý ngay cho bạn.",
+    "Bạn vui lòng chờ mình một chút, mình đang kiểm tra thông tin.",
+    "Vấn đề của bạn đã được xử lý. Bạn còn cần mình hỗ trợ gì thêm không ạ?",
+]
+
+# ------------------------------------------------------------ error codes -> wording
+# Placeholders are filled from the error's params; a missing one falls back to the code.
+ERRORS: dict[str, str] = {
+    # input checks (every channel)
+    "message_required": "Thiếu nội dung tin nhắn (message).",
+    "invalid_text": "Tin nhắn chứa ký tự không hợp lệ.",
+    "empty_message": "Tin nhắn trống, vui lòng nhập nội dung.",
+    "message_too_long": "Tin nhắn quá dài ({length} ký tự), tối đa {limit} ký tự.",
+    "sender_required": "Thiếu mã người gửi (sender).",
+    "invalid_sender": "Mã người gửi (sender) không hợp lệ.",
+    "body_too_large": "Yêu cầu quá lớn (tối đa {limit} byte).",
+    "invalid_utf8": "Nội dung không phải UTF-8 hợp lệ.",
+    "invalid_json": "Nội dung không phải JSON hợp lệ.",
+    "invalid_payload": 'Cần một đối tượng JSON {{"sender", "message"}}.',
+    "invalid_socket_payload": "Dữ liệu gửi lên không hợp lệ.",
+    "invalid_metadata": "metadata phải là một đối tượng JSON.",
+    "no_session": "Thiếu mã phiên (session_id).",
+    "internal_error": "Xin lỗi, hệ thống đang bận. Tin nhắn của bạn đã được lưu, vui lòng thử lại.",
+    # access
+    "rest_disabled": (
+        "Kênh REST đang tắt: đặt CSKH_HUB_REST_TOKEN để bật nó trong môi trường production."
+    ),
+    "unauthorized": "Bạn cần đăng nhập.",
+    "bad_token": "Thiếu hoặc sai mã truy cập (Authorization: Bearer).",
+    "bad_credentials": "Sai tên đăng nhập hoặc mật khẩu.",
+    "csrf": "Thiếu header X-Requested-With.",
+    "supervisor_only": "Chỉ giám sát viên được làm việc này.",
+    # conversations
+    "not_found": "Không tìm thấy cuộc trò chuyện.",
+    "already_claimed": "Cuộc trò chuyện đã được nhận hoặc không còn chờ.",
+    "not_assigned": "Cuộc trò chuyện không do nhân viên phụ trách.",
+    "not_owner": "Cuộc trò chuyện do nhân viên khác phụ trách.",
+    "invalid_transition": "Không thể chuyển trạng thái {from_state} -> {to_state}.",
+    "missing_target": "Cần chọn nhân viên hoặc nhóm nhận.",
+    "same_agent": "Nhân viên này đang phụ trách rồi.",
+    "store_conflict": "Không lưu được tin nhắn, vui lòng thử lại.",
+    # agents
+    "agent_not_found": "Không tìm thấy nhân viên.",
+    "agent_inactive": "Tài khoản nhân viên không còn hoạt động.",
+    "agent_exists": "Nhân viên {username!r} đã tồn tại.",
+    "invalid_role": "Vai trò phải là một trong: {allowed}.",
+    "invalid_username": "Tên đăng nhập: 2-64 ký tự chữ, số hoặc _.@-",
+    "weak_password": "Mật khẩu cần ít nhất 8 ký tự.",
+    "invalid_capacity": "Sức chứa phải từ 0 đến 100.",
+    "invalid_status": "Trạng thái phải là một trong: {allowed}.",
+    "agent_away": (
+        "Bạn đang ở trạng thái Vắng mặt: hãy chuyển sang Trực tuyến để nhận cuộc trò chuyện."
+    ),
+    "target_away": "{name} đang Vắng mặt: hãy chuyển cho nhóm để người rảnh tiếp nhận.",
+    "at_capacity": (
+        "Bạn đang phụ trách {load}/{capacity} cuộc trò chuyện (đã đủ sức chứa): "
+        "hãy giải quyết bớt trước khi nhận thêm."
+    ),
+    "target_at_capacity": (
+        "{name} đang phụ trách {load}/{capacity} cuộc trò chuyện (đã đủ sức chứa): "
+        "hãy chuyển cho nhóm."
+    ),
+}
+
+
+def error_text(code: str, params: Mapping[str, Any] | None = None) -> str:
+    template = ERRORS.get(code)
+    if template is None:
+        return code
+    try:
+        return template.format(**(params or {}))
+    except (KeyError, IndexError, ValueError):
+        return template

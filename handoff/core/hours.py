@@ -1,0 +1,53 @@
+"""Business hours and the customer's queue wait: pure functions of settings and time."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
+
+from ..settings import HubSettings
+from ..store.models import utcnow
+from . import copy_vi
+
+
+def zone(settings: HubSettings) -> tzinfo:
+    try:
+        return ZoneInfo(settings.timezone)
+    except Exception:  # no tzdata: Vietnam has no DST, a fixed offset is exact
+        return timezone(timedelta(hours=7))
+
+
+def business_status(settings: HubSettings, now: datetime) -> tuple[bool, datetime | None]:
+    """(open now?, next opening time in UTC if closed)."""
+    tz = zone(settings)
+    local = now.astimezone(tz)
+    start, end = settings.hours()
+    days = settings.business_day_set()
+
+    def is_open(dt: datetime) -> bool:
+        return dt.isoweekday() in days and start <= dt.time() < end
+
+    if is_open(local):
+        return True, None
+    for offset in range(0, 8):
+        day = (local + timedelta(days=offset)).date()
+        candidate = datetime.combine(day, start, tzinfo=tz)
+        if candidate > local and candidate.isoweekday() in days:
+            return False, candidate.astimezone(now.tzinfo)
+    return False, None
+
+
+def format_local(dt: datetime, settings: HubSettings) -> str:
+    """`dt` in the business's time zone, said relative to today ("08:00 sáng mai")."""
+    return copy_vi.local_time(
+        dt.astimezone(zone(settings)), utcnow().astimezone(zone(settings)).date()
+    )
+
+
+def wait_estimate_seconds(position: int, agents_online: int, handle_seconds: float) -> int:
+    """Realistic wait: whole 'rounds' of the people ahead shared by the online agents."""
+    agents = max(1, agents_online)
+    rounds = math.ceil(position / agents)
+    # The first round is on average half done already.
+    return int(max(60.0, (rounds - 0.5) * handle_seconds))

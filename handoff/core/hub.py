@@ -1,0 +1,792 @@
+"""The hub's use cases: every customer and agent action, and every read the adapters serve.
+
+Routes and socket handlers translate a protocol into one call here and the typed result
+back; they hold no rule. Each step that changes something is one database transaction
+(`_tx_*`, run in a worker thread so a slow database never stalls the event loop), and
+everything a customer must receive because of that change is written in the same
+transaction: returned inline to channels that answer in the request itself, or put in the
+outbox for the delivery worker.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cskh import query_vector
+from triage.facts import EMAIL, find_phones
+
+from .. import auth
+from ..channels.base import Channel, InboundMessage
+from ..errors import Conflict, Forbidden, NotFound
+from ..rasa import RasaClient, RasaUnavailable
+from ..settings import HubSettings
+from ..store import Store, agents, conversations, lifecycle, messages, outbox, reporting
+from ..store.models import (
+    ASSIGNED,
+    AWAY,
+    BOT,
+    ONLINE,
+    PENDING,
+    QUEUED,
+    Conversation,
+    Message,
+    utcnow,
+)
+from ..triage_port import Decision, Triage
+from . import copy_vi
+from .accounts import Accounts
+from .hours import business_status, format_local, wait_estimate_seconds
+from .locks import KeyedLocks
+from .presence import Presence
+from .views import (
+    AgentInfo,
+    AgentRow,
+    AssistHit,
+    AssistResult,
+    ConversationDetail,
+    ConversationView,
+    CustomerMessage,
+    Delivery,
+    History,
+    Me,
+    MessageView,
+    QueueStatus,
+    ReplyResult,
+)
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+STILL_WAITING_NOTICE_SECONDS = 60
+IN_HANDOFF = (QUEUED, ASSIGNED)
+
+
+async def run_sync(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+CSAT_RE = re.compile(r'^\s*(?:/csat\{"score":\s*([1-5])\}|([1-5])(?:\s*(?:sao|\*|⭐))?)\s*$')
+
+
+def parse_csat(text: str) -> int | None:
+    match = CSAT_RE.match(text)
+    if not match:
+        return None
+    return int(match.group(1) or match.group(2))
+
+
+def find_contact(text: str) -> tuple[list[str], list[str]]:
+    """Phone numbers (normalised, order codes excluded) and e-mails in a customer message."""
+    emails = list(dict.fromkeys(m.group(0).lower() for m in EMAIL.finditer(text)))
+    return find_phones(text), emails
+
+
+class ConsoleNotifier(Protocol):
+    """Pushes live updates to the agents' consoles (best effort: the console can re-read)."""
+
+    async def to_console(self, event: str, data: dict[str, Any]) -> None: ...
+
+
+class NullConsole:
+    async def to_console(self, event: str, data: dict[str, Any]) -> None:
+        return None
+
+
+Analyse = Callable[[str], Awaitable[tuple[dict[str, Any] | None, dict[str, Any] | None]]]
+
+
+@dataclass
+class InboundResult:
+    """What became of one customer message."""
+
+    conversation: ConversationView
+    replies: list[CustomerMessage] = field(default_factory=list)
+    duplicate: bool = False
+
+
+@dataclass
+class _Step:
+    """What one transaction produced: the conversation after it, the messages it added (for
+    the console), those the customer sees, and whether the outbox got rows."""
+
+    conversation: ConversationView
+    added: list[MessageView] = field(default_factory=list)
+    customer: list[MessageView] = field(default_factory=list)
+    queued_outbox: bool = False
+    changed_hands: bool = False  # the conversation entered or left people's hands
+
+
+@dataclass
+class _Inbound:
+    step: _Step
+    duplicate: bool = False
+    to_bot: bool = False  # bot mode: Rasa should answer
+    history: list[dict[str, Any]] = field(default_factory=list)
+    user_turn: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+class Hub:
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: Store,
+        rasa: RasaClient,
+        triage: Triage,
+        *,
+        channels: Mapping[str, Channel] | None = None,
+        console: ConsoleNotifier | None = None,
+        presence: Presence | None = None,
+        analyse: Analyse | None = None,
+        knowledge_base: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.rasa = rasa
+        self.triage = triage
+        self.channels: dict[str, Channel] = dict(channels or {})
+        self.console: ConsoleNotifier = console or NullConsole()
+        self.presence = presence or Presence()
+        self._analyse = analyse
+        self._knowledge_base = knowledge_base
+        self.accounts = Accounts(store)
+        self._locks = KeyedLocks()
+        self._last_wait_notice: dict[str, datetime] = {}
+        # Set by the delivery worker: called after a transaction wrote outbox rows.
+        self.outbox_written: Callable[[], None] = lambda: None
+
+    # ================================================================ customers
+    async def customer_message(self, inbound: InboundMessage) -> InboundResult:
+        """Store, triage and route one customer message; the replies the channel should show
+        in its answer to this request (empty for channels that reply through the outbox)."""
+        text = inbound.bot_text
+        # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
+        metadata = {
+            k: v for k, v in inbound.metadata.items() if k != query_vector.METADATA_KEY
+        }
+        sentiment, vector = await self._score(inbound.text)
+        async with self._locks(f"{inbound.channel}:{inbound.sender_id}"):
+            got = await run_sync(self._tx_inbound, inbound, metadata, sentiment)
+            if got.duplicate or not got.to_bot:
+                await self._after(got.step)
+                return InboundResult(
+                    got.step.conversation,
+                    [m.for_customer() for m in got.step.customer],
+                    got.duplicate,
+                )
+            step = await self._ask_bot(got, text, metadata, vector)
+        await self._after(step)
+        return InboundResult(step.conversation, [m.for_customer() for m in step.customer])
+
+    async def _score(self, text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        if not text:
+            return None, None
+        if self._analyse is not None:
+            return await self._analyse(text)
+        return await run_sync(self.triage.analyse, text)
+
+    def _inline(self, conv: Conversation) -> bool:
+        channel = self.channels.get(conv.channel)
+        return channel is None or channel.replies_inline
+
+    def _tx_inbound(
+        self,
+        inbound: InboundMessage,
+        metadata: dict[str, Any],
+        sentiment: dict[str, Any] | None,
+    ) -> _Inbound:
+        for attempt in range(3):
+            try:
+                with self.store.write() as s:
+                    return self._store_inbound(s, inbound, metadata, sentiment)
+            except IntegrityError:
+                # Lost a race creating the conversation or storing the same platform message
+                # id from another process: the next attempt sees the winner's row.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store_inbound(
+        self,
+        s: Session,
+        inbound: InboundMessage,
+        metadata: dict[str, Any],
+        sentiment: dict[str, Any] | None,
+    ) -> _Inbound:
+        conv = messages.conversation_for(s, inbound.channel, inbound.sender_id)
+        if inbound.message_id is not None and messages.is_duplicate(
+            s, conv.id, inbound.message_id
+        ):
+            return _Inbound(_Step(conversations.view(s, conv)), duplicate=True)
+        meta: dict[str, Any] = {}
+        if metadata:
+            meta["channel_meta"] = metadata
+        if inbound.attachments:
+            meta["attachments"] = [a.as_dict() for a in inbound.attachments]
+        if inbound.payload:
+            meta["payload"] = inbound.payload
+        history = messages.transcript(s, conv.id) if conv.state == BOT else []
+        msg = messages.add_inbound(
+            s, conv, inbound.text or inbound.bot_text, meta, inbound.message_id, sentiment
+        )
+        s.flush()
+        added = [messages.view(msg)]
+        if conv.state in IN_HANDOFF:
+            # A person owns (or is about to own) the conversation: never call the bot.
+            replies = self._while_waiting(s, conv, inbound.text) if conv.state == QUEUED else []
+            return _Inbound(self._finish(s, conv, added, replies))
+        if conv.csat_pending:
+            score = parse_csat(inbound.bot_text)
+            if score is not None:
+                lifecycle.record_csat(s, conv, score)
+                thanks = messages.add(s, conv.id, "bot", copy_vi.CSAT_THANKS)
+                return _Inbound(self._finish(s, conv, added, [thanks]))
+            conv.csat_pending = False  # the customer moved on: do not ask again
+
+        user_turn = messages.turn(msg)
+        profile = dict(conv.profile or {})
+        decision = self.triage.decide(history, user_turn, profile)
+        if decision.escalate:
+            replies = self._escalate(s, conv, decision, [*history, user_turn])
+            return _Inbound(self._finish(s, conv, added, replies, changed_hands=True))
+        return _Inbound(
+            self._finish(s, conv, added, []),
+            to_bot=True,
+            history=history,
+            user_turn=user_turn,
+            profile=profile,
+        )
+
+    def _finish(
+        self,
+        s: Session,
+        conv: Conversation,
+        added: list[MessageView],
+        replies: Sequence[Message],
+        *,
+        changed_hands: bool = False,
+        inline: bool = True,
+    ) -> _Step:
+        """Flush `replies`, put them in the outbox when the customer's channel does not
+        answer inline, and describe the step."""
+        s.flush()
+        shown = [messages.view(m) for m in replies]
+        customer = [m for m in shown if m.visible_to_customer]
+        queued = False
+        if customer and not (inline and self._inline(conv)) and conv.channel in self.channels:
+            for row, view in zip(replies, shown, strict=True):
+                if view.visible_to_customer:
+                    outbox.add(s, row, conv.channel, conv.external_id)
+                    queued = True
+            s.flush()
+            pending = {"delivery": _pending()}
+            shown = [m.model_copy(update=pending) if m.visible_to_customer else m for m in shown]
+            customer = [m for m in shown if m.visible_to_customer]
+        return _Step(
+            conversations.view(s, conv),
+            [*added, *shown],
+            customer,
+            queued,
+            changed_hands,
+        )
+
+    async def _ask_bot(
+        self, got: _Inbound, text: str, metadata: dict[str, Any], vector: dict[str, Any] | None
+    ) -> _Step:
+        conv = got.step.conversation
+        rasa_metadata = {**metadata, "channel": conv.channel}
+        if vector and self.settings.share_query_vector:
+            # The sentiment model has just embedded this text; the FAQ search reuses it.
+            rasa_metadata[query_vector.METADATA_KEY] = vector
+        try:
+            bot_msgs = await self.rasa.send(conv.id, text, rasa_metadata)
+        except RasaUnavailable as exc:
+            return await run_sync(self._tx_bot_down, got, str(exc))
+        if not bot_msgs:
+            # Every intent of our bot answers; Rasa answers nothing when a custom action
+            # failed (e.g. the action server restarting). Silence would leave the customer
+            # waiting for a reply that never comes.
+            return await run_sync(self._tx_bot_down, got, "Rasa sent no reply (action failed?)")
+        return await run_sync(self._tx_bot_turn, got, bot_msgs)
+
+    def _tx_bot_turn(self, got: _Inbound, bot_msgs: list[dict[str, Any]]) -> _Step:
+        visible, metas = _split_bot_messages(bot_msgs)
+        with self.store.write() as s:
+            conv = conversations.load(s, got.step.conversation.id, for_update=True)
+            prior = got.step.added
+            if conv.state != BOT:
+                # People took the conversation while Rasa was answering: the bot must not
+                # talk over them, so its answer is dropped.
+                return _Step(conversations.view(s, conv), prior)
+            recovered = conv.flag == "bot_unavailable"
+            if recovered:
+                lifecycle.clear_bot_failures(conv)  # its card leaves the consoles' lists
+            stored = [messages.add(s, conv.id, "bot", t, meta) for t, meta in visible]
+            if metas:
+                # The bot may itself report a handoff request or a failure: decide again with
+                # the bot's reading of this message (`latest["replies"]`, triage's contract).
+                latest = {
+                    **got.user_turn,
+                    "replies": [{"role": "bot", "meta": m} for m in metas],
+                }
+                decision = self.triage.decide(got.history, latest, got.profile)
+                if decision.escalate:
+                    s.flush()
+                    turns = [*got.history, got.user_turn, *(messages.turn(m) for m in stored)]
+                    stored += self._escalate(s, conv, decision, turns)
+                    return self._finish(s, conv, prior, stored, changed_hands=True)
+            return self._finish(s, conv, prior, stored, changed_hands=recovered)
+
+    def _tx_bot_down(self, got: _Inbound, error: str) -> _Step:
+        log.warning("bot unavailable for conversation %s: %s", got.step.conversation.id, error)
+        with self.store.write() as s:
+            conv = conversations.load(s, got.step.conversation.id, for_update=True)
+            failures = lifecycle.note_bot_failure(s, conv, error)
+            replies = [
+                messages.add(
+                    s, conv.id, "bot", copy_vi.BOT_DOWN_REPLY, {"notice": "bot_unavailable"}
+                )
+            ]
+            escalated = False
+            if conv.state == BOT and failures >= self.settings.bot_failures_before_queue:
+                # Repeatedly down: a person takes over rather than apologising forever.
+                s.flush()
+                turns = [*got.history, got.user_turn]
+                replies += self._escalate(s, conv, Decision(True, ["bot_unavailable"]), turns)
+                escalated = True
+            return self._finish(s, conv, got.step.added, replies, changed_hands=escalated)
+
+    def _escalate(
+        self,
+        s: Session,
+        conv: Conversation,
+        decision: Decision,
+        transcript: Sequence[dict[str, Any]],
+    ) -> list[Message]:
+        summary = self.triage.summarize(transcript, decision.reasons, conv.channel, 0.0)
+        if not lifecycle.enqueue(s, conv, decision.reasons, decision.priority, summary):
+            return []
+        replies = []
+        if decision.reply or "bot_unavailable" not in decision.reasons:
+            replies.append(
+                messages.add(
+                    s,
+                    conv.id,
+                    "bot",
+                    decision.reply or copy_vi.ESCALATION_REPLY,
+                    {"notice": "escalated"},
+                )
+            )
+        s.flush()
+        replies.append(self._queue_notice(s, conv))
+        self._last_wait_notice[conv.id] = utcnow()
+        return replies
+
+    def _while_waiting(self, s: Session, conv: Conversation, text: str) -> list[Message]:
+        """A queued customer writes again: out of hours a phone or e-mail is taken down;
+        otherwise the wait is restated at most once a minute."""
+        now = utcnow()
+        if not business_status(self.settings, now)[0]:
+            phones, emails = find_contact(text)
+            if phones or emails:
+                contact = lifecycle.add_contact(s, conv, phones, emails)
+                if contact is not None:
+                    self._last_wait_notice[conv.id] = now  # replaces the wait notice
+                    thanks = copy_vi.contact_thanks(contact["phones"], contact["emails"])
+                    return [messages.add(s, conv.id, "system", thanks, {"notice": "contact"})]
+        last = self._last_wait_notice.get(conv.id)
+        if last and (now - last).total_seconds() < STILL_WAITING_NOTICE_SECONDS:
+            return []
+        self._last_wait_notice[conv.id] = now
+        return [self._queue_notice(s, conv)]
+
+    def _queue_notice(self, s: Session, conv: Conversation) -> Message:
+        status = self._queue_status(s, conv)
+        if not status.open and status.opens_at is not None:
+            text = copy_vi.out_of_hours(
+                self.settings.business_hours,
+                format_local(datetime.fromisoformat(status.opens_at), self.settings),
+            )
+        elif status.position is None or status.eta_seconds is None:
+            text = copy_vi.WAIT_SHORT
+        else:
+            text = copy_vi.queue_position(status.position, max(1, round(status.eta_seconds / 60)))
+        return messages.add(s, conv.id, "system", text, {"notice": "queued"})
+
+    def _queue_status(self, s: Session, conv: Conversation) -> QueueStatus:
+        position = reporting.queue_position(s, conv)
+        is_open, opens_at = business_status(self.settings, utcnow())
+        eta = None
+        if position:
+            handle = reporting.average_handle_seconds(s, self.settings.default_handle_seconds)
+            eta = wait_estimate_seconds(position, self.presence.agents_online(), handle)
+        return QueueStatus(
+            position=position,
+            eta_seconds=eta,
+            open=is_open,
+            opens_at=opens_at.isoformat() if opens_at else None,
+        )
+
+    async def history(self, channels: Sequence[str], session_id: str) -> History:
+        """A customer's own view of their conversation (widget reload, REST polling)."""
+        return await run_sync(self._read_history, channels, session_id)
+
+    def _read_history(self, channels: Sequence[str], session_id: str) -> History:
+        with self.store.read() as s:
+            conv = conversations.find_row(s, channels, session_id)
+            if conv is None:
+                return History(session_id=session_id, state=BOT, messages=[])
+            shown = messages.visible(messages.recent(s, conv.id, 200))
+            view = conversations.view(s, conv)
+            return History(
+                session_id=session_id,
+                state=conv.state,
+                agent_name=view.assigned_agent.display_name if view.assigned_agent else None,
+                messages=[m.for_customer() for m in shown],
+                queue=self._queue_status(s, conv) if conv.state == QUEUED else None,
+            )
+
+    # =================================================================== agents
+    async def claim(self, cid: str, agent: AgentInfo) -> ConversationView:
+        step = await run_sync(self._tx_claim, cid, agent)
+        await self._after(step)
+        return step.conversation
+
+    def _tx_claim(self, cid: str, agent: AgentInfo) -> _Step:
+        with self.store.write() as s:
+            conv = lifecycle.claim(s, cid, agent)
+            notice = messages.add(
+                s,
+                cid,
+                "system",
+                copy_vi.agent_joined(agent.display_name),
+                {"notice": "agent_joined", "agent_name": agent.display_name},
+            )
+            return self._finish(s, conv, [], [notice], changed_hands=True, inline=False)
+
+    async def agent_reply(self, cid: str, agent: AgentInfo, text: str) -> ReplyResult:
+        step = await run_sync(self._tx_agent_reply, cid, agent, text)
+        await self._after(step)
+        message = step.added[-1]
+        return ReplyResult(message=message, conversation=step.conversation)
+
+    def _tx_agent_reply(self, cid: str, agent: AgentInfo, text: str) -> _Step:
+        with self.store.write() as s:
+            conv = lifecycle.owned(s, cid, agent)
+            msg = messages.add(
+                s, cid, "agent", text, {"agent_name": agent.display_name}, agent_id=agent.id
+            )
+            lifecycle.note_agent_reply(s, conv)
+            return self._finish(s, conv, [], [msg], inline=False)
+
+    async def transfer(
+        self,
+        cid: str,
+        agent: AgentInfo,
+        *,
+        to_agent_id: int | None,
+        to_team: str | None,
+        note: str,
+    ) -> ConversationView:
+        step = await run_sync(self._tx_transfer, cid, agent, to_agent_id, to_team, note)
+        await self._after(step)
+        return step.conversation
+
+    def _tx_transfer(
+        self, cid: str, agent: AgentInfo, to_agent_id: int | None, to_team: str | None, note: str
+    ) -> _Step:
+        with self.store.write() as s:
+            conv = lifecycle.owned(s, cid, agent)
+            target = lifecycle.transfer(
+                s, conv, agent, to_agent_id=to_agent_id, to_team=to_team, note=note
+            )
+            added = []
+            if note:
+                internal = messages.add(
+                    s,
+                    cid,
+                    "system",
+                    copy_vi.transfer_note(note),
+                    {"notice": "internal_note", "internal": True},
+                    agent_id=agent.id,
+                )
+                s.flush()
+                added.append(messages.view(internal))
+            if target is not None:
+                text, kind = copy_vi.agent_took_over(target.display_name), "agent_joined"
+            else:
+                text, kind = copy_vi.TRANSFERRED_TO_TEAM, "transferred"
+            notice = messages.add(s, cid, "system", text, {"notice": kind})
+            return self._finish(s, conv, added, [notice], changed_hands=True, inline=False)
+
+    async def resolve(self, cid: str, agent: AgentInfo, note: str = "") -> ConversationView:
+        step = await run_sync(self._tx_resolve, cid, agent, note)
+        await self._after(step)
+        return step.conversation
+
+    def _tx_resolve(self, cid: str, agent: AgentInfo, note: str) -> _Step:
+        with self.store.write() as s:
+            conv = lifecycle.owned(s, cid, agent)
+            lifecycle.resolve(s, conv, agent, note)
+            left = messages.add(
+                s, cid, "system", copy_vi.agent_left(agent.display_name), {"notice": "agent_left"}
+            )
+            csat = messages.add(
+                s,
+                cid,
+                "bot",
+                copy_vi.CSAT_QUESTION,
+                {"buttons": copy_vi.CSAT_BUTTONS, "notice": "csat"},
+            )
+            return self._finish(s, conv, [], [left, csat], changed_hands=True, inline=False)
+
+    async def handback(self, cid: str, agent: AgentInfo, note: str = "") -> ConversationView:
+        step = await run_sync(self._tx_handback, cid, agent, note)
+        await self._after(step)
+        return step.conversation
+
+    def _tx_handback(self, cid: str, agent: AgentInfo, note: str) -> _Step:
+        with self.store.write() as s:
+            conv = lifecycle.handback(s, cid, agent, note)
+            left = messages.add(s, cid, "system", copy_vi.HANDED_BACK, {"notice": "agent_left"})
+            return self._finish(s, conv, [], [left], changed_hands=True, inline=False)
+
+    async def may_type(self, cid: str, agent: AgentInfo) -> ConversationView | None:
+        """The conversation when this agent may show the customer a typing indicator."""
+        try:
+            conv = await self.conversation(cid)
+        except NotFound:
+            return None
+        owner = conv.assigned_agent
+        if conv.state == ASSIGNED and (agent.is_supervisor or (owner and owner.id == agent.id)):
+            return conv
+        return None
+
+    # ==================================================================== reads
+    async def find_conversation(
+        self, channels: Sequence[str], external_id: str
+    ) -> ConversationView | None:
+        return await run_sync(self._read, conversations.find, channels, external_id)
+
+    async def queue_status(self, cid: str) -> QueueStatus:
+        def read(s: Session) -> QueueStatus:
+            return self._queue_status(s, conversations.load(s, cid))
+
+        return await run_sync(self._read, read)
+
+    async def conversation(self, cid: str) -> ConversationView:
+        return await run_sync(self._read, conversations.get, cid)
+
+    async def conversation_detail(self, cid: str, limit: int = 500) -> ConversationDetail:
+        def read(s: Session) -> ConversationDetail:
+            return ConversationDetail(
+                conversation=conversations.get(s, cid),
+                messages=messages.recent(s, cid, limit),
+                events=messages.events(s, cid),
+            )
+
+        return await run_sync(self._read, read)
+
+    async def queue(self) -> list[ConversationView]:
+        return await run_sync(self._read, reporting.queue)
+
+    async def mine(self, agent: AgentInfo) -> list[ConversationView]:
+        return await run_sync(
+            self._read, reporting.conversations_for, None if agent.is_supervisor else agent
+        )
+
+    async def agents(self) -> list[AgentRow]:
+        rows = await run_sync(self._read, agents.rows)
+        return [r for r in rows if r.active]
+
+    async def stats(self) -> dict[str, Any]:
+        def read(s: Session) -> dict[str, Any]:
+            data = reporting.stats(
+                s, self.settings.sla_first_response_seconds, self.settings.sla_resolution_seconds
+            )
+            data["outbox"] = reporting.outbox_backlog(s)
+            return data
+
+        data = await run_sync(self._read, read)
+        data["agents_online"] = self.presence.agents_online()
+        return data
+
+    async def assist(self, cid: str) -> AssistResult:
+        """Help-center passages for the customer's recent words (agent assist)."""
+        kb = await self._knowledge_base() if self._knowledge_base else None
+        if kb is None:
+            return AssistResult(available=False, hits=[])
+        turns = await run_sync(self._read, messages.transcript, cid, 50)
+        said = [t["text"] for t in turns if t["role"] == "user"]
+        hits = await run_sync(kb.search_conversation, said, 3)
+        return AssistResult(
+            available=True,
+            hits=[
+                AssistHit(
+                    article_id=h.article_id,
+                    title=h.title,
+                    section=h.section,
+                    url=h.url,
+                    text=h.text,
+                    score=round(float(h.score), 3),
+                )
+                for h in hits
+            ],
+        )
+
+    async def health(self) -> dict[str, Any]:
+        def ping(s: Session) -> bool:
+            s.execute(text("SELECT 1"))
+            return True
+
+        try:
+            db = await run_sync(self._read, ping)
+        except Exception:
+            db = False
+        rasa_ok = await self.rasa.healthy()
+        return {"status": "ok" if db else "error", "database": db, "rasa": rasa_ok}
+
+    def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.store.read() as s:
+            return fn(s, *args)
+
+    def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.store.write() as s:
+            return fn(s, *args)
+
+    # ========================================================== accounts, presence
+    async def login(self, username: str, password: str) -> tuple[str, AgentInfo] | None:
+        return await run_sync(self._login, username, password)
+
+    def _login(self, username: str, password: str) -> tuple[str, AgentInfo] | None:
+        with self.store.read() as s:
+            agent, hashed = agents.password_hash(s, username)
+            info = conversations.agent_info(agent) if agent else None
+        # The hash is checked outside any transaction: scrypt takes ~50 ms.
+        if info is None or hashed is None:
+            auth.verify_password(password, auth.dummy_hash())  # same time as a real miss
+            return None
+        if not auth.verify_password(password, hashed):
+            return None
+        token = self._write(agents.start_session, info.id, self.settings.session_hours)
+        return token, info
+
+    async def logout(self, token: str) -> None:
+        await run_sync(self._write, agents.end_session, token)
+
+    async def session_agent(self, token: str) -> AgentInfo | None:
+        return await run_sync(self._read, agents.session_agent, token)
+
+    async def me(self, agent: AgentInfo) -> Me:
+        status = await run_sync(self._read, agents.status, agent.id)
+        return Me(**agent.public().model_dump(), **status.model_dump())
+
+    async def set_status(self, agent: AgentInfo, status: str) -> Me:
+        await run_sync(self._write, agents.set_status, agent.id, status)
+        await self.console.to_console("agent_status", {"agent_id": agent.id, "status": status})
+        return await self.me(agent)
+
+    async def agent_connected(self, agent: AgentInfo) -> None:
+        """A console socket opened: an agent set away only because their last console
+        closed is online again."""
+        async with self.presence.lock:
+            if self.presence.connected(agent.id):
+                await self._set_status_if(agent.id, ONLINE, only_if=AWAY)
+        await self.console.to_console("presence", {"online": self.presence.agents_online()})
+
+    async def agent_disconnected(self, agent: AgentInfo) -> None:
+        """A console socket closed: with none left nobody can answer, so no new claims."""
+        async with self.presence.lock:
+            if self.presence.disconnected(agent.id) and await self._set_status_if(
+                agent.id, AWAY, only_if=ONLINE
+            ):
+                self.presence.mark_auto_away(agent.id)
+        await self.console.to_console("presence", {"online": self.presence.agents_online()})
+
+    async def _set_status_if(self, agent_id: int, status: str, *, only_if: str) -> bool:
+        def change(s: Session) -> bool:
+            if agents.status(s, agent_id).status != only_if:
+                return False
+            agents.set_status(s, agent_id, status)
+            return True
+
+        try:
+            changed = await run_sync(self._write, change)
+        except Exception:
+            log.warning("could not set agent %s %s", agent_id, status, exc_info=True)
+            return False
+        if changed:
+            await self.console.to_console("agent_status", {"agent_id": agent_id, "status": status})
+        return changed
+
+    # ================================================================= plumbing
+    async def _after(self, step: _Step) -> None:
+        """After a commit: wake the delivery worker and tell the consoles what changed."""
+        if step.queued_outbox:
+            self.outbox_written()
+        conv = step.conversation
+        if not (step.changed_hands or conv.state in IN_HANDOFF or conv.flag):
+            return  # a bot-mode conversation is not on any console list
+        await self.console.to_console(
+            "conversation",
+            {
+                "conversation": conv.model_dump(mode="json"),
+                "messages": [m.model_dump(mode="json") for m in step.added],
+            },
+        )
+
+
+def _pending() -> Delivery:
+    return Delivery(status=PENDING, attempts=0)
+
+
+def _split_bot_messages(
+    bot_msgs: list[dict[str, Any]],
+) -> tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]]:
+    """Rasa's messages as (text, meta) to store, and the hub-only `cskh_meta` payloads."""
+    metas: list[dict[str, Any]] = []
+    visible: list[tuple[str, dict[str, Any]]] = []
+    for m in bot_msgs:
+        custom = m.get("custom")
+        if isinstance(custom, dict) and "cskh_meta" in custom:
+            # Hub-only payload (contracts.md): kept for triage, never shown.
+            if isinstance(custom["cskh_meta"], dict):
+                metas.append(custom["cskh_meta"])
+            continue
+        meta: dict[str, Any] = {}
+        buttons = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in m.get("buttons") or []
+            if isinstance(b, dict)
+        ]
+        if buttons:
+            meta["buttons"] = buttons
+        for key in ("image", "attachment", "custom"):
+            if m.get(key) is not None:
+                meta[key] = m[key]
+        text = m.get("text")
+        if not text and not meta:
+            continue
+        visible.append((str(text or ""), meta))
+    if metas:
+        if visible:
+            visible[-1][1]["cskh_meta"] = metas
+        else:
+            visible.append(("", {"cskh_meta": metas, "hidden": True}))
+    return visible, metas
+
+
+__all__ = ["Conflict", "Forbidden", "Hub", "InboundResult", "NotFound", "run_sync"]

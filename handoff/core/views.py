@@ -1,0 +1,245 @@
+"""The typed shapes the hub hands out: use-case results, HTTP response models, socket payloads.
+
+Built by the store from its rows (no lazy loading crosses a thread) and serialised as JSON by
+the adapters. Field names are the console's and the widget's contract (docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """Who is acting: the logged-in agent, as the use cases see them."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    team: str | None
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+    def public(self) -> AgentRef:
+        return AgentRef(
+            id=self.id,
+            username=self.username,
+            display_name=self.display_name,
+            role=self.role,
+            team=self.team,
+        )
+
+
+class AgentRef(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    team: str | None = None
+
+
+class AgentRow(AgentRef):
+    active: bool
+    status: str
+    capacity: int
+
+
+class AgentStatus(BaseModel):
+    status: str
+    capacity: int
+    load: int
+
+
+class Me(AgentRef):
+    status: str
+    capacity: int
+    load: int
+
+
+class Button(BaseModel):
+    title: str
+    payload: str
+
+
+class Delivery(BaseModel):
+    """Where an outbound message stands on its channel (outbox row)."""
+
+    status: str  # pending | sending | sent | failed
+    attempts: int = 0
+    error: str | None = None
+
+
+class MessageView(BaseModel):
+    """A stored message as agents see it."""
+
+    id: int
+    conversation_id: str
+    role: str  # user | bot | agent | system
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+    notice: str | None = None
+    cskh_meta: list[dict[str, Any]] = Field(default_factory=list)
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    # A bot message's Rasa attachment / custom payload, passed to channels as Rasa sent it.
+    attachment: dict[str, Any] | None = None
+    custom: dict[str, Any] | None = None
+    sentiment: dict[str, Any] | None = None
+    agent_id: int | None = None
+    agent_name: str | None = None
+    created_at: str | None = None
+    delivery: Delivery | None = None
+
+    @property
+    def visible_to_customer(self) -> bool:
+        content = self.text or self.buttons or self.attachments or self.attachment or self.custom
+        return bool(content) and self.notice != "internal_note"
+
+    def for_customer(self) -> CustomerMessage:
+        return CustomerMessage(
+            id=self.id,
+            role=self.role,
+            text=self.text,
+            buttons=self.buttons,
+            notice=self.notice,
+            attachments=self.attachments,
+            attachment=self.attachment,
+            custom=self.custom,
+            agent_name=self.agent_name if self.role == "agent" else None,
+            created_at=self.created_at,
+        )
+
+
+class CustomerMessage(BaseModel):
+    """What a customer may see of a message: never hub metadata, sentiment or agent ids."""
+
+    id: int
+    role: str
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+    notice: str | None = None
+    attachments: list[dict[str, Any]] = Field(default_factory=list)
+    attachment: dict[str, Any] | None = None
+    custom: dict[str, Any] | None = None
+    agent_name: str | None = None
+    created_at: str | None = None
+
+
+class HandoffView(BaseModel):
+    id: int
+    reasons: list[str]
+    priority: int
+    summary: dict[str, Any] | None = None
+    queued_at: str | None = None
+    assigned_at: str | None = None
+    first_response_at: str | None = None
+    first_response_elapsed: float
+    open_elapsed: float
+
+
+class ConversationView(BaseModel):
+    """A conversation as a console card and header: everything without the transcript."""
+
+    id: str
+    channel: str
+    external_id: str
+    state: str
+    priority: int
+    team: str | None = None
+    flag: str | None = None
+    csat_pending: bool = False
+    profile: dict[str, Any] = Field(default_factory=dict)
+    assigned_agent: AgentRef | None = None
+    queued_at: str | None = None
+    wait_seconds: float | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    last_customer_at: str | None = None
+    last_message: str | None = None
+    last_sentiment: dict[str, Any] | None = None
+    handoff: HandoffView | None = None
+    position: int | None = None  # in the queue, for queued conversations
+
+
+class EventView(BaseModel):
+    id: int
+    kind: str
+    from_state: str | None = None
+    to_state: str | None = None
+    reason: str
+    actor_agent_id: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: str | None = None
+
+
+class ConversationDetail(BaseModel):
+    conversation: ConversationView
+    messages: list[MessageView]
+    events: list[EventView]
+
+
+class QueueStatus(BaseModel):
+    position: int | None
+    eta_seconds: int | None
+    open: bool
+    opens_at: str | None = None
+
+
+class History(BaseModel):
+    """A web/REST customer's own view of their conversation (widget reload, REST polling)."""
+
+    session_id: str
+    state: str
+    agent_name: str | None = None
+    messages: list[CustomerMessage]
+    queue: QueueStatus | None = None
+
+
+class SlaTargets(BaseModel):
+    first_response_seconds: int
+    resolution_seconds: int
+
+
+class QueueList(BaseModel):
+    queue: list[ConversationView]
+    sla: SlaTargets
+    agents_online: int
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationView]
+
+
+class ReplyResult(BaseModel):
+    """An agent's reply: the stored message (with its delivery) and the conversation after it,
+    so the console updates without fetching anything again."""
+
+    message: MessageView
+    conversation: ConversationView
+
+
+class ConversationResult(BaseModel):
+    conversation: ConversationView
+
+
+class AssistHit(BaseModel):
+    article_id: str
+    title: str
+    section: str
+    url: str
+    text: str
+    score: float
+
+
+class AssistResult(BaseModel):
+    available: bool
+    hits: list[AssistHit]
+
+
+def customer_view(message: MessageView) -> dict[str, Any]:
+    return message.for_customer().model_dump()

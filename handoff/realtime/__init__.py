@@ -1,0 +1,1 @@
+"""socket.io: the server, the agents' console gateway and the console notifier."""

@@ -1,0 +1,78 @@
+"""The agents' live console (socket.io namespace `/console`): logged-in agents only.
+
+Pushes: `conversation` (a card changed, with the messages it gained), `delivery` (an
+outbound message's delivery state), `presence`, `agent_status`. Receives: `typing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import socketio
+
+from ..core.views import AgentInfo, ConversationView
+from .server import cookie, same_origin
+
+if TYPE_CHECKING:
+    from ..core.hub import Hub
+
+CONSOLE_NS = "/console"
+AGENTS_ROOM = "agents"
+
+Typing = Callable[[ConversationView, bool], Awaitable[None]]
+
+
+class ConsoleGateway:
+    """Implements the core's ConsoleNotifier over socket.io."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        get_hub: Callable[[], Hub],
+        cookie_name: str,
+        typing: Typing,
+    ) -> None:
+        self.sio = sio
+        self._get_hub = get_hub
+        self._cookie_name = cookie_name
+        self._typing = typing
+        self._register()
+
+    async def to_console(self, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, room=AGENTS_ROOM, namespace=CONSOLE_NS)
+
+    def _register(self) -> None:
+        sio = self.sio
+
+        @sio.on("connect", namespace=CONSOLE_NS)
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+            if not same_origin(environ):
+                raise socketio.exceptions.ConnectionRefusedError("origin not allowed")
+            token = cookie(environ, self._cookie_name)
+            hub = self._get_hub()
+            agent = await hub.session_agent(token) if token else None
+            if agent is None:
+                raise socketio.exceptions.ConnectionRefusedError("unauthorized")
+            await sio.save_session(sid, {"agent": agent}, namespace=CONSOLE_NS)
+            await sio.enter_room(sid, AGENTS_ROOM, namespace=CONSOLE_NS)
+            await hub.agent_connected(agent)
+
+        @sio.on("disconnect", namespace=CONSOLE_NS)
+        async def disconnect(sid: str, *args: Any) -> None:
+            try:
+                session = await sio.get_session(sid, namespace=CONSOLE_NS)
+            except KeyError:
+                return
+            agent: AgentInfo | None = session.get("agent")
+            if agent is not None:
+                await self._get_hub().agent_disconnected(agent)
+
+        @sio.on("typing", namespace=CONSOLE_NS)
+        async def typing(sid: str, data: Any) -> None:
+            if not isinstance(data, dict) or not isinstance(data.get("conversation_id"), str):
+                return
+            session = await sio.get_session(sid, namespace=CONSOLE_NS)
+            conv = await self._get_hub().may_type(data["conversation_id"], session["agent"])
+            if conv is not None:
+                await self._typing(conv, bool(data.get("on")))

@@ -1,0 +1,175 @@
+"""Messages, transcripts and the audit trail of one conversation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..core.views import Button, Delivery, EventView, MessageView
+from .conversations import iso
+from .models import Agent, Conversation, Event, Message, OutboxEntry, utcnow
+
+
+def view(
+    m: Message, agent_name: str | None = None, delivery: Delivery | None = None
+) -> MessageView:
+    meta = m.meta or {}
+    return MessageView(
+        id=m.id,
+        conversation_id=m.conversation_id,
+        role=m.role,
+        text=m.text,
+        buttons=[Button(**b) for b in meta.get("buttons") or []],
+        notice=meta.get("notice"),
+        cskh_meta=meta.get("cskh_meta") or [],
+        attachments=meta.get("attachments") or [],
+        attachment=meta.get("attachment") or _image(meta.get("image")),
+        custom=meta.get("custom"),
+        sentiment=m.sentiment,
+        agent_id=m.agent_id,
+        agent_name=agent_name or meta.get("agent_name"),
+        created_at=iso(m.created_at),
+        delivery=delivery,
+    )
+
+
+def conversation_for(s: Session, channel: str, external_id: str) -> Conversation:
+    """The customer's conversation on that channel, created on first contact (flushed)."""
+    conv = s.scalar(
+        select(Conversation).where(
+            Conversation.channel == channel, Conversation.external_id == external_id
+        )
+    )
+    if conv is None:
+        conv = Conversation(channel=channel, external_id=external_id, profile={})
+        s.add(conv)
+        s.flush()
+    return conv
+
+
+def is_duplicate(s: Session, conversation_id: str, channel_message_id: str) -> bool:
+    return (
+        s.scalar(
+            select(Message.id).where(
+                Message.conversation_id == conversation_id,
+                Message.channel_message_id == channel_message_id,
+            )
+        )
+        is not None
+    )
+
+
+def add_inbound(
+    s: Session,
+    conv: Conversation,
+    text: str,
+    meta: dict[str, Any],
+    channel_message_id: str | None,
+    sentiment: dict[str, Any] | None,
+) -> Message:
+    now = utcnow()
+    msg = Message(
+        conversation_id=conv.id,
+        role="user",
+        text=text,
+        meta=meta,
+        sentiment=sentiment,
+        channel_message_id=channel_message_id,
+        created_at=now,
+    )
+    s.add(msg)
+    conv.last_customer_at = now
+    conv.updated_at = now
+    return msg
+
+
+def add(
+    s: Session,
+    conversation_id: str,
+    role: str,
+    text: str,
+    meta: dict[str, Any] | None = None,
+    agent_id: int | None = None,
+) -> Message:
+    msg = Message(
+        conversation_id=conversation_id,
+        role=role,
+        text=text,
+        meta=meta or {},
+        agent_id=agent_id,
+        created_at=utcnow(),
+    )
+    s.add(msg)
+    return msg
+
+
+def recent(s: Session, conversation_id: str, limit: int = 500) -> list[MessageView]:
+    """The last `limit` messages, oldest first, each with its delivery state (2 queries)."""
+    rows = s.execute(
+        select(Message, Agent.display_name)
+        .outerjoin(Agent, Agent.id == Message.agent_id)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
+    deliveries = {
+        o.message_id: Delivery(status=o.status, attempts=o.attempts, error=o.last_error)
+        for o in s.scalars(
+            select(OutboxEntry).where(OutboxEntry.conversation_id == conversation_id)
+        )
+    }
+    return [view(m, name, deliveries.get(m.id)) for m, name in reversed(rows)]
+
+
+def transcript(s: Session, conversation_id: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Turns in the shape triage expects: {role, text, ts, meta?, sentiment?}."""
+    rows = s.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.role != "system")
+        .order_by(Message.id.desc())
+        .limit(limit)
+    ).all()
+    return [turn(m) for m in reversed(rows)]
+
+
+def turn(m: Message) -> dict[str, Any]:
+    meta = m.meta or {}
+    result: dict[str, Any] = {"role": m.role, "text": m.text, "ts": iso(m.created_at)}
+    metas = meta.get("cskh_meta") or []
+    if metas:
+        # The last cskh_meta of a bot turn is the one that describes it.
+        result["meta"] = metas[-1]
+    if m.sentiment:
+        result["sentiment"] = m.sentiment
+    return result
+
+
+def events(s: Session, conversation_id: str) -> list[EventView]:
+    rows = s.scalars(
+        select(Event).where(Event.conversation_id == conversation_id).order_by(Event.id)
+    ).all()
+    return [
+        EventView(
+            id=e.id,
+            kind=e.kind,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            reason=e.reason,
+            actor_agent_id=e.actor_agent_id,
+            data=e.data or {},
+            created_at=iso(e.created_at),
+        )
+        for e in rows
+    ]
+
+
+def visible(messages: Sequence[MessageView]) -> list[MessageView]:
+    return [m for m in messages if m.visible_to_customer]
+
+
+def _image(url: Any) -> dict[str, Any] | None:
+    """Rasa's `image` reply, in the attachment shape its socket.io channel emits."""
+    return {"type": "image", "payload": {"src": url}} if isinstance(url, str) and url else None
