@@ -12,8 +12,10 @@ teencode):
   analyse   `PackageTriage.analyse_many`: what the hub runs per message (e5 + TF-IDF + cues +
             logistic regression + the query-vector payload).
 
-Prints the p50 (and p90) over the repetitions of milliseconds per call and per text. Run it
-on an otherwise idle machine: the engine uses every core (OMP_WAIT_POLICY=PASSIVE, as the
+Prints the p50 (and p90) over the repetitions of milliseconds per call and per text (wall
+clock), and the p50 of the process CPU time per text (both engine threads). The
+batch sizes take turns, call by call, so background load spreads over all of them; still, run
+it on an otherwise idle machine: the engine uses every core (OMP_WAIT_POLICY=PASSIVE, as the
 hub sets it).
 """
 
@@ -41,16 +43,22 @@ def load_questions(path: Path = QUESTIONS_FILE) -> list[str]:
 
 
 def time_calls(
-    fn: Callable[[list[str]], Any], texts: Sequence[str], size: int, reps: int, offset: int
-) -> list[float]:
-    """Seconds of `reps` calls of `fn` on consecutive, non-overlapping windows of `texts`."""
-    out = []
-    for r in range(reps):
-        start = (offset + r * size) % len(texts)
-        batch = [texts[(start + i) % len(texts)] for i in range(size)]
-        t0 = time.perf_counter()
-        fn(batch)
-        out.append(time.perf_counter() - t0)
+    fn: Callable[[list[str]], Any], texts: Sequence[str], sizes: Sequence[int], reps: int
+) -> dict[int, list[tuple[float, float]]]:
+    """(wall, CPU) seconds of `reps` calls of `fn` per batch size, on consecutive windows of
+    `texts`; CPU is the process's (every engine thread), which other load barely changes.
+
+    The sizes take turns (one call of each per round), so a burst of other load on the
+    machine hits every size alike instead of skewing one of them."""
+    out: dict[int, list[tuple[float, float]]] = {size: [] for size in sizes}
+    start = 0
+    for _ in range(reps):
+        for size in sizes:
+            batch = [texts[(start + i) % len(texts)] for i in range(size)]
+            start += size
+            t0, c0 = time.perf_counter(), time.process_time()
+            fn(batch)
+            out[size].append((time.perf_counter() - t0, time.process_time() - c0))
     return out
 
 
@@ -85,19 +93,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     layers: dict[str, Callable[[list[str]], Any]] = {"e5": e5, "analyse": triage.analyse_many}
     print(f"{len(texts)} questions, {args.reps} calls per size, {os.cpu_count()} CPUs, "
           f"encoder {type(model.encoder).__name__}")
-    print(f"{'layer':8} {'batch':>5} {'ms/call p50':>12} {'p90':>8} {'ms/text p50':>12} "
-          f"{'p90':>8} {'vs batch 1':>10}")
-    offset = 0
+    print(f"{'layer':8} {'batch':>5} {'ms/call p50':>12} {'p90':>7} {'ms/text p50':>12} "
+          f"{'p90':>7} {'vs 1':>5} {'cpu ms/text p50':>16} {'vs 1':>5}")
     for name, fn in layers.items():
-        base: float | None = None
+        timings = time_calls(fn, texts, sizes, args.reps)
+        base: tuple[float, float] | None = None
         for size in sizes:
-            secs = time_calls(fn, texts, size, args.reps, offset)
-            offset += size * args.reps
-            per_text = [s / size for s in secs]
+            secs = [wall for wall, _ in timings[size]]
+            per_text = [wall / size for wall in secs]
+            cpu = pct([c / size for _, c in timings[size]], 0.5) * 1000
             p50 = pct(per_text, 0.5) * 1000
-            base = p50 if base is None else base
-            print(f"{name:8} {size:5d} {pct(secs, 0.5) * 1000:12.1f} {pct(secs, 0.9) * 1000:8.1f} "
-                  f"{p50:12.2f} {pct(per_text, 0.9) * 1000:8.2f} {base / p50:9.1f}x")
+            base = (p50, cpu) if base is None else base
+            print(f"{name:8} {size:5d} {pct(secs, 0.5) * 1000:12.1f} {pct(secs, 0.9) * 1000:7.1f} "
+                  f"{p50:12.2f} {pct(per_text, 0.9) * 1000:7.2f} {base[0] / p50:4.1f}x "
+                  f"{cpu:16.2f} {base[1] / cpu:4.1f}x")
     return 0
 
 

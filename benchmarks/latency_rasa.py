@@ -31,7 +31,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cskh.paths import DEFAULT_INDEX_DIR
-from cskh.stack import RASA_MODEL, STOCK_BOT, Stack, StackConfig, http_json, train
+from cskh.stack import (
+    RASA_MODEL,
+    STOCK_BOT,
+    Stack,
+    StackConfig,
+    git_worktree,
+    http_json,
+    train,
+)
 
 # A realistic mix: most turns are help-center questions (custom action), some order lookups
 # (custom action), some small talk (response only).
@@ -174,19 +182,25 @@ def ensure_stock_model() -> None:
 
 
 def measure_hub(
-    messages: Sequence[str], args: argparse.Namespace, *, share_vector: bool = True
+    messages: Sequence[str],
+    args: argparse.Namespace,
+    *,
+    share_vector: bool = True,
+    source: Path | None = None,
+    label: str | None = None,
 ) -> list[Result]:
     """The full path a customer takes: hub (store, sentiment, escalation) -> Rasa -> action.
 
     `share_vector=False` starts the hub with CSKH_HUB_SHARE_QUERY_VECTOR=false, so the action
-    server embeds every question itself: what passing the hub's vector saves."""
-    label = "ours via hub" if share_vector else "ours via hub, unshared"
+    server embeds every question itself: what passing the hub's vector saves. `source` runs
+    the hub from another checkout (`--hub-ref`)."""
+    label = label or ("ours via hub" if share_vector else "ours via hub, unshared")
     env = {"CSKH_ACTIONS_INDEX_DIR": str(args.index_dir)} if args.index_dir else {}
     if not share_vector:
         env["CSKH_HUB_SHARE_QUERY_VECTOR"] = "false"
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
-        config = StackConfig.isolated(run_dir, extra_env=env)
+        config = StackConfig.isolated(run_dir, extra_env=env, hub_source=source)
         stack = Stack(config)
         ready = stack.start(timeout=300)
         try:
@@ -200,6 +214,26 @@ def measure_hub(
             states = dict(db.execute("SELECT state, count(*) FROM conversations GROUP BY state"))
         print(f"{label}: conversation states after the run {states}", flush=True)
     return results
+
+
+def compare_hub_ref(messages: Sequence[str], args: argparse.Namespace) -> None:
+    """Hub at REV and this hub, twice each, alternating (this machine drifts): before/after."""
+    with git_worktree(args.hub_ref) as tree:
+        runs: dict[str, list[list[Result]]] = {"before": [], "after": []}
+        for _ in range(2):
+            runs["before"].append(
+                measure_hub(messages, args, source=tree, label=f"hub at {args.hub_ref}")
+            )
+            runs["after"].append(measure_hub(messages, args, label="hub now"))
+    for before, after in zip(*(zip(*runs[k], strict=True) for k in ("before", "after")),
+                             strict=True):
+        b_p50 = statistics.median(r.p50 for r in before)
+        a_p50 = statistics.median(r.p50 for r in after)
+        b_tput = statistics.median(r.per_second for r in before)
+        a_tput = statistics.median(r.per_second for r in after)
+        shape = after[0].label.removeprefix("hub now ")
+        print(f"before/after {shape:<28} p50 {b_p50:.1f} -> "
+              f"{a_p50:.1f} ms  throughput {b_tput:.1f} -> {a_tput:.1f} msg/s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hub-unshared", type=int, default=0, metavar="N",
                         help="N more hub runs without the shared query vector, each followed "
                         "by one with it (A/B of cskh/query_vector.py)")
+    parser.add_argument("--hub-ref", metavar="REV",
+                        help="also run the hub of git revision REV (a temporary worktree; "
+                        "Rasa and actions stay this checkout's), alternating with this one, "
+                        "and print before/after ratios")
     parser.add_argument("--same-conversation", action="store_true",
                         help="also C clients writing into ONE conversation (lock store)")
     parser.add_argument("--tracker-store", choices=("sqlite", "memory"), default="sqlite")
@@ -265,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                 results = measure(stack.rasa_webhook, label, messages, args)
                 if patched:
                     ours = results
+    if args.hub_ref:
+        compare_hub_ref(messages, args)
     if args.hub:
         ours = measure_hub(messages, args)
     if args.hub_unshared:

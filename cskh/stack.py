@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -66,6 +66,9 @@ class StackConfig:
     database_url: str | None = None  # hub; default: the hub's own (SQLite under var/)
     tracker_db: Path | None = None  # Rasa SQL tracker store file
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Run the hub from another checkout (a git worktree of an older commit), for before/after
+    # benchmarks in one run; the other services stay this checkout's.
+    hub_source: Path | None = None
     # Tests and benchmarks leave out what they do not exercise (see the presets).
     services: tuple[str, ...] = SERVICES
     # Plain `rasa run` instead of bot/serve.py: the stock bot must be measured without our
@@ -117,6 +120,26 @@ class StackConfig:
     @property
     def actions_url(self) -> str:
         return f"http://{self.host}:{self.actions_port}"
+
+
+@contextlib.contextmanager
+def git_worktree(rev: str) -> Iterator[Path]:
+    """A temporary detached checkout of `rev` sharing this one's built index and models: run
+    an older hub beside this one (`StackConfig.hub_source`) for before/after numbers."""
+    with tempfile.TemporaryDirectory(prefix="cskh-ref-") as tmp:
+        path = Path(tmp) / "tree"
+        subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "worktree", "add", "--detach", "-q", str(path), rev],
+            check=True,
+        )
+        try:
+            (path / "var").symlink_to(VAR_DIR)
+            yield path
+        finally:
+            subprocess.run(
+                ["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(path)],
+                check=False,
+            )
 
 
 def free_port() -> int:
@@ -270,7 +293,7 @@ def build_services(config: StackConfig) -> list[Service]:
             f"{config.hub_url}/healthz",
             lambda body: True,
             config.run_dir / f"hub-{config.hub_port}.log",
-            base_env,
+            {**base_env, "PYTHONPATH": str(config.hub_source)} if config.hub_source else base_env,
         ))
     return services
 

@@ -23,7 +23,7 @@ from cskh.paths import DEFAULT_INDEX_DIR
 from .api import auth, console, public, reports
 from .api.deps import install_error_handlers
 from .batching import MicroBatcher
-from .channels import rest
+from .channels import messenger, rest, zalo
 from .channels.base import Channel
 from .channels.web import WebChannel
 from .core.delivery import DeliveryWorker
@@ -66,6 +66,12 @@ def create_app(
 
     web = WebChannel(sio, get_hub)
     push_channels: dict[str, Channel] = {web.name: web}
+    # The platforms' channels are on when their secrets are set (`build` returns None
+    # otherwise: their webhooks then answer 404). Tests may add their own.
+    for build in (messenger.build, zalo.build):
+        platform = build(settings, sio, get_hub)
+        if platform is not None:
+            push_channels[platform.name] = platform
     for factory in channels or []:
         channel = factory(sio, get_hub)
         push_channels[channel.name] = channel
@@ -102,7 +108,12 @@ def create_app(
             yield
         finally:
             warm.cancel()
+            await hub.drain()  # messages being answered in the background
             await worker.stop()
+            for channel in push_channels.values():
+                close = getattr(channel, "aclose", None)
+                if close is not None:
+                    await close()
             app.state.hub = None
             if rasa is None:
                 await rasa_client.aclose()
@@ -118,6 +129,10 @@ def create_app(
     _install_security_headers(app)
     for router in (public.router, rest.router, auth.router, console.router, reports.router):
         app.include_router(router)
+    for channel in push_channels.values():
+        webhooks = getattr(channel, "router", None)
+        if webhooks is not None:
+            app.include_router(webhooks)
     return app
 
 

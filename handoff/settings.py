@@ -88,6 +88,31 @@ class HubSettings(BaseSettings):
     # Concurrent messages are scored (e5 embedding) as one batch of at most this many.
     embed_batch_size: int = 16
 
+    # Facebook Messenger (channels/messenger.py): off until the three secrets are set.
+    messenger_app_secret: str | None = None
+    messenger_verify_token: str | None = None
+    messenger_page_access_token: str | None = None
+    messenger_graph_url: str = "https://graph.facebook.com/v21.0"
+    # Meta's rules: a standard reply within 24 h of the customer's last message; a person may
+    # answer up to 7 days later with the HUMAN_AGENT tag.
+    messenger_response_window_hours: float = 24.0
+    messenger_human_agent_window_days: float = 7.0
+
+    # Zalo Official Account (channels/zalo.py): off until app id, OA secret key and an
+    # access token are set. The app secret and refresh token renew the access token; rotated
+    # pairs are kept in the database and win over these.
+    zalo_app_id: str | None = None
+    zalo_app_secret: str | None = None
+    zalo_oa_secret_key: str | None = None
+    zalo_access_token: str | None = None
+    zalo_refresh_token: str | None = None
+    zalo_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    # The OA may answer within 7 days of the user's last interaction.
+    zalo_reply_window_days: float = 7.0
+    # Renew the access token when it has less than this left.
+    zalo_refresh_margin_seconds: float = 600.0
+
     kb_index_dir: Path | None = None
     canned_replies_file: Path | None = None
 
@@ -102,6 +127,18 @@ class HubSettings(BaseSettings):
             )
         self.business_day_set()  # validates
         return self
+
+    @property
+    def messenger_enabled(self) -> bool:
+        return bool(
+            self.messenger_app_secret
+            and self.messenger_verify_token
+            and self.messenger_page_access_token
+        )
+
+    @property
+    def zalo_enabled(self) -> bool:
+        return bool(self.zalo_app_id and self.zalo_oa_secret_key and self.zalo_access_token)
 
     @property
     def is_production(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from ..core.views import Button, CustomerMessage
@@ -39,10 +40,17 @@ class InboundMessage:
 
 @dataclass(frozen=True)
 class OutboundMessage:
-    """A message for one customer on one channel (from the outbox)."""
+    """A message for one customer on one channel (from the outbox), with what a platform's
+    reply rules need: who wrote it and when the customer last wrote."""
 
     recipient_id: str
     message: CustomerMessage
+    last_customer_at: datetime | None = None
+
+    @property
+    def by_person(self) -> bool:
+        """Written by an agent (Messenger's HUMAN_AGENT tag allows a longer window)."""
+        return self.message.role == "agent"
 
     @property
     def text(self) -> str:
@@ -65,7 +73,14 @@ class DeliveryError(Exception):
 
 class Channel(Protocol):
     """What the core needs from a channel: its name, whether replies to an inbound message
-    travel back in the inbound request itself, and a way to push a message."""
+    travel back in the inbound request itself, and a way to push a message.
+
+    Optional members a channel may have (looked up with getattr, so the web and REST
+    channels need not define them): `router` (a FastAPI APIRouter with its webhooks, mounted
+    by the app), `numbered_buttons` (True when the platform has no buttons: the customer
+    answers an offered choice with its number or title) and `reply_window(last_customer_at,
+    by_person) -> datetime | None` (until when the platform accepts a message).
+    """
 
     @property
     def name(self) -> str: ...

@@ -33,6 +33,10 @@ TRANSFERRED_TO_TEAM = (
     "Cuộc trò chuyện đang được chuyển tới bộ phận phù hợp, bạn vui lòng chờ nhé."
 )
 WAIT_SHORT = "Nhân viên sẽ phản hồi bạn trong giây lát."
+ATTACHMENT_RECEIVED = (
+    "Mình đã nhận được tệp/hình ảnh bạn gửi. Bạn mô tả thêm bằng lời giúp mình nhé, "
+    "nhân viên cũng sẽ xem được tệp này."
+)
 
 
 def contact_thanks(phones: Sequence[str], emails: Sequence[str]) -> str:
@@ -106,6 +110,10 @@ ERRORS: dict[str, str] = {
     "invalid_socket_payload": "Dữ liệu gửi lên không hợp lệ.",
     "invalid_metadata": "metadata phải là một đối tượng JSON.",
     "no_session": "Thiếu mã phiên (session_id).",
+    "outside_reply_window": (
+        "Đã quá thời hạn nền tảng cho phép trả lời khách này (hết hạn lúc {until}): "
+        "chờ khách nhắn lại hoặc liên hệ qua kênh khác."
+    ),
     "internal_error": "Xin lỗi, hệ thống đang bận. Tin nhắn của bạn đã được lưu, vui lòng thử lại.",
     # access
     "rest_disabled": (

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..channels.base import Channel, DeliveryError, OutboundMessage
 from ..settings import HubSettings
 from ..store import Store, messages, outbox
-from ..store.models import FAILED, Message
+from ..store.models import FAILED, Conversation, Message
 from .hub import ConsoleNotifier, run_sync
 from .views import CustomerMessage, Delivery
 
@@ -97,8 +97,20 @@ class DeliveryWorker:
                 m.id: m
                 for m in s.query(Message).filter(Message.id.in_([j.message_id for j in jobs]))
             }
+            last_seen = dict(
+                s.query(Conversation.id, Conversation.last_customer_at)
+                .filter(Conversation.id.in_({j.conversation_id for j in jobs}))
+                .all()
+            )
             return [
-                (j, OutboundMessage(j.recipient_id, _customer(rows[j.message_id])))
+                (
+                    j,
+                    OutboundMessage(
+                        j.recipient_id,
+                        _customer(rows[j.message_id]),
+                        last_customer_at=last_seen.get(j.conversation_id),
+                    ),
+                )
                 for j in jobs
             ]
 

@@ -10,6 +10,8 @@ outbox for the delivery worker.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import logging
 import re
@@ -24,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cskh import query_vector
+from cskh.text import fold
 from triage.facts import EMAIL, find_phones
 
 from .. import auth
@@ -88,6 +91,15 @@ def parse_csat(text: str) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
+def pick_button(offered: Sequence[dict[str, str]], text: str) -> str | None:
+    """The payload of the offered button a customer named by number ("2") or by title."""
+    said = fold(text).strip(" .)")
+    for i, button in enumerate(offered, start=1):
+        if said == str(i) or said == fold(button.get("title", "")).strip():
+            return button.get("payload") or None
+    return None
+
+
 def find_contact(text: str) -> tuple[list[str], list[str]]:
     """Phone numbers (normalised, order codes excluded) and e-mails in a customer message."""
     emails = list(dict.fromkeys(m.group(0).lower() for m in EMAIL.finditer(text)))
@@ -137,6 +149,7 @@ class _Inbound:
     history: list[dict[str, Any]] = field(default_factory=list)
     user_turn: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
+    bot_text: str = ""  # what Rasa reads: the text, or the payload of the chosen button
 
 
 class Hub:
@@ -164,15 +177,18 @@ class Hub:
         self._knowledge_base = knowledge_base
         self.accounts = Accounts(store)
         self._locks = KeyedLocks()
+        self._background: set[asyncio.Task[InboundResult]] = set()
         self._last_wait_notice: dict[str, datetime] = {}
         # Set by the delivery worker: called after a transaction wrote outbox rows.
         self.outbox_written: Callable[[], None] = lambda: None
 
     # ================================================================ customers
-    async def customer_message(self, inbound: InboundMessage) -> InboundResult:
+    async def customer_message(
+        self, inbound: InboundMessage, stored: asyncio.Future[None] | None = None
+    ) -> InboundResult:
         """Store, triage and route one customer message; the replies the channel should show
-        in its answer to this request (empty for channels that reply through the outbox)."""
-        text = inbound.bot_text
+        in its answer to this request (for channels that reply through the outbox they are
+        already in it). `stored` is resolved as soon as the message is committed."""
         # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
         metadata = {
             k: v for k, v in inbound.metadata.items() if k != query_vector.METADATA_KEY
@@ -180,6 +196,8 @@ class Hub:
         sentiment, vector = await self._score(inbound.text)
         async with self._locks(f"{inbound.channel}:{inbound.sender_id}"):
             got = await run_sync(self._tx_inbound, inbound, metadata, sentiment)
+            if stored is not None and not stored.done():
+                stored.set_result(None)
             if got.duplicate or not got.to_bot:
                 await self._after(got.step)
                 return InboundResult(
@@ -187,9 +205,45 @@ class Hub:
                     [m.for_customer() for m in got.step.customer],
                     got.duplicate,
                 )
-            step = await self._ask_bot(got, text, metadata, vector)
+            step = await self._ask_bot(got, got.bot_text, metadata, vector)
         await self._after(step)
         return InboundResult(step.conversation, [m.for_customer() for m in step.customer])
+
+    async def accept(self, inbound: InboundMessage) -> None:
+        """Store a message now and answer it in the background: for platforms that want
+        their webhook answered at once (Messenger, Zalo) and get the replies by the outbox.
+        Returns when the message is committed; raises if it could not be stored."""
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self.customer_message(inbound, stored))
+        self._background.add(task)
+        task.add_done_callback(self._finished_in_background)
+        waiting: set[asyncio.Future[Any]] = {stored, task}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if not stored.done():
+            task.result()  # failed before storing: the caller must not acknowledge
+            raise RuntimeError("message was not stored")
+
+    async def platform_event(
+        self, channel: str, sender_id: str, name: str, data: dict[str, Any]
+    ) -> None:
+        """A platform event that is not a message (e.g. Zalo's user_seen_message): kept in the
+        conversation's audit trail, nothing else."""
+
+        def record(s: Session) -> None:
+            conv = messages.conversation_for(s, channel, sender_id)
+            messages.add_event(s, conv.id, "platform", name[:255], data)
+
+        await run_sync(self._write, record)
+
+    def _finished_in_background(self, task: asyncio.Task[InboundResult]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("answering a stored message failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for messages being answered in the background (shutdown, tests)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     async def _score(self, text: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         if not text:
@@ -230,7 +284,14 @@ class Hub:
         if inbound.message_id is not None and messages.is_duplicate(
             s, conv.id, inbound.message_id
         ):
-            return _Inbound(_Step(conversations.view(s, conv)), duplicate=True)
+            return _Inbound(_Step(conversations.light_view(conv)), duplicate=True)
+        channel = self.channels.get(inbound.channel)
+        if getattr(channel, "numbered_buttons", False) and inbound.text and not inbound.payload:
+            # The platform shows buttons as a numbered list: "2" or a title picks one.
+            offered = messages.last_buttons(s, conv.id)
+            choice = pick_button(offered, inbound.text)
+            if choice is not None:
+                inbound = dataclasses.replace(inbound, payload=choice)
         meta: dict[str, Any] = {}
         if metadata:
             meta["channel_meta"] = metadata
@@ -244,6 +305,13 @@ class Hub:
         )
         s.flush()
         added = [messages.view(msg)]
+        if not inbound.bot_text:
+            # An image, sticker or file: kept for the agent, acknowledged, not for the bot.
+            ack = []
+            if conv.state != ASSIGNED:
+                notice = {"notice": "attachment"}
+                ack.append(messages.add(s, conv.id, "bot", copy_vi.ATTACHMENT_RECEIVED, notice))
+            return _Inbound(self._finish(s, conv, added, ack))
         if conv.state in IN_HANDOFF:
             # A person owns (or is about to own) the conversation: never call the bot.
             replies = self._while_waiting(s, conv, inbound.text) if conv.state == QUEUED else []
@@ -268,6 +336,7 @@ class Hub:
             history=history,
             user_turn=user_turn,
             profile=profile,
+            bot_text=inbound.bot_text,
         )
 
     def _finish(
@@ -295,13 +364,11 @@ class Hub:
             pending = {"delivery": _pending()}
             shown = [m.model_copy(update=pending) if m.visible_to_customer else m for m in shown]
             customer = [m for m in shown if m.visible_to_customer]
-        return _Step(
-            conversations.view(s, conv),
-            [*added, *shown],
-            customer,
-            queued,
-            changed_hands,
-        )
+        # A full card costs three queries; only the consoles need one, and only for
+        # conversations on their lists.
+        on_console = changed_hands or conv.state in IN_HANDOFF or bool(conv.flag)
+        card = conversations.view(s, conv) if on_console else conversations.light_view(conv)
+        return _Step(card, [*added, *shown], customer, queued, changed_hands)
 
     async def _ask_bot(
         self, got: _Inbound, text: str, metadata: dict[str, Any], vector: dict[str, Any] | None
@@ -330,7 +397,7 @@ class Hub:
             if conv.state != BOT:
                 # People took the conversation while Rasa was answering: the bot must not
                 # talk over them, so its answer is dropped.
-                return _Step(conversations.view(s, conv), prior)
+                return _Step(conversations.light_view(conv), prior)
             recovered = conv.flag == "bot_unavailable"
             if recovered:
                 lifecycle.clear_bot_failures(conv)  # its card leaves the consoles' lists
@@ -463,7 +530,7 @@ class Hub:
     async def claim(self, cid: str, agent: AgentInfo) -> ConversationView:
         step = await run_sync(self._tx_claim, cid, agent)
         await self._after(step)
-        return step.conversation
+        return self._with_window(step.conversation)
 
     def _tx_claim(self, cid: str, agent: AgentInfo) -> _Step:
         with self.store.write() as s:
@@ -481,11 +548,15 @@ class Hub:
         step = await run_sync(self._tx_agent_reply, cid, agent, text)
         await self._after(step)
         message = step.added[-1]
-        return ReplyResult(message=message, conversation=step.conversation)
+        return ReplyResult(message=message, conversation=self._with_window(step.conversation))
 
     def _tx_agent_reply(self, cid: str, agent: AgentInfo, text: str) -> _Step:
         with self.store.write() as s:
             conv = lifecycle.owned(s, cid, agent)
+            ends = self._window_end(conv.channel, conv.last_customer_at, by_person=True)
+            if ends is not None and utcnow() > ends:
+                # The platform would refuse it: say so now, not after a failed delivery.
+                raise Conflict("outside_reply_window", until=format_local(ends, self.settings))
             msg = messages.add(
                 s, cid, "agent", text, {"agent_name": agent.display_name}, agent_id=agent.id
             )
@@ -588,12 +659,12 @@ class Hub:
         return await run_sync(self._read, read)
 
     async def conversation(self, cid: str) -> ConversationView:
-        return await run_sync(self._read, conversations.get, cid)
+        return self._with_window(await run_sync(self._read, conversations.get, cid))
 
     async def conversation_detail(self, cid: str, limit: int = 500) -> ConversationDetail:
         def read(s: Session) -> ConversationDetail:
             return ConversationDetail(
-                conversation=conversations.get(s, cid),
+                conversation=self._with_window(conversations.get(s, cid)),
                 messages=messages.recent(s, cid, limit),
                 events=messages.events(s, cid),
             )
@@ -601,12 +672,13 @@ class Hub:
         return await run_sync(self._read, read)
 
     async def queue(self) -> list[ConversationView]:
-        return await run_sync(self._read, reporting.queue)
+        return [self._with_window(v) for v in await run_sync(self._read, reporting.queue)]
 
     async def mine(self, agent: AgentInfo) -> list[ConversationView]:
-        return await run_sync(
+        views = await run_sync(
             self._read, reporting.conversations_for, None if agent.is_supervisor else agent
         )
+        return [self._with_window(v) for v in views]
 
     async def agents(self) -> list[AgentRow]:
         rows = await run_sync(self._read, agents.rows)
@@ -733,6 +805,22 @@ class Hub:
         return changed
 
     # ================================================================= plumbing
+    def _window_end(
+        self, channel_name: str, last_customer_at: datetime | None, *, by_person: bool
+    ) -> datetime | None:
+        """Until when the customer's platform accepts a message (None: no limit)."""
+        window = getattr(self.channels.get(channel_name), "reply_window", None)
+        if window is None or last_customer_at is None:
+            return None
+        end: datetime | None = window(last_customer_at, by_person)
+        return end
+
+    def _with_window(self, view: ConversationView) -> ConversationView:
+        last = datetime.fromisoformat(view.last_customer_at) if view.last_customer_at else None
+        end = self._window_end(view.channel, last, by_person=True)
+        view.reply_window_ends_at = end.isoformat() if end else None
+        return view
+
     async def _after(self, step: _Step) -> None:
         """After a commit: wake the delivery worker and tell the consoles what changed."""
         if step.queued_outbox:
@@ -743,7 +831,7 @@ class Hub:
         await self.console.to_console(
             "conversation",
             {
-                "conversation": conv.model_dump(mode="json"),
+                "conversation": self._with_window(conv).model_dump(mode="json"),
                 "messages": [m.model_dump(mode="json") for m in step.added],
             },
         )

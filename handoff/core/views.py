@@ -164,6 +164,8 @@ class ConversationView(BaseModel):
     last_sentiment: dict[str, Any] | None = None
     handoff: HandoffView | None = None
     position: int | None = None  # in the queue, for queued conversations
+    # Until when the customer's platform accepts an agent's message (Messenger, Zalo).
+    reply_window_ends_at: str | None = None
 
 
 class EventView(BaseModel):

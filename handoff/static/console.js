@@ -21,6 +21,56 @@
   };
   var SENTI = { positive: "tích cực", neutral: "trung tính", negative: "tiêu cực" };
   var ROLE = { user: "Khách", bot: "Bot", agent: "Nhân viên", system: "Hệ thống" };
+  var CHANNEL = { web: "Web", rest: "REST", messenger: "Messenger", zalo: "Zalo" };
+  var ATTACHMENT = {
+    image: "Ảnh", sticker: "Sticker", file: "Tệp", audio: "Ghi âm", video: "Video",
+    gif: "GIF", location: "Vị trí", link: "Liên kết", fallback: "Đính kèm",
+  };
+
+  function channelBadge(conv) {
+    var b = el("span", "badge badge--ch badge--ch-" + conv.channel, CHANNEL[conv.channel] || conv.channel);
+    b.setAttribute("data-testid", "channel-badge");
+    b.setAttribute("data-channel", conv.channel);
+    return b;
+  }
+
+  // Time left to answer on platforms that close the conversation (Messenger 24 h / 7 days
+  // for a person, Zalo 7 days); ticks with the SLA timers.
+  function windowNode(conv) {
+    if (!conv.reply_window_ends_at) return null;
+    var span = el("span", "badge badge--window");
+    span.setAttribute("data-testid", "reply-window");
+    span.setAttribute("data-ends", conv.reply_window_ends_at);
+    updateWindow(span);
+    return span;
+  }
+
+  function updateWindow(span) {
+    var left = (new Date(span.getAttribute("data-ends")) - Date.now()) / 1000;
+    span.classList.toggle("badge--window-closed", left <= 0);
+    span.classList.toggle("badge--window-soon", left > 0 && left < 3600);
+    span.textContent = left <= 0 ? "Hết hạn trả lời trên kênh này" : "Còn " + fmtDuration(left) + " để trả lời";
+  }
+
+  function attachmentsNode(m) {
+    if (!m.attachments || !m.attachments.length) return null;
+    var box = el("div", "msg-attachments");
+    m.attachments.forEach(function (a) {
+      var label = (ATTACHMENT[a.kind] || a.kind || "Đính kèm") + (a.name ? ": " + a.name : "");
+      var item;
+      if (a.url && /^https?:/i.test(a.url)) {
+        item = el("a", "attachment", label);
+        item.href = a.url;
+        item.target = "_blank";
+        item.rel = "noopener noreferrer";
+      } else {
+        item = el("span", "attachment", label);
+      }
+      item.setAttribute("data-testid", "attachment");
+      box.appendChild(item);
+    });
+    return box;
+  }
   var STATUS = { online: "Trực tuyến", away: "Vắng mặt" };
   var RENDER_DELAY_MS = 100; // a burst of live events renders once
   var SAFETY_REFRESH_MS = 60000;
@@ -358,7 +408,7 @@
     });
     if (conv.flag) head.appendChild(el("span", "badge badge--flag", REASONS[conv.flag] || conv.flag));
     if (conv.team) head.appendChild(el("span", "badge", "Nhóm " + conv.team));
-    head.appendChild(el("span", "badge", conv.channel));
+    head.appendChild(channelBadge(conv));
     if (withClaim) {
       var btn = el("button", "claim", "Nhận");
       btn.type = "button";
@@ -492,7 +542,9 @@
       if (b) meta.appendChild(b);
       node.appendChild(meta);
     }
-    node.appendChild(el("div", "msg-text", m.text));
+    if (m.text) node.appendChild(el("div", "msg-text", m.text));
+    var files = attachmentsNode(m);
+    if (files) node.appendChild(files);
     if (m.buttons && m.buttons.length) {
       node.appendChild(
         el("div", "msg-meta", "Nút: " + m.buttons.map(function (x) { return x.title; }).join(" · "))
@@ -531,7 +583,9 @@
   function headNode(conv) {
     var head = el("div", "conv-head");
     head.appendChild(el("strong", null, "Khách " + conv.external_id.slice(0, 12)));
-    head.appendChild(el("span", "badge", conv.channel));
+    head.appendChild(channelBadge(conv));
+    var win = windowNode(conv);
+    if (win) head.appendChild(win);
     var stateText = {
       bot: "Bot đang trả lời",
       queued: "Đang chờ",
@@ -1112,6 +1166,7 @@
     // Wait timers and SLA breaches tick without a server round trip.
     setInterval(function () {
       document.querySelectorAll(".sla").forEach(updateSla);
+      document.querySelectorAll("[data-testid=reply-window]").forEach(updateWindow);
     }, 1000);
   }
 

@@ -69,6 +69,12 @@ def views(
     ]
 
 
+def light_view(conv: Conversation) -> ConversationView:
+    """The conversation's own columns only (no handoff, agent or last message): enough for
+    a channel's answer; costs no query."""
+    return _view(conv, None, None, None, utcnow())
+
+
 def view(s: Session, conv: Conversation) -> ConversationView:
     return views(s, [conv])[0]
 

@@ -106,6 +106,17 @@ def add(
     return msg
 
 
+def last_buttons(s: Session, conversation_id: str) -> list[dict[str, str]]:
+    """The buttons of the last bot message, if it offered any (a choice still open)."""
+    last = s.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.role == "bot")
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return list((last.meta or {}).get("buttons") or []) if last else []
+
+
 def recent(s: Session, conversation_id: str, limit: int = 500) -> list[MessageView]:
     """The last `limit` messages, oldest first, each with its delivery state (2 queries)."""
     rows = s.execute(
@@ -145,6 +156,12 @@ def turn(m: Message) -> dict[str, Any]:
     if m.sentiment:
         result["sentiment"] = m.sentiment
     return result
+
+
+def add_event(
+    s: Session, conversation_id: str, kind: str, reason: str, data: dict[str, Any]
+) -> None:
+    s.add(Event(conversation_id=conversation_id, kind=kind, reason=reason, data=data))
 
 
 def events(s: Session, conversation_id: str) -> list[EventView]:

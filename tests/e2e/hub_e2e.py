@@ -134,31 +134,46 @@ def rasa_user_texts(stack: Stack, conversation_id: str) -> list[str]:
     return [e.get("text") or "" for e in tracker["events"] if e["event"] == "user"]
 
 
-class HostSite:
-    """A third-party site on another origin embedding the widget with its one `<script>` tag."""
+class StaticSite:
+    """A third-party site on another origin ("localhost" vs the hub's "127.0.0.1"), serving
+    fixed files by path (`{path: (body, content type)}`); anything else is a 404, and a
+    missing favicon is a quiet 204 so pages log no failed request."""
 
-    def __init__(self, hub_url: str, port: int) -> None:
-        page = (
-            "<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>Shop ABC</title>"
-            "</head><body><h1>Shop ABC</h1><p>Trang bán hàng.</p>"
-            f"<script src='{hub_url}/widget.js' data-server='{hub_url}'></script></body></html>"
-        ).encode()
-
+    def __init__(self, files: dict[str, tuple[bytes, str]], port: int) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path not in files:
+                    if path == "/favicon.ico":
+                        self.send_response(204)
+                        self.end_headers()
+                    else:
+                        self.send_error(404)
+                    return
+                body, kind = files[path]
                 self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(page)
+                self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 return None
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        # "localhost" vs the hub's "127.0.0.1": a different origin, as on a real site.
         self.url = f"http://localhost:{port}/"
 
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def HostSite(hub_url: str, port: int) -> StaticSite:
+    """A shop page embedding our widget with its one `<script>` tag."""
+    page = (
+        "<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>Shop ABC</title>"
+        "</head><body><h1>Shop ABC</h1><p>Trang bán hàng.</p>"
+        f"<script src='{hub_url}/widget.js' data-server='{hub_url}'></script></body></html>"
+    ).encode()
+    return StaticSite({"/": (page, "text/html; charset=utf-8")}, port)

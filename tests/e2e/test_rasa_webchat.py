@@ -13,14 +13,12 @@ silently, which this test would catch as a missing bubble.
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_e2e import WAIT, hub_db, new_page, rasa_user_texts, shot
+from hub_e2e import WAIT, StaticSite, hub_db, new_page, rasa_user_texts, shot
 
 from cskh.stack import Stack, free_port
 
@@ -67,44 +65,18 @@ def _page_html(hub_url: str) -> bytes:
     ).encode()
 
 
-class WebchatSite:
-    """A site on another origin ("localhost" vs the hub's "127.0.0.1") serving the page and
-    the widget bundle straight from node_modules."""
-
-    def __init__(self, hub_url: str, port: int) -> None:
-        page = _page_html(hub_url)
-        bundle = WEBCHAT_JS.read_bytes()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/":
-                    body, kind = page, "text/html; charset=utf-8"
-                elif path == "/favicon.ico":
-                    self.send_response(204)
-                    self.end_headers()
-                    return
-                elif path == "/rasa-webchat/lib/index.js":
-                    body, kind = bundle, "application/javascript; charset=utf-8"
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://localhost:{port}/"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def WebchatSite(hub_url: str, port: int) -> StaticSite:
+    """The shop page and the widget bundle straight from node_modules."""
+    return StaticSite(
+        {
+            "/": (_page_html(hub_url), "text/html; charset=utf-8"),
+            "/rasa-webchat/lib/index.js": (
+                WEBCHAT_JS.read_bytes(),
+                "application/javascript; charset=utf-8",
+            ),
+        },
+        port,
+    )
 
 
 def _installed_webchat() -> None:
