@@ -54,6 +54,7 @@ eval: $(VENV)/.installed index models ## retrieval and sentiment quality numbers
 
 bench: $(VENV)/.installed-dev setup ## latency/throughput benchmarks (each starts its own stack)
 	$(PY) benchmarks/latency_rasa.py --hub --stock -n 200 --concurrency 10 --per-conversation 10
+	$(PY) benchmarks/hub_overhead.py -n 200
 	$(PY) benchmarks/hub_load.py
 	$(PY) benchmarks/first_answer.py --runs 2
 

@@ -109,6 +109,7 @@ def create_app(
         finally:
             warm.cancel()
             await hub.drain()  # messages being answered in the background
+            await batcher.aclose()
             await worker.stop()
             for channel in push_channels.values():
                 close = getattr(channel, "aclose", None)

@@ -85,8 +85,10 @@ class HubSettings(BaseSettings):
     outbox_poll_seconds: float = 2.0
     outbox_batch_size: int = 50
 
-    # Concurrent messages are scored (e5 embedding) as one batch of at most this many.
-    embed_batch_size: int = 16
+    # Concurrent messages are scored (e5 embedding) as one batch of at most this many
+    # (benchmarks/embed_batch.py: the saving per text flattens by 4-8, while a message that
+    # arrives as a batch starts waits for all of it).
+    embed_batch_size: int = 8
 
     # Facebook Messenger (channels/messenger.py): off until the three secrets are set.
     messenger_app_secret: str | None = None

@@ -14,12 +14,10 @@ from typing import Any, Protocol
 
 from cskh import query_vector
 
+from .core import copy_vi
+
 log = logging.getLogger(__name__)
 
-DEFAULT_ESCALATION_REPLY = (
-    "Mình rất tiếc vì trải nghiệm chưa tốt của bạn. Mình đang chuyển bạn tới nhân viên "
-    "hỗ trợ, bạn vui lòng chờ trong giây lát nhé."
-)
 
 
 @dataclass
@@ -95,7 +93,7 @@ class RuleTriage:
         for meta in recent[-1:]:
             if meta.get("kind") == "handoff_request":
                 reason = "complex" if meta.get("reason") == "complaint" else "requested"
-                return Decision(True, [reason], 1, DEFAULT_ESCALATION_REPLY)
+                return Decision(True, [reason], 1, copy_vi.ESCALATION_REPLY)
         failures = 0
         for meta in reversed(metas):
             failed = meta.get("kind") == "fallback" or (
@@ -105,7 +103,7 @@ class RuleTriage:
                 break
             failures += 1
         if failures >= 2:
-            return Decision(True, ["bot_failed"], 0, DEFAULT_ESCALATION_REPLY)
+            return Decision(True, ["bot_failed"], 0, copy_vi.ESCALATION_REPLY)
         return Decision(False)
 
     def summarize(

@@ -165,3 +165,152 @@ def error_text(code: str, params: Mapping[str, Any] | None = None) -> str:
         return template.format(**(params or {}))
     except (KeyError, IndexError, ValueError):
         return template
+
+
+# ------------------------------------------------------------ Messenger (channels/messenger.py)
+# Delivery failures are read by agents next to the message; webhook errors by whoever sets up
+# the Page's webhook.
+MESSENGER_CHOOSE = "Bạn chọn một trong các lựa chọn dưới đây nhé."
+
+_MESSENGER_FAILURES = {
+    "window": (
+        "Messenger từ chối vì đã ngoài khung thời gian được phép nhắn cho khách{where}. "
+        "Chờ khách nhắn lại hoặc liên hệ qua kênh khác."
+    ),
+    "unavailable": (
+        "Khách hiện không nhận được tin nhắn Messenger (có thể đã chặn Trang hoặc khóa "
+        "tài khoản){where}."
+    ),
+    "recipient": "Messenger không chấp nhận người nhận hoặc nội dung tin nhắn{where}.",
+    "token": (
+        "Mã truy cập Trang (page access token) không hợp lệ hoặc đã hết hạn{where}: quản trị "
+        "viên cần cấp lại CSKH_HUB_MESSENGER_PAGE_ACCESS_TOKEN."
+    ),
+    "permission": "Ứng dụng chưa có quyền gửi tin nhắn cho Trang này{where}.",
+    "rejected": "Messenger từ chối tin nhắn{where}.",
+    "rate_limited": "Messenger đang giới hạn tốc độ gửi{where}, hệ thống sẽ tự gửi lại.",
+    "platform_down": "Messenger đang tạm thời gặp lỗi{where}, hệ thống sẽ tự gửi lại.",
+    "unreachable": "Không kết nối được tới Messenger{where}, hệ thống sẽ tự gửi lại.",
+}
+
+
+def messenger_failure(
+    kind: str,
+    *,
+    status: int | None = None,
+    code: int | None = None,
+    subcode: int | None = None,
+    detail: str = "",
+) -> str:
+    """Why a message did not go out on Messenger, for the agent (Meta's own words appended)."""
+    where = []
+    if status is not None:
+        where.append(f"HTTP {status}")
+    if code is not None:
+        where.append(f"mã {code}" + (f"/{subcode}" if subcode is not None else ""))
+    text = _MESSENGER_FAILURES.get(kind, _MESSENGER_FAILURES["rejected"])
+    text = text.format(where=f" ({', '.join(where)})" if where else "")
+    return f"{text} Chi tiết: {detail}" if detail else text
+
+
+def messenger_window_closed(last_seen: str, *, by_person: bool, hours: float, days: float) -> str:
+    if by_person:
+        return (
+            f"Không gửi được qua Messenger: khách nhắn lần cuối {last_seen}, đã quá {days:g} ngày "
+            "Messenger cho phép nhân viên trả lời. Chờ khách nhắn lại hoặc liên hệ qua kênh khác."
+        )
+    return (
+        f"Không gửi được qua Messenger: khách nhắn lần cuối {last_seen}, đã quá {hours:g} giờ "
+        f"Messenger cho phép gửi tin tự động. Chỉ nhân viên trả lời được (trong {days:g} ngày)."
+    )
+
+
+ERRORS.update(
+    {
+        "messenger_bad_signature": "Chữ ký X-Hub-Signature-256 bị thiếu hoặc không đúng.",
+        "messenger_verify_failed": "Yêu cầu xác minh webhook Messenger không hợp lệ "
+        "(hub.mode hoặc hub.verify_token sai).",
+        "messenger_invalid_payload": "Cần một đối tượng JSON sự kiện webhook của Messenger.",
+    }
+)
+
+
+# ====================================================== Zalo OA (handoff/channels/zalo.py)
+# Zalo has no buttons: offered choices are sent as a numbered list followed by this hint.
+ZALO_CHOICE_HINT = "Bạn trả lời bằng số thứ tự hoặc nội dung lựa chọn nhé."
+
+# Why a message could not be sent through Zalo, as the agent sees it on the message.
+ZALO_REFUSALS: dict[int, str] = {
+    -201: "tham số không hợp lệ (có thể mã người nhận không đúng)",
+    -204: "OA đã bị vô hiệu hóa",
+    -205: "OA không tồn tại",
+    -209: "ứng dụng Zalo chưa được kích hoạt",
+    -210: "nội dung vượt giới hạn cho phép",
+    -211: "OA đã hết hạn mức (quota) gửi tin",
+    -212: "ứng dụng chưa đăng ký dùng Official Account API",
+    -213: "khách chưa quan tâm OA hoặc đã bỏ quan tâm",
+    -217: "khách đã chặn OA",
+    -218: "khách đã nhận quá số tin OA được phép gửi (hết hạn mức nhận)",
+    -219: "ứng dụng Zalo đã bị gỡ hoặc vô hiệu hóa",
+    -221: "OA cần được xác thực để dùng tính năng này",
+    -223: "OA chưa cấp quyền cho ứng dụng dùng API này",
+    -224: "OA cần nâng cấp gói dịch vụ để dùng tính năng này",
+    -227: "tài khoản Zalo của khách bị khóa hoặc không hoạt động quá 45 ngày",
+    -230: "khách đã quá 7 ngày không tương tác với OA nên không thể gửi tin tư vấn",
+    -232: "khách chưa tương tác với OA hoặc lần tương tác gần nhất đã hết hạn",
+    -233: "loại tin nhắn không hợp lệ hoặc không được hỗ trợ",
+    -235: "API này không hỗ trợ loại OA hiện tại",
+    -244: "khách đã chặn loại tin nhắn này từ OA",
+    -248: "nội dung vi phạm tiêu chuẩn của Zalo",
+    -320: "ứng dụng chưa liên kết tài khoản Zalo Cloud để dùng tính năng trả phí",
+    -321: "tài khoản Zalo Cloud của ứng dụng hết tiền hoặc không thanh toán được",
+}
+
+
+def zalo_refused(code: int, message: str) -> str:
+    reason = ZALO_REFUSALS.get(code) or message or "lỗi không rõ"
+    return f"Zalo từ chối tin nhắn: {reason} (mã {code})."
+
+
+def zalo_retrying(code: int, message: str) -> str:
+    return f"Zalo tạm thời chưa nhận tin nhắn ({message or 'lỗi không rõ'}, mã {code}), sẽ thử lại."
+
+
+def zalo_window_closed(days: float, until: str) -> str:
+    return (
+        f"Không gửi được qua Zalo: đã quá {days:g} ngày kể từ lần cuối khách tương tác với OA "
+        f"(hết hạn lúc {until}). Chờ khách nhắn lại hoặc liên hệ qua kênh khác."
+    )
+
+
+def zalo_unreachable(detail: str) -> str:
+    return f"Không kết nối được Zalo ({detail}), sẽ thử lại."
+
+
+def zalo_http_error(status: int) -> str:
+    return f"Zalo trả lỗi HTTP {status}, sẽ thử lại."
+
+
+ZALO_BAD_RESPONSE = "Zalo trả về phản hồi không đọc được, sẽ thử lại."
+ZALO_TOKEN_STILL_INVALID = (
+    "Zalo vẫn không chấp nhận access token vừa làm mới: kiểm tra ứng dụng Zalo và quyền của OA."
+)
+ZALO_CANNOT_REFRESH = (
+    "Access token Zalo đã hết hạn nhưng không làm mới được: thiếu refresh token hoặc "
+    "CSKH_HUB_ZALO_APP_SECRET."
+)
+
+
+def zalo_refresh_refused(detail: str) -> str:
+    return (
+        f"Zalo từ chối làm mới access token ({detail}): quản trị viên OA cần cấp quyền lại "
+        "cho ứng dụng và đặt cặp token mới."
+    )
+
+
+ERRORS.update(
+    {
+        "zalo_bad_signature": "Thiếu hoặc sai chữ ký X-ZEvent-Signature.",
+        "zalo_invalid_event": "Sự kiện Zalo không đúng định dạng.",
+    }
+)

@@ -143,8 +143,10 @@
     if (!iso) return NaN;
     var m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(iso);
     if (!m) return Date.parse(iso) * 1000;
+    // Whole seconds from Date.parse (the fraction cut off), plus all six digits of the
+    // fraction: two changes within one second must still order.
     var micros = Number(((m[2] || "") + "000000").slice(0, 6));
-    return Date.parse(m[1] + m[3]) * 1000 + (micros % 1000);
+    return Date.parse(m[1] + m[3]) * 1000 + micros;
   }
 
   function toast(text) {
@@ -645,22 +647,37 @@
     }
     var tr = view.tr;
 
-    var head = headNode(conv);
-    if (view.head) root.replaceChild(head, view.head);
-    else root.insertBefore(head, root.firstChild);
-    view.head = head;
+    // The header holds the action buttons: rebuild it only when what it shows changed, so
+    // a live event (a delivery, a customer line) cannot swap a button out from under a
+    // click in progress.
+    var headKey = JSON.stringify([
+      conv.state, conv.assigned_agent && conv.assigned_agent.id, conv.position, conv.flag,
+      conv.team, conv.channel, conv.profile && conv.profile.contact, conv.reply_window_ends_at,
+      conv.handoff && [conv.handoff.id, conv.handoff.queued_at, conv.handoff.first_response_at],
+    ]);
+    if (!view.head || view.headKey !== headKey || !root.contains(view.head)) {
+      var head = headNode(conv);
+      if (view.head && root.contains(view.head)) root.replaceChild(head, view.head);
+      else root.insertBefore(head, root.firstChild);
+      view.head = head;
+      view.headKey = headKey;
+    }
 
-    var summary = summaryNode(conv);
-    if (view.summary) root.removeChild(view.summary);
-    if (summary) root.insertBefore(summary, tr);
-    view.summary = summary;
+    var summaryKey = JSON.stringify(conv.handoff && conv.handoff.summary);
+    if (view.summaryKey !== summaryKey || (view.summary && !root.contains(view.summary))) {
+      var summary = summaryNode(conv);
+      if (view.summary && root.contains(view.summary)) root.removeChild(view.summary);
+      if (summary) root.insertBefore(summary, tr);
+      view.summary = summary;
+      view.summaryKey = summaryKey;
+    }
 
     var atBottom = tr.scrollHeight - tr.scrollTop - tr.clientHeight < 40;
     var mineAdded = false;
     var prev = null;
     var seen = {};
     data.messages.forEach(function (m) {
-      if (!(m.text || (m.buttons && m.buttons.length))) return;
+      if (!(m.text || (m.buttons && m.buttons.length) || (m.attachments && m.attachments.length))) return;
       seen[m.id] = true;
       var got = view.msgs[m.id];
       var key = JSON.stringify(m.delivery || null);

@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hub_e2e import MESSENGER_APP_SECRET, MESSENGER_PAGE_TOKEN, MESSENGER_VERIFY_TOKEN
 
 from cskh.paths import DEFAULT_INDEX_DIR, REPO_ROOT
 from cskh.stack import RASA_MODEL, Stack, StackConfig
+from tests.fakes.graph import FakeGraph
+from tests.fakes.zalo import FakeZalo
+from tests.fakes.zalo import settings_env as zalo_env
 
 CHROMIUM = os.environ.get("CSKH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,12 +38,38 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def fake_graph() -> Iterator[FakeGraph]:
+    """Meta's Send API, faked from its documented payloads, for the stack's Messenger channel."""
+    with FakeGraph(page_token=MESSENGER_PAGE_TOKEN) as graph:
+        yield graph
+
+
+@pytest.fixture(scope="session")
+def fake_zalo() -> Iterator[FakeZalo]:
+    """Zalo's OA API and OAuth server, faked from their documented payloads."""
+    zalo = FakeZalo().start()
+    yield zalo
+    zalo.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, fake_graph: FakeGraph, fake_zalo: FakeZalo
+) -> Iterator[Stack]:
     missing = [p for p in (DEFAULT_INDEX_DIR / "manifest.json",) if not p.exists()]
     if missing or not RASA_MODEL.exists():
         pytest.fail("the index or the Rasa model is missing: run the tests with `make test`")
     run_dir: Path = tmp_path_factory.mktemp("stack")
-    running = Stack(StackConfig.isolated(run_dir))
+    # Both platform channels on, pointed at the fakes: the platforms' side of the HTTP
+    # boundary is the only part not real.
+    env = {
+        "CSKH_HUB_MESSENGER_APP_SECRET": MESSENGER_APP_SECRET,
+        "CSKH_HUB_MESSENGER_VERIFY_TOKEN": MESSENGER_VERIFY_TOKEN,
+        "CSKH_HUB_MESSENGER_PAGE_ACCESS_TOKEN": MESSENGER_PAGE_TOKEN,
+        "CSKH_HUB_MESSENGER_GRAPH_URL": fake_graph.url,
+        **zalo_env(fake_zalo),
+    }
+    running = Stack(StackConfig.isolated(run_dir, extra_env=env))
     running.start(timeout=300)
     yield running
     running.stop()

@@ -22,6 +22,10 @@ from handoff.settings import HubSettings
 WAIT = 60_000
 SHORT = 15_000
 SHOTS = REPO_ROOT / "var" / "screenshots"
+# The stack's Messenger channel (tests/e2e/conftest.py points it at tests/fakes/graph.py).
+MESSENGER_APP_SECRET = "e2e-messenger-app-secret"
+MESSENGER_VERIFY_TOKEN = "e2e-verify-token"
+MESSENGER_PAGE_TOKEN = "e2e-page-token"
 
 
 def shot(page: Any, name: str) -> None:

@@ -116,3 +116,19 @@ def test_bot_uttered_is_exactly_rasas_socketio_output() -> None:
     assert bot_uttered(image) == [
         {"attachment": {"type": "image", "payload": {"src": "http://x/a.png"}}}
     ]
+
+
+def test_a_numbered_choice_is_read_by_number_or_title() -> None:
+    from handoff.core.hub import pick_button
+
+    offered = [
+        {"title": "Có, cảm ơn", "payload": "/feedback_helpful"},
+        {"title": "Chưa giúp được", "payload": "/feedback_not_helpful"},
+    ]
+    assert pick_button(offered, "2") == "/feedback_not_helpful"
+    assert pick_button(offered, " 1. ") == "/feedback_helpful"
+    # Customers type without diacritics: the title matches folded.
+    assert pick_button(offered, "chua giup duoc") == "/feedback_not_helpful"
+    assert pick_button(offered, "3") is None
+    assert pick_button(offered, "có thể đổi hàng không") is None
+    assert pick_button([], "1") is None
