@@ -41,6 +41,9 @@ class HubSettings(BaseSettings):
     # Input limits: Messenger/Zalo cap at 2000 chars, a web chat message above 5000 is abuse.
     max_message_chars: int = 5000
     max_body_bytes: int = 64 * 1024
+    # Platforms batch several events into one signed delivery (Meta: up to 1,000 messages);
+    # refusing a large one would only make them redeliver it forever.
+    webhook_max_body_bytes: int = 1024 * 1024
 
     # Rasa failures in a row after which the conversation is queued for a person.
     bot_failures_before_queue: int = 2

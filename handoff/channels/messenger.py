@@ -391,7 +391,7 @@ class MessengerChannel:
         return PlainTextResponse(challenge)
 
     async def receive(self, request: Request) -> Response:
-        body = await read_body(request, self.settings.max_body_bytes)
+        body = await read_body(request, self.settings.webhook_max_body_bytes)
         if not signature_ok(body, request.headers.get(SIGNATURE_HEADER), self._app_secret):
             raise InputError(403, "messenger_bad_signature")
         inbound = parse_body(body, self.settings.max_message_chars)

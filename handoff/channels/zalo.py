@@ -281,7 +281,7 @@ async def zalo_webhook(request: Request, hub: HubDep, settings: SettingsDep) -> 
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
         raise InputError(403, "zalo_bad_signature")
-    body = await read_body(request, settings.max_body_bytes)
+    body = await read_body(request, settings.webhook_max_body_bytes)
     try:
         event: Any = decode_event(body)
         broken = False

@@ -62,6 +62,9 @@ class DeliveryWorker:
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
+            # Cleared before the round, not after: a wake-up that comes while the round runs
+            # (a new row committed meanwhile) must start the next round at once.
+            self._wake.clear()
             try:
                 sent = await self.drain_once()
             except asyncio.CancelledError:
@@ -71,7 +74,6 @@ class DeliveryWorker:
                 sent = 0
             if sent:
                 continue  # there may be more due right away
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
 
