@@ -74,8 +74,11 @@ class DeliveryWorker:
                 sent = 0
             if sent:
                 continue  # there may be more due right away
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns an inner wait that
+            # finished as the task was cancelled and swallows the cancel, so stop() would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._settings.outbox_poll_seconds)
+                async with asyncio.timeout(self._settings.outbox_poll_seconds):
+                    await self._wake.wait()
 
     async def drain_once(self) -> int:
         """Send what is due now (one lease round); returns how many rows were attempted."""

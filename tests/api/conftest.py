@@ -56,7 +56,7 @@ def _truncate_pg(url: str) -> None:
             conn.execute(
                 text(
                     "TRUNCATE outbox, messages, conversation_events, handoffs, agent_sessions, "
-                    "conversations, agents RESTART IDENTITY CASCADE"
+                    "conversations, agents, channel_credentials RESTART IDENTITY CASCADE"
                 )
             )
     engine.dispose()
