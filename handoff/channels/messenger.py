@@ -21,7 +21,6 @@ import hmac
 import json
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from ..core.hours import format_local
 from ..core.views import Button, CustomerMessage
 from ..inputs import InputError, clean_sender, clean_text
 from ..settings import HubSettings
+from . import parts
 from .base import Attachment, DeliveryError, InboundMessage, OutboundMessage
 
 if TYPE_CHECKING:
@@ -226,36 +226,7 @@ def _short(value: Any) -> str:
 
 # =========================================================================== outbound
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """`text` in parts of at most `limit` characters, cut at a paragraph, line, sentence
-    or word boundary (mid-word only for a single word longer than `limit`)."""
-    parts: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = _cut(rest, limit)
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return parts
-
-
-_BOUNDARIES = (
-    re.compile(r"\n[ \t]*\n"),  # paragraph: cut before the blank line
-    re.compile(r"\n"),
-    re.compile(r"(?<=[.!?…])[\"'”’)\]]*(?=\s)"),  # sentence: cut after its punctuation
-    re.compile(r"\s"),
-)
-
-
-def _cut(text: str, limit: int) -> int:
-    window = text[: limit + 1]  # a boundary right after the limit still counts
-    for level, pattern in enumerate(_BOUNDARIES):
-        ends = [m.end() if level == 2 else m.start() for m in pattern.finditer(window)]
-        ends = [e for e in ends if 0 < e <= limit]
-        # Coarser boundaries only when they keep parts reasonably full.
-        if ends and (level == len(_BOUNDARIES) - 1 or ends[-1] >= limit // 2):
-            return ends[-1]
-    return limit
+    return parts.split_text(text, limit)
 
 
 def quick_replies(buttons: Sequence[Button]) -> list[dict[str, str]]:
@@ -359,9 +330,6 @@ def _aware(dt: datetime) -> datetime:
 class MessengerChannel:
     name = NAME
     replies_inline = False  # answers go through the outbox and the Send API
-    # Parts of a split message already sent (message id -> count), so that a retry after a
-    # failed later part does not send the earlier ones again. Bounded: old entries go.
-    _PROGRESS_KEPT = 1024
 
     def __init__(
         self,
@@ -377,7 +345,7 @@ class MessengerChannel:
         self._page_token: str = settings.messenger_page_access_token or ""
         self._send_url = settings.messenger_graph_url.rstrip("/") + "/me/messages"
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=5.0))
-        self._progress: OrderedDict[int, int] = OrderedDict()
+        self._sent_parts = parts.SentParts()
         self.router = APIRouter(tags=["channels"])
         self.router.add_api_route("/webhooks/messenger", self.verify, methods=["GET"])
         self.router.add_api_route("/webhooks/messenger", self.receive, methods=["POST"])
@@ -430,18 +398,13 @@ class MessengerChannel:
 
     async def deliver(self, message: OutboundMessage) -> None:
         envelope = self.envelope(message)
-        parts = message_parts(message.message)
-        if not parts:
+        pieces = message_parts(message.message)
+        if not pieces:
             log.warning("message %s has nothing Messenger can show", message.message.id)
-        key = message.message.id
-        done = self._progress.get(key, 0)
-        for index in range(done, len(parts)):
-            await self._send({**envelope, "message": parts[index]})
-            self._progress[key] = index + 1
-            self._progress.move_to_end(key)
-            while len(self._progress) > self._PROGRESS_KEPT:
-                self._progress.popitem(last=False)
-        self._progress.pop(key, None)
+        async def send(part: dict[str, Any]) -> None:
+            await self._send({**envelope, "message": part})
+
+        await self._sent_parts.send_all(message.message.id, pieces, send)
 
     async def _send(self, body: dict[str, Any]) -> None:
         try:

@@ -28,7 +28,6 @@ import hmac
 import json
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +45,7 @@ from ..inputs import InputError, clean_sender, clean_text
 from ..settings import HubSettings
 from ..store import credentials
 from ..store.models import utcnow
+from . import parts
 from .base import Attachment, DeliveryError, InboundMessage, OutboundMessage
 
 if TYPE_CHECKING:
@@ -315,37 +315,8 @@ def format_text(text: str, options: Sequence[str] = (), link: str | None = None)
     return "\n\n".join(blocks)
 
 
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
-
-
-def _cut(window: str, limit: int) -> int:
-    """Where to end a part within `window` (the text's first limit+1 characters)."""
-    line = window.rfind("\n", 1, limit + 1)
-    sentence = max((m.end() for m in _SENTENCE_END.finditer(window, 0, limit + 1)), default=-1)
-    space = max(window.rfind(" ", 1, limit + 1), window.rfind("\t", 1, limit + 1))
-    boundary = max(line, sentence)
-    for candidate in (boundary, space):
-        if candidate >= limit // 2:
-            return candidate
-    for candidate in (boundary, space):
-        if candidate > 0:
-            return candidate
-    return limit
-
-
 def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> list[str]:
-    """`text` in parts of at most `limit` characters, in order, cut at a line or sentence
-    end when there is one in the second half of a part (else at a space, else anywhere)."""
-    rest = text.strip()
-    parts: list[str] = []
-    while len(rest) > limit:
-        cut = _cut(rest[: limit + 1], limit)
-        head, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
-        if head:
-            parts.append(head)
-    if rest:
-        parts.append(rest)
-    return parts
+    return parts.split_text(text, limit)
 
 
 def _attachment_link(attachment: Mapping[str, Any] | None) -> str | None:
@@ -405,10 +376,6 @@ class ZaloChannel:
     numbered_buttons = True
     router = webhooks
 
-    # Parts of a split message already sent (message id -> count), so a retry after a
-    # failure in the middle does not repeat the first parts. Bounded; per process.
-    MAX_PROGRESS = 1000
-
     def __init__(
         self,
         settings: HubSettings,
@@ -421,7 +388,7 @@ class ZaloChannel:
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         self._token: Token | None = None
         self._renewing = asyncio.Lock()  # one renewal thread per process at a time
-        self._progress: OrderedDict[int, int] = OrderedDict()
+        self._sent_parts = parts.SentParts()
 
     # ----------------------------------------------------------------- the seam
     def reply_window(self, last_customer_at: datetime, by_person: bool) -> datetime:
@@ -440,33 +407,21 @@ class ZaloChannel:
         text = format_text(
             content.text, [b.title for b in content.buttons], _attachment_link(content.attachment)
         )
-        parts = split_text(text)
-        if not parts:
+        pieces = split_text(text)
+        if not pieces:
             return  # nothing Zalo can show (a hub-only payload): nothing to send
-        key = content.id
         token = await self._usable_token()
-        try:
-            for i, part in enumerate(parts):
-                if i < self._progress.get(key, 0):
-                    continue
-                token = await self._send(token, message.recipient_id, part)
-                self._note_progress(key, i + 1)
-        except DeliveryError as exc:
-            if exc.permanent:
-                self._progress.pop(key, None)
-            raise
-        self._progress.pop(key, None)
+
+        async def send(part: str) -> None:
+            nonlocal token  # a send may renew it
+            token = await self._send(token, message.recipient_id, part)
+
+        await self._sent_parts.send_all(content.id, pieces, send)
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     # ---------------------------------------------------------------- sending
-    def _note_progress(self, key: int, done: int) -> None:
-        self._progress[key] = done
-        self._progress.move_to_end(key)
-        while len(self._progress) > self.MAX_PROGRESS:
-            self._progress.popitem(last=False)
-
     async def _send(self, token: Token, user_id: str, text: str) -> Token:
         """One text to one user; returns the token that worked (renewed after a -216)."""
         code, detail = await self._post_message(token.access, user_id, text)
