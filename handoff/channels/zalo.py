@@ -349,11 +349,11 @@ def parse_token_response(data: Any, now: datetime) -> Token:
     """Zalo's `{"access_token", "refresh_token", "expires_in"}` (expires_in is a string of
     seconds in the documentation; a number is accepted too)."""
     if not isinstance(data, dict):
-        raise RefreshRefused("phản hồi không hợp lệ")
+        raise RefreshRefused(copy_vi.ZALO_TOKEN_RESPONSE_INVALID)
     access, refresh = data.get("access_token"), data.get("refresh_token")
     if not isinstance(access, str) or not access or not isinstance(refresh, str) or not refresh:
         detail = data.get("error_name") or data.get("error_description") or data.get("message")
-        raise RefreshRefused(f"{detail or 'không có token mới'}, mã {data.get('error', '?')}")
+        raise RefreshRefused(copy_vi.zalo_no_new_token(str(detail or ""), data.get("error", "?")))
     expires_at = None
     try:
         seconds = float(str(data.get("expires_in")))
@@ -434,19 +434,22 @@ class ZaloChannel:
             raise refusal(code, detail)
         return token
 
-    async def _post_message(self, access_token: str, user_id: str, text: str) -> tuple[int, str]:
-        url = self.settings.zalo_api_url.rstrip("/") + SEND_PATH
-        body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
+    async def _post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """One call to Zalo; unreachable, overloaded or failing servers are transient."""
         try:
-            response = await self._client.post(
-                url, json=body, headers={"access_token": access_token}
-            )
+            response = await self._client.post(url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise DeliveryError(copy_vi.zalo_unreachable("hết thời gian chờ")) from exc
+            raise DeliveryError(copy_vi.zalo_unreachable(copy_vi.TIMED_OUT)) from exc
         except httpx.HTTPError as exc:
             raise DeliveryError(copy_vi.zalo_unreachable(type(exc).__name__)) from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise DeliveryError(copy_vi.zalo_http_error(response.status_code))
+        return response
+
+    async def _post_message(self, access_token: str, user_id: str, text: str) -> tuple[int, str]:
+        url = self.settings.zalo_api_url.rstrip("/") + SEND_PATH
+        body = {"recipient": {"user_id": user_id}, "message": {"text": text}}
+        response = await self._post(url, json=body, headers={"access_token": access_token})
         try:
             data = response.json()
             code = int(data["error"])
@@ -534,16 +537,7 @@ class ZaloChannel:
             "app_id": s.zalo_app_id or "",
             "grant_type": "refresh_token",
         }
-        try:
-            response = await self._client.post(
-                url, data=form, headers={"secret_key": s.zalo_app_secret or ""}
-            )
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(copy_vi.zalo_unreachable("hết thời gian chờ")) from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryError(copy_vi.zalo_unreachable(type(exc).__name__)) from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise DeliveryError(copy_vi.zalo_http_error(response.status_code))
+        response = await self._post(url, data=form, headers={"secret_key": s.zalo_app_secret or ""})
         try:
             data = response.json()
         except ValueError as exc:

@@ -314,3 +314,9 @@ ERRORS.update(
         "zalo_invalid_event": "Sự kiện Zalo không đúng định dạng.",
     }
 )
+TIMED_OUT = "hết thời gian chờ"
+ZALO_TOKEN_RESPONSE_INVALID = "phản hồi không hợp lệ"
+
+
+def zalo_no_new_token(detail: str, code: object) -> str:
+    return f"{detail or 'không có token mới'}, mã {code}"
