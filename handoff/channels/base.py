@@ -38,6 +38,10 @@ class InboundMessage:
         return self.payload or self.text
 
 
+# System notices that speak for an agent's action, not for the bot.
+PERSON_NOTICES = frozenset({"agent_joined", "agent_left", "transferred"})
+
+
 @dataclass(frozen=True)
 class OutboundMessage:
     """A message for one customer on one channel (from the outbox), with what a platform's
@@ -49,8 +53,9 @@ class OutboundMessage:
 
     @property
     def by_person(self) -> bool:
-        """Written by an agent (Messenger's HUMAN_AGENT tag allows a longer window)."""
-        return self.message.role == "agent"
+        """Written by an agent, or the notice of an agent's own action ("Lan joined / left"):
+        Messenger's HUMAN_AGENT tag allows these a longer window than the bot's messages."""
+        return self.message.role == "agent" or self.message.notice in PERSON_NOTICES
 
     @property
     def text(self) -> str:

@@ -679,20 +679,25 @@ async def test_reply_windows_human_agent_tag_and_refusals(
     assert r.status_code == 409
     assert r.json()["error"] == "outside_reply_window"
 
-    # Automatic messages after 24 h (the "agent left" notice, the CSAT question) fail for
-    # good, with a reason the agent reads; nothing reaches Meta.
+    # After 24 h the notice of the agent's own action ("Lan left") still goes, as the
+    # person's message it is (HUMAN_AGENT); the bot's CSAT question fails for good, with a
+    # reason the agent reads, and never reaches Meta.
     set_last_customer_at(hub, cid, utcnow() - timedelta(days=2))
     assert (await lan.post(f"/api/console/conversations/{cid}/resolve")).status_code == 200
     await settle(hub)
-    assert len(graph.sent) == 4
+    assert len(graph.sent) == 5
+    left = graph.sent[-1]
+    assert (left.messaging_type, left.tag) == ("MESSAGE_TAG", "HUMAN_AGENT")
+    assert left.text is not None and "đã rời cuộc trò chuyện" in left.text
     detail = (await lan.get(f"/api/console/conversations/{cid}")).json()
     await lan.aclose()
     last_two = detail["messages"][-2:]
     assert [m["role"] for m in last_two] == ["system", "bot"]
-    for m in last_two:
-        assert m["delivery"]["status"] == "failed"
-        assert m["delivery"]["error"].startswith("Không gửi được qua Messenger")
-        assert "24 giờ" in m["delivery"]["error"]
+    assert last_two[0]["delivery"]["status"] == "sent"
+    csat = last_two[1]["delivery"]
+    assert csat["status"] == "failed"
+    assert csat["error"].startswith("Không gửi được qua Messenger")
+    assert "24 giờ" in csat["error"]
 
 
 async def test_a_refused_window_from_meta_is_permanent(
