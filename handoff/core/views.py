@@ -241,7 +241,3 @@ class AssistHit(BaseModel):
 class AssistResult(BaseModel):
     available: bool
     hits: list[AssistHit]
-
-
-def customer_view(message: MessageView) -> dict[str, Any]:
-    return message.for_customer().model_dump()

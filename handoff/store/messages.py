@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..core.views import Button, Delivery, EventView, MessageView
+from . import outbox
 from .conversations import iso
 from .models import Agent, Conversation, Event, Message, OutboxEntry, utcnow
 
@@ -127,7 +128,7 @@ def recent(s: Session, conversation_id: str, limit: int = 500) -> list[MessageVi
         .limit(limit)
     ).all()
     deliveries = {
-        o.message_id: Delivery(status=o.status, attempts=o.attempts, error=o.last_error)
+        o.message_id: outbox.delivery(o)
         for o in s.scalars(
             select(OutboxEntry).where(OutboxEntry.conversation_id == conversation_id)
         )

@@ -135,13 +135,3 @@ def release(s: Session, job_ids: Sequence[int]) -> None:
 
 def delivery(entry: OutboxEntry) -> Delivery:
     return Delivery(status=entry.status, attempts=entry.attempts, error=entry.last_error)
-
-
-def next_due_at(s: Session) -> datetime | None:
-    """When the next pending row falls due (for the worker's sleep)."""
-    return s.scalar(
-        select(OutboxEntry.next_attempt_at)
-        .where(OutboxEntry.status == PENDING)
-        .order_by(OutboxEntry.next_attempt_at)
-        .limit(1)
-    )
