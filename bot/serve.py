@@ -2,8 +2,10 @@
 
     .venv-rasa/bin/python bot/serve.py --model var/models/rasa/cskh.tar.gz --port 5005
 
-is `rasa run` with our defaults (`--enable-api`, bound to 127.0.0.1, bot/endpoints.yml,
-bot/credentials.yml, telemetry off) plus the patches below, applied before Rasa's own
+is `rasa run` with our defaults (bound to 127.0.0.1, bot/endpoints.yml, bot/credentials.yml,
+telemetry off; Rasa's HTTP API, which can read and rewrite any transcript or load a model, only
+with a token: `CSKH_RASA_AUTH_TOKEN` set turns on `--enable-api --auth-token`; the hub needs
+only the REST channel webhook) plus the patches below, applied before Rasa's own
 `rasa.__main__.main()`. Each patch targets one per-message cost found in the Rasa 3.6.21
 source; before/after numbers are in bot/MEASUREMENTS.md. `CSKH_RASA_PATCHES=none` (or a
 comma list such as `jsonschema,session`) selects patches, to re-measure each of them.
@@ -222,8 +224,11 @@ def build_argv(args: list[str]) -> list[str]:
     def has(*flags: str) -> bool:
         return any(a == f or a.startswith(f + "=") for a in args for f in flags)
 
-    if not has("--enable-api"):
+    token = os.environ.get("CSKH_RASA_AUTH_TOKEN")
+    if token and not has("--enable-api"):
         argv.append("--enable-api")
+    if token and not has("--auth-token"):
+        argv += ["--auth-token", token]
     if not has("-i", "--interface"):
         argv += ["--interface", "127.0.0.1"]
     if not has("--endpoints"):
@@ -246,7 +251,9 @@ def main() -> None:
     # but not its folder.
     (REPO_ROOT / "var" / "rasa").mkdir(parents=True, exist_ok=True)
     sys.argv = build_argv(sys.argv[1:])
-    print(f"serve.py: patches {sorted(patches) or 'none'}; {' '.join(sys.argv)}", flush=True)
+    shown = " ".join("***" if prev == "--auth-token" else a
+                     for prev, a in zip(["", *sys.argv], sys.argv, strict=False))
+    print(f"serve.py: patches {sorted(patches) or 'none'}; {shown}", flush=True)
 
     from rasa.__main__ import main as rasa_main
 

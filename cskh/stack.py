@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import secrets
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cskh.paths import DEFAULT_INDEX_DIR, REPO_ROOT, VAR_DIR
 
@@ -74,8 +76,16 @@ class StackConfig:
     # Plain `rasa run` instead of bot/serve.py: the stock bot must be measured without our
     # patches.
     stock_rasa: bool = False
-    # "memory": no tracker database at all, to measure what the SQL tracker store costs.
-    tracker_store: Literal["sqlite", "memory"] = "sqlite"
+    # "memory": no tracker database at all, to measure what the SQL tracker store costs;
+    # "postgresql": the database at `tracker_url`, shared by several Rasa processes.
+    tracker_store: Literal["sqlite", "memory", "postgresql"] = "sqlite"
+    tracker_url: str | None = None  # postgresql://user@host:port/db
+    # Rasa's lock store on Redis (redis://host:port/db), for several Rasa processes.
+    lock_store_url: str | None = None
+    # An action server this config does not start (another config's, in a replica set).
+    actions_url_override: str | None = None
+    # Rasa's HTTP API (trackers, models) only with this token (bot/serve.py); None: off.
+    rasa_auth_token: str | None = None
     start_timeout: float = 180.0
 
     @classmethod
@@ -89,6 +99,8 @@ class StackConfig:
             "run_dir": run_dir,
             "database_url": f"sqlite:///{run_dir / 'hub.db'}",
             "tracker_db": run_dir / "tracker.db",
+            # Tests read Rasa's trackers through its API, with a token nobody else knows.
+            "rasa_auth_token": secrets.token_urlsafe(16),
             # Two cores shared with the test or benchmark itself: Rasa loads slowly.
             "start_timeout": 300.0,
             **overrides,
@@ -119,7 +131,7 @@ class StackConfig:
 
     @property
     def actions_url(self) -> str:
-        return f"http://{self.host}:{self.actions_port}"
+        return self.actions_url_override or f"http://{self.host}:{self.actions_port}"
 
 
 @contextlib.contextmanager
@@ -210,10 +222,7 @@ class Service:
 
 
 def _rasa_ready(body: bytes) -> bool:
-    try:
-        return bool(json.loads(body).get("model_id"))
-    except ValueError:
-        return False
+    return b"Hello from Rasa" in body
 
 
 def _endpoints_for(config: StackConfig) -> Path:
@@ -221,17 +230,32 @@ def _endpoints_for(config: StackConfig) -> Path:
     import yaml
 
     endpoints = yaml.safe_load((REPO_ROOT / "bot" / "endpoints.yml").read_text("utf-8")) or {}
-    if "actions" in config.services:
+    if "actions" in config.services or config.actions_url_override:
         endpoints["action_endpoint"] = {"url": f"{config.actions_url}/webhook"}
     else:
         endpoints.pop("action_endpoint", None)
     tracker = endpoints.get("tracker_store")
     if config.tracker_store == "memory":
         endpoints.pop("tracker_store", None)
+    elif config.tracker_store == "postgresql":
+        if not config.tracker_url:
+            raise ValueError("tracker_store='postgresql' needs tracker_url")
+        url = urlsplit(config.tracker_url)
+        endpoints["tracker_store"] = {
+            "type": "SQL", "dialect": "postgresql", "url": url.hostname or "127.0.0.1",
+            "port": url.port or 5432, "db": url.path.lstrip("/"),
+            "username": url.username or "postgres", "password": url.password or "",
+        }
     elif isinstance(tracker, dict) and tracker.get("dialect") == "sqlite":
         db = config.tracker_db or (config.run_dir / "rasa-tracker.db")
         db.parent.mkdir(parents=True, exist_ok=True)
         tracker["db"] = str(db)
+    if config.lock_store_url:
+        url = urlsplit(config.lock_store_url)
+        endpoints["lock_store"] = {
+            "type": "redis", "url": url.hostname or "127.0.0.1", "port": url.port or 6379,
+            "db": int(url.path.lstrip("/") or 0),
+        }
     path = config.run_dir / f"endpoints-{config.rasa_port}.yml"
     path.write_text(yaml.safe_dump(endpoints, allow_unicode=True), "utf-8")
     return path
@@ -276,15 +300,17 @@ def build_services(config: StackConfig) -> list[Service]:
             "rasa",
             [
                 *rasa,
-                "--enable-api", "--interface", config.host, "--port", str(config.rasa_port),
+                "--interface", config.host, "--port", str(config.rasa_port),
                 "--model", str(config.rasa_model),
                 "--endpoints", str(_endpoints_for(config)),
                 "--credentials", str(REPO_ROOT / "bot" / "credentials.yml"),
             ],
-            f"{config.rasa_url}/status",
+            # Rasa's HTTP API (/status) is off: only the hub talks to Rasa, through the REST
+            # channel. Sanic accepts connections once the model is loaded.
+            f"{config.rasa_url}/",
             _rasa_ready,
             config.run_dir / f"rasa-{config.rasa_port}.log",
-            base_env,
+            {**base_env, "CSKH_RASA_AUTH_TOKEN": config.rasa_auth_token or ""},
         ))
     if "hub" in config.services:
         services.append(Service(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import uvicorn
@@ -11,25 +10,27 @@ from .settings import ConfigError, HubSettings
 
 
 def main() -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = HubSettings()
     except (ConfigError, ValueError) as exc:
         # Fail fast with one readable line (e.g. production without a secret key).
         print(f"handoff: configuration error: {exc}", file=sys.stderr)
         return 2
+    from . import logs
     from .app import create_app
+
+    logs.configure(settings.log_format)
 
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        # The hub keeps presence and per-conversation locks in memory: one worker process.
+        # One process per replica: run more replicas (with Redis and PostgreSQL, see
+        # docs/deploy.md), not more workers, so each has its own socket.io sessions.
         workers=1,
         proxy_headers=True,
         log_level="info",
+        log_config=None,  # uvicorn's records go through logs.configure's handler
     )
     return 0
 

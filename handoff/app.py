@@ -28,7 +28,8 @@ from .channels.base import Channel
 from .channels.web import WebChannel
 from .core.delivery import DeliveryWorker
 from .core.hub import Hub, run_sync
-from .rasa import HttpRasaClient, RasaClient
+from .core.presence import Presence, PresencePort, RedisPresence
+from .rasa import HttpRasaClient, RasaClient, RasaPool
 from .realtime.console import ConsoleGateway
 from .realtime.server import make_server
 from .settings import HubSettings
@@ -80,9 +81,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.sqlalchemy_url())
-        await run_sync(migrate, engine)
+        if settings.migrate_on_start:
+            await run_sync(migrate, engine)
         store = Store(engine)
-        rasa_client = rasa or HttpRasaClient(settings.rasa_url, settings.rasa_timeout_seconds)
+        presence = _presence(settings)
+        await presence.start()
+        rasa_client = rasa or _rasa_client(settings)
         triage_impl = triage if triage is not None else await run_sync(load_triage)
         # Messages that arrive together are embedded as one batch (cheaper per text).
         batcher = MicroBatcher(triage_impl.analyse_many, max_batch=settings.embed_batch_size)
@@ -95,6 +99,7 @@ def create_app(
             console=gateway,
             analyse=batcher.submit,
             knowledge_base=lambda: _knowledge_base(app, settings),
+            presence=presence,
         )
         worker = DeliveryWorker(store, push_channels, gateway, settings)
         hub.outbox_written = worker.wake
@@ -111,6 +116,7 @@ def create_app(
             await hub.drain()  # messages being answered in the background
             await batcher.aclose()
             await worker.stop()
+            await presence.stop()
             for channel in push_channels.values():
                 close = getattr(channel, "aclose", None)
                 if close is not None:
@@ -135,6 +141,25 @@ def create_app(
         if webhooks is not None:
             app.include_router(webhooks)
     return app
+
+
+def _presence(settings: HubSettings) -> PresencePort:
+    if not settings.redis_url:
+        return Presence()
+    import redis.asyncio as aioredis
+
+    return RedisPresence(
+        aioredis.Redis.from_url(settings.redis_url),
+        heartbeat_seconds=settings.presence_heartbeat_seconds,
+        ttl_seconds=settings.presence_ttl_seconds,
+    )
+
+
+def _rasa_client(settings: HubSettings) -> RasaClient:
+    urls = settings.rasa_url_list()
+    if len(urls) == 1:
+        return HttpRasaClient(urls[0], settings.rasa_timeout_seconds)
+    return RasaPool(urls, settings.rasa_timeout_seconds, settings.rasa_down_seconds)
 
 
 def _install_security_headers(app: FastAPI) -> None:

@@ -33,7 +33,28 @@ class HubSettings(BaseSettings):
         validation_alias=AliasChoices("CSKH_HUB_DATABASE_URL", "DATABASE_URL"),
     )
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa processes, comma-separated (sharing their tracker and lock stores): each
+    # conversation goes to one of them while it is up (handoff/rasa.py RasaPool). Empty:
+    # `rasa_url` alone.
+    rasa_urls: str = ""
     rasa_timeout_seconds: float = 10.0
+    # A Rasa process that refused a connection is skipped for this long.
+    rasa_down_seconds: float = 10.0
+
+    # Several hub replicas: Redis fans socket.io events out across them and holds who is
+    # online; PostgreSQL serialises each conversation's writes. Unset: one process.
+    redis_url: str | None = None
+    # A replica refreshes its agents' presence this often; an entry not refreshed within the
+    # TTL (a replica that died) no longer counts as online.
+    presence_heartbeat_seconds: float = 10.0
+    presence_ttl_seconds: float = 30.0
+    # Replicas started together must not race to migrate: run `cskh hub migrate` once and
+    # set this to false (on PostgreSQL concurrent migrations also wait on an advisory lock).
+    migrate_on_start: bool = True
+    # GET /metrics with `Authorization: Bearer <token>` (Prometheus), besides a supervisor.
+    metrics_token: str | None = None
+    # "json": one JSON object per log line (with the conversation id), for log shippers.
+    log_format: str = "text"
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = None
@@ -131,7 +152,16 @@ class HubSettings(BaseSettings):
                 f"business_hours must look like 08:00-21:00, got {self.business_hours!r}"
             )
         self.business_day_set()  # validates
+        if self.log_format not in {"text", "json"}:
+            raise ConfigError(f"log_format must be text or json, got {self.log_format!r}")
+        if self.redis_url and not self.sqlalchemy_url().startswith("postgresql"):
+            # Replicas on one SQLite file would each believe they are alone.
+            raise ConfigError("CSKH_HUB_REDIS_URL (several replicas) needs PostgreSQL")
         return self
+
+    def rasa_url_list(self) -> list[str]:
+        urls = [u.strip() for u in self.rasa_urls.split(",") if u.strip()]
+        return urls or [self.rasa_url]
 
     @property
     def messenger_enabled(self) -> bool:

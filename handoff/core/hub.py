@@ -29,12 +29,13 @@ from cskh import query_vector
 from cskh.text import fold
 from triage.facts import EMAIL, find_phones
 
-from .. import auth
+from .. import auth, logs
 from ..channels.base import Channel, InboundMessage
 from ..errors import Conflict, Forbidden, NotFound
 from ..rasa import RasaClient, RasaUnavailable
 from ..settings import HubSettings
 from ..store import Store, agents, conversations, lifecycle, messages, outbox, reporting
+from ..store.db import lock_key
 from ..store.models import (
     ASSIGNED,
     AWAY,
@@ -51,7 +52,7 @@ from . import copy_vi
 from .accounts import Accounts
 from .hours import business_status, format_local, wait_estimate_seconds
 from .locks import KeyedLocks
-from .presence import Presence
+from .presence import Presence, PresencePort
 from .views import (
     AgentInfo,
     AgentRow,
@@ -162,7 +163,7 @@ class Hub:
         *,
         channels: Mapping[str, Channel] | None = None,
         console: ConsoleNotifier | None = None,
-        presence: Presence | None = None,
+        presence: PresencePort | None = None,
         analyse: Analyse | None = None,
         knowledge_base: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
@@ -172,13 +173,12 @@ class Hub:
         self.triage = triage
         self.channels: dict[str, Channel] = dict(channels or {})
         self.console: ConsoleNotifier = console or NullConsole()
-        self.presence = presence or Presence()
+        self.presence: PresencePort = presence or Presence()
         self._analyse = analyse
         self._knowledge_base = knowledge_base
         self.accounts = Accounts(store)
         self._locks = KeyedLocks()
         self._background: set[asyncio.Task[InboundResult]] = set()
-        self._last_wait_notice: dict[str, datetime] = {}
         # Set by the delivery worker: called after a transaction wrote outbox rows.
         self.outbox_written: Callable[[], None] = lambda: None
 
@@ -189,6 +189,7 @@ class Hub:
         """Store, triage and route one customer message; the replies the channel should show
         in its answer to this request (for channels that reply through the outbox they are
         already in it). `stored` is resolved as soon as the message is committed."""
+        logs.conversation_id.set(f"{inbound.channel}:{inbound.sender_id}")
         # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
         metadata = {
             k: v for k, v in inbound.metadata.items() if k != query_vector.METADATA_KEY
@@ -280,6 +281,9 @@ class Hub:
         metadata: dict[str, Any],
         sentiment: dict[str, Any] | None,
     ) -> _Inbound:
+        # Another replica may hold a message of the same customer: one decides at a time,
+        # so a double-send cannot be escalated twice.
+        lock_key(s, f"inbound:{inbound.channel}:{inbound.sender_id}")
         conv = messages.conversation_for(s, inbound.channel, inbound.sender_id)
         if inbound.message_id is not None and messages.is_duplicate(
             s, conv.id, inbound.message_id
@@ -459,7 +463,6 @@ class Hub:
             )
         s.flush()
         replies.append(self._queue_notice(s, conv))
-        self._last_wait_notice[conv.id] = utcnow()
         return replies
 
     def _while_waiting(self, s: Session, conv: Conversation, text: str) -> list[Message]:
@@ -471,13 +474,11 @@ class Hub:
             if phones or emails:
                 contact = lifecycle.add_contact(s, conv, phones, emails)
                 if contact is not None:
-                    self._last_wait_notice[conv.id] = now  # replaces the wait notice
                     thanks = copy_vi.contact_thanks(contact["phones"], contact["emails"])
                     return [messages.add(s, conv.id, "system", thanks, {"notice": "contact"})]
-        last = self._last_wait_notice.get(conv.id)
+        last = messages.last_notice_at(s, conv.id)
         if last and (now - last).total_seconds() < STILL_WAITING_NOTICE_SECONDS:
             return []
-        self._last_wait_notice[conv.id] = now
         return [self._queue_notice(s, conv)]
 
     def _queue_notice(self, s: Session, conv: Conversation) -> Message:
@@ -774,18 +775,18 @@ class Hub:
     async def agent_connected(self, agent: AgentInfo) -> None:
         """A console socket opened: an agent set away only because their last console
         closed is online again."""
-        async with self.presence.lock:
-            if self.presence.connected(agent.id):
+        async with self.presence.lock(agent.id):
+            if await self.presence.connected(agent.id):
                 await self._set_status_if(agent.id, ONLINE, only_if=AWAY)
         await self.console.to_console("presence", {"online": self.presence.agents_online()})
 
     async def agent_disconnected(self, agent: AgentInfo) -> None:
         """A console socket closed: with none left nobody can answer, so no new claims."""
-        async with self.presence.lock:
-            if self.presence.disconnected(agent.id) and await self._set_status_if(
+        async with self.presence.lock(agent.id):
+            if await self.presence.disconnected(agent.id) and await self._set_status_if(
                 agent.id, AWAY, only_if=ONLINE
             ):
-                self.presence.mark_auto_away(agent.id)
+                await self.presence.mark_auto_away(agent.id)
         await self.console.to_console("presence", {"online": self.presence.agents_online()})
 
     async def _set_status_if(self, agent_id: int, status: str, *, only_if: str) -> bool:

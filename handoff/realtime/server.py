@@ -19,8 +19,12 @@ def make_server(settings: HubSettings) -> socketio.AsyncServer:
         # plain allow-list would lock out.
         return "*" in allowed or origin in allowed or same_origin(environ)
 
+    # With replicas, an emit to a room (a customer's session, the agents) is published on
+    # Redis and every replica delivers it to the sockets it holds.
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     return socketio.AsyncServer(
         async_mode="asgi",
+        client_manager=manager,
         cors_allowed_origins=origins,
         max_http_buffer_size=settings.max_body_bytes,
         ping_interval=settings.socket_ping_interval,

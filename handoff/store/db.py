@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -23,10 +23,14 @@ def make_engine(url: str) -> Engine:
             # DB work runs in worker threads (see service.py), so the connection pool
             # hands connections across threads.
             connect_args={"check_same_thread": False, "timeout": 30},
+            # SQL errors are logged: they must not carry customers' phones or messages.
+            hide_parameters=True,
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -71,12 +75,27 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# pg_advisory_xact_lock key of migrations (any constant no other lock uses: "cskh" in hex).
+_MIGRATION_LOCK = 0x63736B68
+
+
 def migrate(engine: Engine) -> None:
-    """`alembic upgrade head` on the given engine (idempotent)."""
+    """`alembic upgrade head` on the given engine (idempotent). On PostgreSQL replicas that
+    start together wait for each other: the first migrates, the others find it done."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def lock_key(s: Session, key: str) -> None:
+    """Serialise this transaction with every other one that locks the same key, on every
+    replica (PostgreSQL: a transaction advisory lock, released at commit or rollback). On
+    SQLite a write transaction already holds the database's only write lock."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
 
 
 def session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

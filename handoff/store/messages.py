@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..core.views import Button, Delivery, EventView, MessageView
@@ -49,6 +50,16 @@ def conversation_for(s: Session, channel: str, external_id: str) -> Conversation
         s.add(conv)
         s.flush()
     return conv
+
+
+def last_notice_at(s: Session, conversation_id: str) -> datetime | None:
+    """When the customer was last told something by the system (a wait or contact notice):
+    kept in the database, so every replica sees the same answer."""
+    return s.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.conversation_id == conversation_id, Message.role == "system"
+        )
+    )
 
 
 def is_duplicate(s: Session, conversation_id: str, channel_message_id: str) -> bool:

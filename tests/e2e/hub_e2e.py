@@ -132,7 +132,8 @@ def hub_db(stack: Stack, sql: str, **params: Any) -> list[Any]:
 
 def rasa_user_texts(stack: Stack, conversation_id: str) -> list[str]:
     """What the real Rasa server received for a conversation (its tracker's user events)."""
-    url = f"{stack.config.rasa_url}/conversations/{conversation_id}/tracker"
+    token = stack.config.rasa_auth_token
+    url = f"{stack.config.rasa_url}/conversations/{conversation_id}/tracker?token={token}"
     with urllib.request.urlopen(url, timeout=30) as response:
         tracker = json.loads(response.read())
     return [e.get("text") or "" for e in tracker["events"] if e["event"] == "user"]
