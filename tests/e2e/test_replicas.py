@@ -32,7 +32,9 @@ from handoff.rasa import rendezvous_order
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-PG = "postgresql://postgres@127.0.0.1:5432"
+# The server's admin connection (as tests/api/conftest.py); databases are made beside it.
+PG_ADMIN = os.environ.get("CSKH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG = PG_ADMIN.rsplit("/", 1)[0]
 REDIS = "redis://127.0.0.1:6379"
 # Redis databases of this test: hub fan-out + presence, Rasa's lock store.
 HUB_REDIS_DB, LOCK_REDIS_DB = 11, 12
@@ -57,13 +59,13 @@ class Replicas:
 
 
 def _create_database(name: str) -> None:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _drop_database(name: str) -> None:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -79,7 +81,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     hub_ports = (free_port(), free_port())
     actions_port = free_port()
     rasa_urls = [f"http://127.0.0.1:{p}" for p in rasa_ports]
-    database_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{hub_db}"
+    database_url = f"{PG}/{hub_db}".replace("postgresql://", "postgresql+psycopg://", 1)
     tracker_url = f"{PG}/{tracker_db}"
     env = {
         "CSKH_HUB_REDIS_URL": f"{REDIS}/{HUB_REDIS_DB}",
