@@ -1,4 +1,4 @@
-"""Rasa action server for the CSKH bot: `python -m rasa_sdk --actions actions --port 5055`.
+"""Rasa action server for the CSKH bot: `python -m actions.serve --port 5055` (rasa-sdk + /metrics).
 
 Plain logic lives in `faq.py` / `orders.py` (no Rasa import); `actions.py` adapts it to rasa-sdk.
 """

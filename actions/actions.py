@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -21,6 +22,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.faq import FaqAnswer, FaqConfig, SearchesKnowledge, answer_article, answer_question
 from actions.orders import OrderStore, normalize_order_code, order_status_reply
 from actions.settings import ActionSettings, get_settings
+from actions.telemetry import ACTION_METRICS
 from cskh import query_vector
 
 logger = logging.getLogger(__name__)
@@ -150,6 +152,7 @@ class ActionAnswerFaq(Action):
             dispatcher.utter_message(text=KB_UNAVAILABLE_TEXT, buttons=[HUMAN_BUTTON])
             dispatcher.utter_message(json_message=_meta({"kind": "fallback"}))
             return []
+        started = time.perf_counter()
         if intent == "choose_article" and article_id:
             # The question is the text the customer typed before clicking a title.
             answer = answer_article(kb, article_id, _last_customer_text(tracker), config)
@@ -159,11 +162,13 @@ class ActionAnswerFaq(Action):
                 kb, tracker.latest_message.get("text") or "", config, _known_vectors(kb, tracker)
             )
             events = []
-            if intent == "nlu_fallback" and answer.kind == "none":
-                # Not understood and not in the help center: the "please rephrase" reply,
-                # which carries the `fallback` meta the escalation rules count.
-                dispatcher.utter_message(response="utter_fallback")
-                return events
+        ACTION_METRICS.search_seconds.observe(time.perf_counter() - started, outcome=answer.kind)
+        ACTION_METRICS.runs.inc(action=self.name(), outcome=answer.kind)
+        if intent == "nlu_fallback" and answer.kind == "none":
+            # Not understood and not in the help center: the "please rephrase" reply,
+            # which carries the `fallback` meta the escalation rules count.
+            dispatcher.utter_message(response="utter_fallback")
+            return events
         _emit_faq(dispatcher, answer)
         return events
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import secrets
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -286,7 +286,7 @@ def build_services(config: StackConfig) -> list[Service]:
     if "actions" in config.services:
         services.append(Service(
             "actions",
-            [py, "-m", "rasa_sdk", "--actions", "actions", "--port", str(config.actions_port)],
+            [py, "-m", "actions.serve", "--port", str(config.actions_port)],
             f"{config.actions_url}/health",
             lambda body: b"ok" in body,
             config.run_dir / f"actions-{config.actions_port}.log",

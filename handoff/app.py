@@ -101,7 +101,7 @@ def create_app(
             knowledge_base=lambda: _knowledge_base(app, settings),
             presence=presence,
         )
-        worker = DeliveryWorker(store, push_channels, gateway, settings)
+        worker = DeliveryWorker(store, push_channels, gateway, settings, hub.metrics)
         hub.outbox_written = worker.wake
         app.state.hub = hub
         app.state.delivery = worker

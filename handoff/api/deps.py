@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -62,6 +63,22 @@ async def supervisor(agent: Annotated[AgentInfo, Depends(current_agent)]) -> Age
 
 CurrentAgent = Annotated[AgentInfo, Depends(current_agent)]
 Supervisor = Annotated[AgentInfo, Depends(supervisor)]
+
+
+async def metrics_reader(request: Request, hub: HubDep, settings: SettingsDep) -> str:
+    """Prometheus scrapes with `Authorization: Bearer <CSKH_HUB_METRICS_TOKEN>`; a
+    supervisor's console login works too."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if settings.metrics_token and scheme.lower() == "bearer":
+        if hmac.compare_digest(given.strip().encode(), settings.metrics_token.encode()):
+            return "prometheus"
+        raise Unauthorized("unauthorized")
+    agent = await current_agent(request, hub, settings)
+    await supervisor(agent)
+    return agent.username
+
+
+MetricsReader = Annotated[str, Depends(metrics_reader)]
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from .deps import HubDep, Supervisor
+from .deps import HubDep, MetricsReader, Supervisor
 
 router = APIRouter()
 
@@ -18,8 +18,8 @@ async def stats(agent: Supervisor, hub: HubDep) -> dict[str, Any]:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(agent: Supervisor, hub: HubDep) -> str:
-    return prometheus_text(await hub.stats())
+async def metrics(reader: MetricsReader, hub: HubDep) -> str:
+    return prometheus_text(await hub.stats()) + hub.metrics.render()
 
 
 def prometheus_text(data: dict[str, Any]) -> str:

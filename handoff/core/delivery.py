@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..channels.base import Channel, DeliveryError, OutboundMessage
+from ..metrics import HubMetrics
 from ..settings import HubSettings
 from ..store import Store, messages, outbox
 from ..store.models import FAILED, Conversation, Message
@@ -36,8 +37,10 @@ class DeliveryWorker:
         channels: Mapping[str, Channel],
         console: ConsoleNotifier,
         settings: HubSettings,
+        metrics: HubMetrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics or HubMetrics()
         self._channels = channels
         self._console = console
         self._settings = settings
@@ -166,6 +169,7 @@ class DeliveryWorker:
     def _sent(self, job: outbox.Job) -> Outcome:
         with self._store.write() as s:
             outbox.mark_sent(s, job.id)
+        self._metrics.deliveries.inc(channel=job.channel, outcome="sent")
         return Outcome(job, Delivery(status="sent", attempts=job.attempts))
 
     def _failed(self, job: outbox.Job, reason: str, permanent: bool) -> Outcome:
@@ -173,12 +177,14 @@ class DeliveryWorker:
         with self._store.write() as s:
             if permanent or job.attempts >= settings.outbox_max_attempts:
                 outbox.mark_failed(s, job.id, reason)
+                self._metrics.deliveries.inc(channel=job.channel, outcome="failed")
                 return Outcome(job, Delivery(status=FAILED, attempts=job.attempts, error=reason))
             delay = min(
                 settings.outbox_backoff_seconds * 2 ** (job.attempts - 1),
                 settings.outbox_backoff_max_seconds,
             )
             outbox.mark_retry(s, job.id, reason, delay)
+        self._metrics.deliveries.inc(channel=job.channel, outcome="retry")
         log.info("delivery of message %s retried in %.0fs: %s", job.message_id, delay, reason)
         return Outcome(job, Delivery(status="pending", attempts=job.attempts, error=reason))
 

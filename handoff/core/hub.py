@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from triage.facts import EMAIL, find_phones
 from .. import auth, logs
 from ..channels.base import Channel, InboundMessage
 from ..errors import Conflict, Forbidden, NotFound
+from ..metrics import HubMetrics
 from ..rasa import RasaClient, RasaUnavailable
 from ..settings import HubSettings
 from ..store import Store, agents, conversations, lifecycle, messages, outbox, reporting
@@ -166,6 +168,7 @@ class Hub:
         presence: PresencePort | None = None,
         analyse: Analyse | None = None,
         knowledge_base: Callable[[], Awaitable[Any]] | None = None,
+        metrics: HubMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -177,6 +180,7 @@ class Hub:
         self._analyse = analyse
         self._knowledge_base = knowledge_base
         self.accounts = Accounts(store)
+        self.metrics = metrics or HubMetrics()
         self._locks = KeyedLocks()
         self._background: set[asyncio.Task[InboundResult]] = set()
         # Set by the delivery worker: called after a transaction wrote outbox rows.
@@ -190,6 +194,8 @@ class Hub:
         in its answer to this request (for channels that reply through the outbox they are
         already in it). `stored` is resolved as soon as the message is committed."""
         logs.conversation_id.set(f"{inbound.channel}:{inbound.sender_id}")
+        arrived = time.perf_counter()
+        self.metrics.messages.inc(channel=inbound.channel, direction="in")
         # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
         metadata = {
             k: v for k, v in inbound.metadata.items() if k != query_vector.METADATA_KEY
@@ -207,6 +213,10 @@ class Hub:
                     got.duplicate,
                 )
             step = await self._ask_bot(got, got.bot_text, metadata, vector)
+        if any(m.role == "bot" for m in step.added):
+            self.metrics.reply_seconds.observe(
+                time.perf_counter() - arrived, channel=inbound.channel
+            )
         await self._after(step)
         return InboundResult(step.conversation, [m.for_customer() for m in step.customer])
 
@@ -450,6 +460,8 @@ class Hub:
         summary = self.triage.summarize(transcript, decision.reasons, conv.channel, 0.0)
         if not lifecycle.enqueue(s, conv, decision.reasons, decision.priority, summary):
             return []
+        for reason in decision.reasons:
+            self.metrics.handoffs.inc(reason=reason)
         replies = []
         if decision.reply or "bot_unavailable" not in decision.reasons:
             replies.append(
@@ -827,6 +839,14 @@ class Hub:
         if step.queued_outbox:
             self.outbox_written()
         conv = step.conversation
+        for m in step.added:
+            if m.role in ("bot", "agent", "system"):
+                self.metrics.messages.inc(channel=conv.channel, direction="out")
+        if step.changed_hands and conv.state == ASSIGNED and conv.handoff is not None:
+            queued, assigned = conv.handoff.queued_at, conv.handoff.assigned_at
+            if queued and assigned and step.added and step.added[-1].notice == "agent_joined":
+                wait = datetime.fromisoformat(assigned) - datetime.fromisoformat(queued)
+                self.metrics.queue_wait_seconds.observe(wait.total_seconds())
         if not (step.changed_hands or conv.state in IN_HANDOFF or conv.flag):
             return  # a bot-mode conversation is not on any console list
         await self.console.to_console(
