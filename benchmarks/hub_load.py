@@ -247,10 +247,13 @@ async def escalations(hub_url: str, console: Console, count: int) -> dict[str, A
 
 
 async def throughput(
-    hub_url: str, console: Console, clients: int, seconds: float, questions: list[str]
+    hub_url: str | list[str], console: Console | None, clients: int, seconds: float,
+    questions: list[str],
 ) -> dict[str, Any]:
+    """Closed-loop conversations; with several hub URLs (replicas) they are spread evenly."""
     rng = random.Random(7)
-    customers = [Customer(hub_url) for _ in range(clients)]
+    urls = [hub_url] if isinstance(hub_url, str) else hub_url
+    customers = [Customer(urls[i % len(urls)]) for i in range(clients)]
     await asyncio.gather(*(c.connect() for c in customers))
     first_reply: list[float] = []
     turn: list[float] = []
