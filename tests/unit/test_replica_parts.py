@@ -112,3 +112,13 @@ def test_json_logs_carry_the_conversation_and_never_a_phone_number(
     assert line["conversation_id"] == "web:abc"
     assert line["level"] == "warning" and "Lan" in line["message"]
     assert "0987654321" not in line["message"] and "321" in line["message"]
+
+
+def test_tokens_and_session_ids_are_cut_from_access_log_lines() -> None:
+    line = logs.redact(
+        '127.0.0.1:5 - "GET /webhooks/rest/webhook?token=s3cr3t&x=1 HTTP/1.1" 200; '
+        '"GET /webhooks/messenger?hub.mode=subscribe&hub.verify_token=vt-9&hub.challenge=7"; '
+        '"GET /api/conversations/4f9a2b7c/history HTTP/1.1" 200'
+    )
+    assert "s3cr3t" not in line and "vt-9" not in line and "4f9a2b7c" not in line
+    assert "x=1" in line and "hub.challenge=7" in line and "/history" in line
