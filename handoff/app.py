@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from cskh.paths import DEFAULT_INDEX_DIR
 
 from .api import auth, console, public, reports
+from .api.body_limit import BodySizeLimit
 from .api.deps import install_error_handlers
 from .batching import MicroBatcher
 from .channels import messenger, rest, zalo
@@ -134,6 +135,9 @@ def create_app(
     app.mount("/static", StaticFiles(directory=public.STATIC_DIR), name="static")
     install_error_handlers(app)
     _install_security_headers(app)
+    app.add_middleware(
+        BodySizeLimit, limit=settings.max_body_bytes, webhook_limit=settings.webhook_max_body_bytes
+    )
     for router in (public.router, rest.router, auth.router, console.router, reports.router):
         app.include_router(router)
     for channel in push_channels.values():

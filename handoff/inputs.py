@@ -9,9 +9,10 @@ from typing import Any
 from .core.copy_vi import error_text
 
 # C0/C1 control characters except tab and newlines, plus zero-width/bidi overrides that are
-# used to disguise text; PostgreSQL also rejects NUL in text columns.
+# used to disguise text; PostgreSQL also rejects NUL in text columns. The joiners U+200C/D
+# stay: emoji sequences (👨‍👩‍👧, 🤦‍♀️) are built with U+200D.
 _CONTROL_RE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
 
 
