@@ -2,6 +2,11 @@
 
 Relevance is judged per article (did the right article come first?) and per section (did the
 right passage come first?), on `knowledge_base/eval/questions.jsonl`.
+
+Also over another help center (`knowledge_base/eval/telco`, frozen 2026-11-30 before any
+tuning): a temporary index is built with the shop index's embedder, splitter and search
+settings. Questions that carry `facts` are also judged on the reply the customer would receive
+(the action server's plain FAQ logic, `actions/faq.py`): does it contain every fact?
 """
 
 from __future__ import annotations
@@ -9,17 +14,24 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cskh.paths import REPO_ROOT
+from knowledge_base.index import BuildReport, build_index
 from knowledge_base.ingest import Passage
 from knowledge_base.search import KnowledgeBase
+
+if TYPE_CHECKING:
+    from actions.faq import FaqAnswer, FaqConfig, SearchesKnowledge
 
 DEFAULT_QUESTIONS = REPO_ROOT / "knowledge_base" / "eval" / "questions.jsonl"
 # First messages as customers type them (2-6 words, "đổi hàng được không"): written after the
@@ -28,12 +40,21 @@ SHORT_QUESTIONS = REPO_ROOT / "knowledge_base" / "eval" / "short_questions.jsonl
 _PLAIN_WORD = re.compile(r"\w+", re.UNICODE)
 
 
+# A second help center (a mobile operator), written 2026-11-30 before any tuning: see its
+# README. Its questions carry the facts a correct reply must contain.
+TELCO_DIR = REPO_ROOT / "knowledge_base" / "eval" / "telco"
+TELCO_ARTICLES = TELCO_DIR / "articles"
+TELCO_QUESTIONS = TELCO_DIR / "questions.jsonl"
+TELCO_LABEL = "frozen 2026-11-30, written before tuning"
+
+
 @dataclass(frozen=True)
 class Question:
     question: str
     article: str
     section: str
     style: str
+    facts: tuple[str, ...] = ()  # strings the sent reply must contain (case-insensitive)
 
 
 def load_questions(path: Path = DEFAULT_QUESTIONS) -> list[Question]:
@@ -42,8 +63,12 @@ def load_questions(path: Path = DEFAULT_QUESTIONS) -> list[Question]:
         for line in fh:
             if line.strip():
                 row = json.loads(line)
+                facts = row.get("facts") or []
+                if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
+                    raise ValueError(f"'facts' must be a list of strings: {line.strip()}")
                 out.append(
-                    Question(row["question"], row["article"], row["section"], row.get("style", ""))
+                    Question(row["question"], row["article"], row["section"], row.get("style", ""),
+                             tuple(f for f in facts if f.strip()))
                 )
     return out
 
@@ -183,3 +208,153 @@ def run_eval(kb: KnowledgeBase, questions: Sequence[Question]) -> list[tuple[str
         for name, rank in ranker_set.items():
             results.append((subset, evaluate(name, rank, qs)))
     return results
+
+
+# --------------------------------------------------------------------------------------------
+# Another help center, same parameters
+
+
+def build_temporary_kb(source: Path, like: KnowledgeBase) -> tuple[KnowledgeBase, BuildReport]:
+    """Index `source` as `cskh kb build` would, with `like`'s embedder and search settings.
+
+    Built in a temporary folder (the shop's index is not touched) and loaded into memory.
+    """
+    with tempfile.TemporaryDirectory(prefix="cskh-eval-index-") as tmp:
+        report = build_index(source, Path(tmp), like.embedder)
+        kb = KnowledgeBase.load(Path(tmp), embedder=like.embedder, config=like.config)
+    return kb, report
+
+
+# --------------------------------------------------------------------------------------------
+# Answer level: does the reply the customer receives contain the facts?
+
+
+def fact_key(text: str) -> str:
+    """Text as facts are compared: case-folded, NFC, runs of whitespace as one space.
+
+    Diacritics are kept: "7 ngày" is not found in "7 ngay"."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+def missing_facts(reply: str, facts: Sequence[str]) -> list[str]:
+    """The facts not written in `reply` (case-insensitive, marks as written)."""
+    key = fact_key(reply)
+    return [f for f in facts if fact_key(f) not in key]
+
+
+def sent_text(answer: FaqAnswer) -> str:
+    """What the customer reads: the message text, and for a choice list the offered titles
+    (buttons). An answer's text is already trimmed and ends with "Xem thêm: title – url"."""
+    if answer.kind == "choices":
+        return "\n".join([answer.text, *(a.title for a in answer.articles)])
+    return answer.text
+
+
+def action_faq_config() -> FaqConfig:
+    """The FaqConfig the action server uses (`actions/settings.py`, CSKH_ACTIONS_* apply)."""
+    from actions.faq import FaqConfig
+    from actions.settings import ActionSettings
+
+    settings = ActionSettings()
+    return FaqConfig(**{
+        f.name: getattr(settings, f.name) for f in fields(FaqConfig) if hasattr(settings, f.name)
+    })
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """The first reply to one question, and what picking the right offered title gives."""
+
+    kind: str  # "answer" (confident, no choice list) | "choices" | "none"
+    right_article: bool  # answer: its article is the expected one; choices: it is offered
+    missing: tuple[str, ...]  # facts missing from the first reply
+    picked_missing: tuple[str, ...] | None  # after picking the right title; None if not offered
+
+    @property
+    def confident(self) -> bool:
+        return self.kind == "answer"
+
+
+def answer_outcome(
+    kb: SearchesKnowledge, question: Question, config: FaqConfig
+) -> AnswerOutcome:
+    """Run the action server's FAQ logic (actions/faq.py) on one question."""
+    from actions.faq import answer_article, answer_question
+
+    answer = answer_question(kb, question.question, config)
+    offered = [a.id for a in answer.articles]
+    picked: tuple[str, ...] | None = None
+    if answer.kind == "choices" and question.article in offered:
+        chosen = answer_article(kb, question.article, question.question, config)
+        picked = tuple(missing_facts(sent_text(chosen), question.facts))
+    return AnswerOutcome(
+        kind=answer.kind,
+        right_article=question.article in offered,
+        missing=tuple(missing_facts(sent_text(answer), question.facts)),
+        picked_missing=picked,
+    )
+
+
+@dataclass(frozen=True)
+class AnswerMetrics:
+    n: int  # answerable questions (with facts)
+    facts_in_reply: float  # first reply contains every fact
+    confident: float  # share sent as an answer, without a choice list
+    n_confident: int
+    confident_right: float  # of the confident answers, right article (nan if none)
+    choices: float  # share answered with a choice list
+    choices_offering_right: float  # of the choice lists, the right title offered (nan if none)
+    facts_after_pick: float  # first reply, or the right offered title once picked
+
+
+def answer_metrics(outcomes: Sequence[AnswerOutcome]) -> AnswerMetrics:
+    n = len(outcomes)
+
+    def share(hits: int, total: int) -> float:
+        return hits / total if total else float("nan")
+
+    confident = [o for o in outcomes if o.confident]
+    choices = [o for o in outcomes if o.kind == "choices"]
+    return AnswerMetrics(
+        n=n,
+        facts_in_reply=share(sum(not o.missing for o in outcomes), n),
+        confident=share(len(confident), n),
+        n_confident=len(confident),
+        confident_right=share(sum(o.right_article for o in confident), len(confident)),
+        choices=share(len(choices), n),
+        choices_offering_right=share(sum(o.right_article for o in choices), len(choices)),
+        facts_after_pick=share(
+            sum(not o.missing or o.picked_missing == () for o in outcomes), n
+        ),
+    )
+
+
+def run_answer_eval(
+    kb: SearchesKnowledge, questions: Sequence[Question], config: FaqConfig
+) -> list[tuple[str, AnswerMetrics]]:
+    """Answer metrics over the questions that carry facts, all and per style ([] if none)."""
+    outcomes = [(q, answer_outcome(kb, q, config)) for q in questions if q.facts]
+    if not outcomes:
+        return []
+    subsets: dict[str, list[AnswerOutcome]] = {"all": [o for _, o in outcomes]}
+    for q, o in outcomes:
+        subsets.setdefault(q.style or "unlabelled", []).append(o)
+    return [(name, answer_metrics(items)) for name, items in subsets.items()]
+
+
+def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
+    def f(x: float) -> str:
+        return "-" if x != x else f"{x:.3f}"
+
+    header = (
+        f"{'subset':<15} {'n':>4} {'facts':>6} {'confident':>9} {'conf-right':>10} "
+        f"{'choices':>7} {'offers-right':>12} {'facts-after-pick':>16}"
+    )
+    lines = [header, "-" * len(header)]
+    for subset, m in results:
+        lines.append(
+            f"{subset:<15} {m.n:>4} {f(m.facts_in_reply):>6} {f(m.confident):>9} "
+            f"{f(m.confident_right):>10} {f(m.choices):>7} {f(m.choices_offering_right):>12} "
+            f"{f(m.facts_after_pick):>16}"
+        )
+    return "\n".join(lines)

@@ -213,14 +213,28 @@ def _configure_eval(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--questions", type=Path, default=QUESTIONS_PATH, metavar="JSONL",
                         help="help-center questions, all non-angry (JSONL with 'question'); "
                         "skipped when the file does not exist")
+    from triage.evaluate import CONVERSATIONS_PATH, FROZEN_PATH
+
+    parser.add_argument("--frozen", type=Path, default=FROZEN_PATH, metavar="JSONL",
+                        help="frozen labelled messages ('text', 'label', 'kind'), written "
+                        "before tuning; skipped when the file does not exist")
+    parser.add_argument("--conversations", type=Path, default=CONVERSATIONS_PATH,
+                        metavar="JSONL",
+                        help="frozen conversations ('turns', 'should_reach_person', 'kind'); "
+                        "skipped when the file does not exist")
 
 
 def _eval_sentiment(args: argparse.Namespace) -> int:
     from triage.evaluate import (
+        evaluate_conversations,
+        evaluate_frozen,
         evaluate_questions,
         evaluate_split,
+        format_conversations_report,
+        format_frozen_report,
         format_questions_report,
         format_report,
+        format_side_by_side,
     )
 
     _check_data(args.data)
@@ -232,9 +246,22 @@ def _eval_sentiment(args: argparse.Namespace) -> int:
             questions = evaluate_questions(model, args.questions)
         except ValueError as exc:
             raise _cli_error(str(exc)) from exc
+    # The frozen sets (triage/data/FROZEN_SETS.md): measured only, never tuned on.
+    frozen = conversations = None
+    try:
+        if args.frozen is not None and args.frozen.exists():
+            frozen = evaluate_frozen(model, args.frozen)
+        if args.conversations is not None and args.conversations.exists():
+            conversations = evaluate_conversations(model, args.conversations)
+    except (OSError, ValueError) as exc:
+        raise _cli_error(str(exc)) from exc
     if args.json:
         out = result.to_dict()
         out["help_center"] = questions.to_dict() if questions is not None else None
+        out["frozen"] = frozen.to_dict() if frozen is not None else None
+        out["frozen_conversations"] = (
+            conversations.to_dict() if conversations is not None else None
+        )
         print(json.dumps(out, ensure_ascii=False))
     else:
         print(format_report(result, show_errors=args.errors))
@@ -243,6 +270,20 @@ def _eval_sentiment(args: argparse.Namespace) -> int:
             print(format_questions_report(questions, show=args.errors))
         else:
             print(f"\nhelp-center questions: {args.questions} not found, skipped")
+        print()
+        if frozen is not None:
+            print(format_frozen_report(frozen))
+        else:
+            print(f"frozen messages: {args.frozen} not found, skipped")
+        print()
+        if conversations is not None:
+            print(format_conversations_report(conversations))
+        else:
+            print(f"frozen conversations: {args.conversations} not found, skipped")
+        if frozen is not None:
+            print()
+            print(format_side_by_side(result, frozen))
+    # --check gates on the sets it always gated on; the frozen numbers are reported only.
     ok = result.meets_targets() and (questions is None or questions.meets_target())
     return 1 if args.check and not ok else 0
 
@@ -251,8 +292,9 @@ def eval_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], 
     """Sub-commands of the shared `cskh eval`: name -> (help, configure_parser, handler)."""
     return {
         "sentiment": (
-            "sentiment model on the held-out test split (F1, angry recall, false escalations)"
-            " and on the help-center questions (share flagged angry)",
+            "sentiment model on the held-out test split (F1, angry recall, false escalations),"
+            " on the help-center questions (share flagged angry) and on the frozen sets "
+            "(per kind; conversations that reach a person)",
             _configure_eval,
             _eval_sentiment,
         )
