@@ -56,6 +56,18 @@ STOCK_BOT = BotFiles(
 )
 
 
+LOAD_FROM_ONE_ADDRESS = {
+    "CSKH_HUB_RATE_MESSAGES_PER_IP_PER_MINUTE": "100000",
+    "CSKH_HUB_RATE_SESSIONS_PER_IP_PER_MINUTE": "100000",
+    "CSKH_HUB_RATE_HANDOFFS_PER_IP_PER_HOUR": "100000",
+    "CSKH_HUB_RATE_MESSAGES_PER_SESSION_PER_MINUTE": "100000",
+}
+
+
+def _env(value: object) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 @dataclass
 class StackConfig:
     host: str = "127.0.0.1"
@@ -104,6 +116,9 @@ class StackConfig:
             # Two cores shared with the test or benchmark itself: Rasa loads slowly.
             "start_timeout": 300.0,
             **overrides,
+            # Every simulated customer comes from 127.0.0.1: the per-address limits that
+            # protect a public hub would throttle the load itself (tests/api checks them).
+            "extra_env": {**LOAD_FROM_ONE_ADDRESS, **_env(overrides.get("extra_env"))},
         }
         return cls(**values)  # type: ignore[arg-type]
 

@@ -30,6 +30,7 @@ from .channels.web import WebChannel
 from .core.delivery import DeliveryWorker
 from .core.hub import Hub, run_sync
 from .core.presence import Presence, PresencePort, RedisPresence
+from .core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .rasa import HttpRasaClient, RasaClient, RasaPool
 from .realtime.console import ConsoleGateway
 from .realtime.server import make_server
@@ -85,7 +86,7 @@ def create_app(
         if settings.migrate_on_start:
             await run_sync(migrate, engine)
         store = Store(engine)
-        presence = _presence(settings)
+        presence, limiter = _shared_state(settings)
         await presence.start()
         rasa_client = rasa or _rasa_client(settings)
         triage_impl = triage if triage is not None else await run_sync(load_triage)
@@ -101,12 +102,15 @@ def create_app(
             analyse=batcher.submit,
             knowledge_base=lambda: _knowledge_base(app, settings),
             presence=presence,
+            limiter=limiter,
         )
         worker = DeliveryWorker(store, push_channels, gateway, settings, hub.metrics)
         hub.outbox_written = worker.wake
         app.state.hub = hub
         app.state.delivery = worker
         worker.start()
+        gateway.start(settings.console_login_check_seconds)
+        resumer = asyncio.create_task(_resume_unanswered(hub, settings.resume_check_seconds))
         # Warm the KB for agent assist in the background: loading the embedder takes seconds
         # and must not delay start-up or the first console request.
         warm = asyncio.create_task(_knowledge_base(app, settings))
@@ -114,10 +118,13 @@ def create_app(
             yield
         finally:
             warm.cancel()
+            resumer.cancel()
             await hub.drain()  # messages being answered in the background
             await batcher.aclose()
             await worker.stop()
             await presence.stop()
+            await gateway.stop()
+            hub.close()
             for channel in push_channels.values():
                 close = getattr(channel, "aclose", None)
                 if close is not None:
@@ -147,16 +154,32 @@ def create_app(
     return app
 
 
-def _presence(settings: HubSettings) -> PresencePort:
+async def _resume_unanswered(hub: Hub, interval: float) -> None:
+    """At start-up and then every `interval`: answer what a crash left unanswered (a replica
+    that died mid-answer is covered by the others)."""
+    while True:
+        try:
+            resumed = await hub.resume_unanswered()
+            if resumed:
+                log.info("answered %d customer messages left unanswered", resumed)
+        except Exception:
+            log.warning("resuming unanswered messages failed", exc_info=True)
+        await asyncio.sleep(interval)
+
+
+def _shared_state(settings: HubSettings) -> tuple[PresencePort, RateLimiter]:
+    """Presence and rate limits: this process's, or every replica's through Redis."""
     if not settings.redis_url:
-        return Presence()
+        return Presence(), MemoryRateLimiter()
     import redis.asyncio as aioredis
 
-    return RedisPresence(
-        aioredis.Redis.from_url(settings.redis_url),
+    client = aioredis.Redis.from_url(settings.redis_url)
+    presence = RedisPresence(
+        client,
         heartbeat_seconds=settings.presence_heartbeat_seconds,
         ttl_seconds=settings.presence_ttl_seconds,
     )
+    return presence, RedisRateLimiter(client)
 
 
 def _rasa_client(settings: HubSettings) -> RasaClient:

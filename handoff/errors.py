@@ -7,6 +7,7 @@ HTTP leaks into the layers below.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -39,3 +40,14 @@ class Forbidden(HubError):
 
 class Unauthorized(HubError):
     kind = "unauthorized"
+
+
+class RateLimited(HubError):
+    """Too many requests: `retry_after` seconds until the limit's window ends."""
+
+    kind = "rate_limited"
+
+    def __init__(self, code: str = "rate_limited", *, retry_after: float, **params: Any) -> None:
+        seconds = max(1, math.ceil(retry_after))
+        super().__init__(code, retry_after=seconds, **params)
+        self.retry_after = seconds

@@ -66,6 +66,27 @@ class HubSettings(BaseSettings):
     # refusing a large one would only make them redeliver it forever.
     webhook_max_body_bytes: int = 1024 * 1024
 
+    # Rate limits (fixed windows; shared through Redis with replicas). Over a limit a socket
+    # gets `hub_error` `rate_limited` and HTTP a 429 with Retry-After; nothing is stored.
+    rate_messages_per_session_per_minute: int = 30
+    rate_messages_per_ip_per_minute: int = 120  # offices and mobile carriers share addresses
+    rate_sessions_per_ip_per_minute: int = 20
+    # Admission to the human queue: conversations one address may queue per hour, so a flood
+    # of fresh sessions cannot push customers who are already waiting further back.
+    rate_handoffs_per_ip_per_hour: int = 20
+    # Console login: failures per username and per address before a lock for the window.
+    login_failures_per_user: int = 5
+    login_failures_per_ip: int = 20
+    login_lock_seconds: int = 900
+    # Password hashing (scrypt, ~50 ms) runs in its own small pool: a login flood can never
+    # take the threads that handle customers' messages.
+    login_hash_workers: int = 2
+    # Console sockets are re-checked against their login this often: a logout on another
+    # replica, a disabled account or a changed password closes them within this time.
+    console_login_check_seconds: float = 30.0
+    # How often each replica looks for customer messages a crash left unanswered.
+    resume_check_seconds: float = 60.0
+
     # Rasa failures in a row after which the conversation is queued for a person.
     bot_failures_before_queue: int = 2
 

@@ -46,9 +46,10 @@ async def login_page() -> FileResponse:
 
 @router.post("/api/auth/login", response_model=LoginResult)
 async def login(
-    body: LoginBody, response: Response, hub: HubDep, settings: SettingsDep
+    body: LoginBody, request: Request, response: Response, hub: HubDep, settings: SettingsDep
 ) -> LoginResult:
-    result = await hub.login(body.username, body.password)
+    ip = request.client.host if request.client else None
+    result = await hub.login(body.username, body.password, ip)
     if result is None:
         raise Unauthorized("bad_credentials")
     token, agent = result

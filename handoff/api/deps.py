@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from ..core.copy_vi import error_text
 from ..core.hub import Hub
 from ..core.views import AgentInfo
-from ..errors import Forbidden, HubError, Unauthorized
+from ..errors import Forbidden, HubError, RateLimited, Unauthorized
 from ..inputs import InputError
 from ..settings import HubSettings
 
@@ -22,6 +22,7 @@ STATUS_BY_KIND = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "rate_limited": 429,
 }
 
 
@@ -104,7 +105,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         status = STATUS_BY_KIND.get(exc.kind, 400)
-        return error_response(status, exc.code, error_text(exc.code, exc.params))
+        response = error_response(status, exc.code, error_text(exc.code, exc.params))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(InputError)
     async def _input_error(request: Request, exc: InputError) -> JSONResponse:

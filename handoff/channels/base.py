@@ -31,6 +31,12 @@ class InboundMessage:
     payload: str | None = None  # a button's payload (postback, quick reply)
     attachments: tuple[Attachment, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # Channels open to anyone (web, REST) ask for rate limits per sender; the platforms'
+    # signed webhooks do not (refusing a delivery only makes the platform send it again).
+    rate_limited: bool = False
+    # The sender's network address when it is a customer's own (the web widget): limits and
+    # admission to the human queue also count per address.
+    client_ip: str | None = None
 
     @property
     def bot_text(self) -> str:

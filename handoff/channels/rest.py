@@ -63,6 +63,9 @@ def parse(body: bytes, settings: HubSettings) -> InboundMessage:
         text=text,
         message_id=str(message_id)[:128] if message_id else None,
         metadata=metadata,
+        # Per sender only: the caller is a backend speaking for many customers from one
+        # address, so per-address limits would throttle all of them together.
+        rate_limited=True,
     )
 
 

@@ -21,6 +21,7 @@ from ..core.copy_vi import error_text
 from ..core.views import ConversationView, CustomerMessage
 from ..errors import HubError
 from ..inputs import InputError, clean_text
+from ..realtime.server import client_ip
 from .base import InboundMessage, OutboundMessage
 
 if TYPE_CHECKING:
@@ -100,6 +101,12 @@ class WebChannel:
             namespace=CUSTOMER_NS,
         )
 
+    def _ip(self, sid: str) -> str | None:
+        try:
+            return client_ip(self.sio.get_environ(sid, namespace=CUSTOMER_NS) or {})
+        except KeyError:
+            return None
+
     def _register(self) -> None:
         sio = self.sio
 
@@ -107,6 +114,11 @@ class WebChannel:
         async def session_request(sid: str, data: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
             if not isinstance(requested, str) or not SESSION_ID_RE.match(requested):
+                try:
+                    await self._get_hub().admit_session(self._ip(sid))
+                except HubError as exc:
+                    await self._error(sid, exc.code, exc.params)
+                    return
                 requested = uuid4().hex
             await sio.enter_room(sid, requested, namespace=CUSTOMER_NS)
             await sio.save_session(sid, {"session_id": requested}, namespace=CUSTOMER_NS)
@@ -141,6 +153,8 @@ class WebChannel:
                 text=text,
                 message_id=str(message_id)[:128] if message_id else None,
                 metadata=custom if isinstance(custom, dict) else {},
+                rate_limited=True,
+                client_ip=self._ip(sid),
             )
             try:
                 result = await hub.customer_message(inbound)

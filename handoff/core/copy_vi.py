@@ -19,6 +19,11 @@ ESCALATION_REPLY = (
     "Mình rất tiếc vì trải nghiệm chưa tốt của bạn. Mình đang chuyển bạn tới nhân viên "
     "hỗ trợ, bạn vui lòng chờ trong giây lát nhé."
 )
+# A conversation the queue did not admit (too many handoffs from one address this hour).
+HANDOFF_NOT_ADMITTED = (
+    "Hiện đang có rất nhiều yêu cầu gặp nhân viên từ kết nối của bạn. Trợ lý vẫn ở đây để "
+    "giúp bạn; bạn vui lòng thử lại yêu cầu gặp nhân viên sau ít phút nhé."
+)
 CSAT_QUESTION = (
     "Cuộc trò chuyện với nhân viên đã kết thúc. Bạn hài lòng với sự hỗ trợ ở mức nào? "
     "(1 = rất không hài lòng, 5 = rất hài lòng)"
@@ -113,6 +118,13 @@ ERRORS: dict[str, str] = {
     "outside_reply_window": (
         "Đã quá thời hạn nền tảng cho phép trả lời khách này (hết hạn lúc {until}): "
         "chờ khách nhắn lại hoặc liên hệ qua kênh khác."
+    ),
+    "rate_limited": (
+        "Bạn đang gửi quá nhanh, vui lòng thử lại sau {retry_after} giây. "
+        "Tin nhắn vừa rồi chưa được gửi."
+    ),
+    "login_locked": (
+        "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {retry_after} giây."
     ),
     "internal_error": "Xin lỗi, hệ thống đang bận. Tin nhắn của bạn đã được lưu, vui lòng thử lại.",
     # access

@@ -16,9 +16,10 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar
 
 import anyio.to_thread
@@ -32,16 +33,18 @@ from triage.facts import EMAIL, find_phones
 
 from .. import auth, logs
 from ..channels.base import Channel, InboundMessage
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, NotFound, RateLimited
 from ..metrics import HubMetrics
 from ..rasa import RasaClient, RasaUnavailable
 from ..settings import HubSettings
 from ..store import Store, agents, conversations, lifecycle, messages, outbox, reporting
 from ..store.db import lock_key
 from ..store.models import (
+    ANSWERED,
     ASSIGNED,
     AWAY,
     BOT,
+    FAILED_ANSWER,
     ONLINE,
     PENDING,
     QUEUED,
@@ -55,6 +58,7 @@ from .accounts import Accounts
 from .hours import business_status, format_local, wait_estimate_seconds
 from .locks import KeyedLocks
 from .presence import Presence, PresencePort
+from .ratelimit import MemoryRateLimiter, RateLimiter
 from .views import (
     AgentInfo,
     AgentRow,
@@ -114,9 +118,16 @@ class ConsoleNotifier(Protocol):
 
     async def to_console(self, event: str, data: dict[str, Any]) -> None: ...
 
+    async def end_login(self, token_hash: str) -> None:
+        """Close the console sockets opened with that login session."""
+        ...
+
 
 class NullConsole:
     async def to_console(self, event: str, data: dict[str, Any]) -> None:
+        return None
+
+    async def end_login(self, token_hash: str) -> None:
         return None
 
 
@@ -148,6 +159,11 @@ class _Step:
 class _Inbound:
     step: _Step
     duplicate: bool = False
+    admitted: bool = True  # may this message's address still queue for a person
+    message_id: int | None = None  # the stored customer message the bot answers
+    # False when nobody waits on a request for the replies (a message answered after a
+    # crash): push channels get them through the outbox.
+    inline: bool = True
     to_bot: bool = False  # bot mode: Rasa should answer
     history: list[dict[str, Any]] = field(default_factory=list)
     user_turn: dict[str, Any] = field(default_factory=dict)
@@ -169,6 +185,7 @@ class Hub:
         analyse: Analyse | None = None,
         knowledge_base: Callable[[], Awaitable[Any]] | None = None,
         metrics: HubMetrics | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -181,6 +198,10 @@ class Hub:
         self._knowledge_base = knowledge_base
         self.accounts = Accounts(store)
         self.metrics = metrics or HubMetrics()
+        self.limiter: RateLimiter = limiter or MemoryRateLimiter()
+        self._hash_pool = ThreadPoolExecutor(
+            max_workers=settings.login_hash_workers, thread_name_prefix="cskh-login"
+        )
         self._locks = KeyedLocks()
         self._background: set[asyncio.Task[InboundResult]] = set()
         # Set by the delivery worker: called after a transaction wrote outbox rows.
@@ -195,6 +216,7 @@ class Hub:
         already in it). `stored` is resolved as soon as the message is committed."""
         logs.conversation_id.set(f"{inbound.channel}:{inbound.sender_id}")
         arrived = time.perf_counter()
+        admitted = await self._admit(inbound)
         self.metrics.messages.inc(channel=inbound.channel, direction="in")
         # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
         metadata = {
@@ -202,7 +224,7 @@ class Hub:
         }
         sentiment, vector = await self._score(inbound.text)
         async with self._locks(f"{inbound.channel}:{inbound.sender_id}"):
-            got = await run_sync(self._tx_inbound, inbound, metadata, sentiment)
+            got = await run_sync(self._tx_inbound, inbound, metadata, sentiment, admitted)
             if stored is not None and not stored.done():
                 stored.set_result(None)
             if got.duplicate or not got.to_bot:
@@ -213,12 +235,47 @@ class Hub:
                     got.duplicate,
                 )
             step = await self._ask_bot(got, got.bot_text, metadata, vector)
+        if step.changed_hands and step.conversation.state == QUEUED and inbound.client_ip:
+            await self.limiter.hit(
+                f"handoff:ip:{inbound.client_ip}", self.settings.rate_handoffs_per_ip_per_hour, 3600
+            )
         if any(m.role == "bot" for m in step.added):
             self.metrics.reply_seconds.observe(
                 time.perf_counter() - arrived, channel=inbound.channel
             )
         await self._after(step)
         return InboundResult(step.conversation, [m.for_customer() for m in step.customer])
+
+    async def _admit(self, inbound: InboundMessage) -> bool:
+        """Rate limits of a message from a customer whose address we know (web, REST):
+        raises RateLimited before anything is stored. Answers whether this address may still
+        queue a conversation for a person this hour."""
+        if not inbound.rate_limited:
+            return True
+        settings = self.settings
+        ip = inbound.client_ip
+        limits = [(f"msg:session:{inbound.channel}:{inbound.sender_id}",
+                   settings.rate_messages_per_session_per_minute)]
+        if ip:
+            limits.append((f"msg:ip:{ip}", settings.rate_messages_per_ip_per_minute))
+        for key, limit in limits:
+            wait = await self.limiter.hit(key, limit, 60)
+            if wait:
+                raise RateLimited(retry_after=wait)
+        if not ip:
+            return True
+        wait = await self.limiter.peek(f"handoff:ip:{ip}", settings.rate_handoffs_per_ip_per_hour)
+        return not wait
+
+    async def admit_session(self, client_ip: str | None) -> None:
+        """A new widget session from this address (raises RateLimited)."""
+        if client_ip is None:
+            return
+        wait = await self.limiter.hit(
+            f"session:ip:{client_ip}", self.settings.rate_sessions_per_ip_per_minute, 60
+        )
+        if wait:
+            raise RateLimited(retry_after=wait)
 
     async def accept(self, inbound: InboundMessage) -> None:
         """Store a message now and answer it in the background: for platforms that want
@@ -251,6 +308,9 @@ class Hub:
         if not task.cancelled() and task.exception() is not None:
             log.error("answering a stored message failed", exc_info=task.exception())
 
+    def close(self) -> None:
+        self._hash_pool.shutdown(wait=False)
+
     async def drain(self) -> None:
         """Wait for messages being answered in the background (shutdown, tests)."""
         while self._background:
@@ -272,11 +332,12 @@ class Hub:
         inbound: InboundMessage,
         metadata: dict[str, Any],
         sentiment: dict[str, Any] | None,
+        admitted: bool = True,
     ) -> _Inbound:
         for attempt in range(3):
             try:
                 with self.store.write() as s:
-                    return self._store_inbound(s, inbound, metadata, sentiment)
+                    return self._store_inbound(s, inbound, metadata, sentiment, admitted)
             except IntegrityError:
                 # Lost a race creating the conversation or storing the same platform message
                 # id from another process: the next attempt sees the winner's row.
@@ -290,15 +351,22 @@ class Hub:
         inbound: InboundMessage,
         metadata: dict[str, Any],
         sentiment: dict[str, Any] | None,
+        admitted: bool = True,
     ) -> _Inbound:
         # Another replica may hold a message of the same customer: one decides at a time,
         # so a double-send cannot be escalated twice.
         lock_key(s, f"inbound:{inbound.channel}:{inbound.sender_id}")
         conv = messages.conversation_for(s, inbound.channel, inbound.sender_id)
-        if inbound.message_id is not None and messages.is_duplicate(
-            s, conv.id, inbound.message_id
-        ):
-            return _Inbound(_Step(conversations.light_view(conv)), duplicate=True)
+        if inbound.message_id is not None:
+            earlier = messages.by_channel_id(s, conv.id, inbound.message_id)
+            if earlier is not None:
+                # A redelivery. Answered (or being answered right now): dropped. Stored but
+                # never answered (the hub died, Rasa timed out): answered now.
+                if conv.state == BOT and messages.take_if_unanswered(
+                    s, earlier.id, utcnow() - timedelta(seconds=self._resume_after())
+                ):
+                    return self._resume_inbound(s, conv, earlier, admitted)
+                return _Inbound(_Step(conversations.light_view(conv)), duplicate=True)
         channel = self.channels.get(inbound.channel)
         if getattr(channel, "numbered_buttons", False) and inbound.text and not inbound.payload:
             # The platform shows buttons as a numbered list: "2" or a title picks one.
@@ -319,6 +387,8 @@ class Hub:
         )
         s.flush()
         added = [messages.view(msg)]
+        if not inbound.bot_text or conv.state != BOT or conv.csat_pending:
+            msg.answer_status = ANSWERED  # not the bot's to answer (a person, a rating...)
         if not inbound.bot_text:
             # An image, sticker or file: kept for the agent, acknowledged, not for the bot.
             ack = []
@@ -342,16 +412,71 @@ class Hub:
         profile = dict(conv.profile or {})
         decision = self.triage.decide(history, user_turn, profile)
         if decision.escalate:
-            replies = self._escalate(s, conv, decision, [*history, user_turn])
+            msg.answer_status = ANSWERED
+            replies = self._escalate(s, conv, decision, [*history, user_turn], admitted)
             return _Inbound(self._finish(s, conv, added, replies, changed_hands=True))
         return _Inbound(
             self._finish(s, conv, added, []),
+            admitted=admitted,
+            message_id=msg.id,
             to_bot=True,
             history=history,
             user_turn=user_turn,
             profile=profile,
             bot_text=inbound.bot_text,
         )
+
+    def _resume_after(self) -> float:
+        # Longer than any answer in flight can take (Rasa's timeout, with margin).
+        return max(30.0, 3 * self.settings.rasa_timeout_seconds)
+
+    def _resume_inbound(
+        self, s: Session, conv: Conversation, msg: Message, admitted: bool, inline: bool = True
+    ) -> _Inbound:
+        """The bot's turn for a stored message that was never answered."""
+        meta = msg.meta or {}
+        return _Inbound(
+            _Step(conversations.light_view(conv)),
+            admitted=admitted,
+            message_id=msg.id,
+            inline=inline,
+            to_bot=True,
+            history=messages.transcript(s, conv.id, before_id=msg.id),
+            user_turn=messages.turn(msg),
+            profile=dict(conv.profile or {}),
+            bot_text=str(meta.get("payload") or msg.text),
+        )
+
+    async def resume_unanswered(self) -> int:
+        """Answer the customer messages a crash or a timeout left unanswered (at start-up and
+        then periodically, on every replica: each message is taken by one). How many."""
+        older_than = utcnow() - timedelta(seconds=self._resume_after())
+        ids = await run_sync(self._write, messages.take_unanswered, older_than)
+        for message_id in ids:
+            try:
+                await self._answer_stored(message_id)
+            except Exception:
+                log.exception("answering stored message %s failed", message_id)
+        return len(ids)
+
+    async def _answer_stored(self, message_id: int) -> None:
+        def load(s: Session) -> _Inbound | None:
+            msg = s.get(Message, message_id)
+            if msg is None:
+                return None
+            conv = conversations.load(s, msg.conversation_id, for_update=True)
+            if conv.state != BOT:
+                msg.answer_status = ANSWERED  # a person has it now
+                return None
+            return self._resume_inbound(s, conv, msg, admitted=True, inline=False)
+
+        got = await run_sync(self._write, load)
+        if got is None:
+            return
+        conv = got.step.conversation
+        async with self._locks(f"{conv.channel}:{conv.external_id}"):
+            step = await self._ask_bot(got, got.bot_text, {}, None)
+        await self._after(step)
 
     def _finish(
         self,
@@ -407,6 +532,8 @@ class Hub:
         visible, metas = _split_bot_messages(bot_msgs)
         with self.store.write() as s:
             conv = conversations.load(s, got.step.conversation.id, for_update=True)
+            if got.message_id is not None:
+                messages.set_answer_status(s, got.message_id, ANSWERED)
             prior = got.step.added
             if conv.state != BOT:
                 # People took the conversation while Rasa was answering: the bot must not
@@ -427,14 +554,18 @@ class Hub:
                 if decision.escalate:
                     s.flush()
                     turns = [*got.history, got.user_turn, *(messages.turn(m) for m in stored)]
-                    stored += self._escalate(s, conv, decision, turns)
-                    return self._finish(s, conv, prior, stored, changed_hands=True)
-            return self._finish(s, conv, prior, stored, changed_hands=recovered)
+                    stored += self._escalate(s, conv, decision, turns, got.admitted)
+                    return self._finish(
+                        s, conv, prior, stored, changed_hands=True, inline=got.inline
+                    )
+            return self._finish(s, conv, prior, stored, changed_hands=recovered, inline=got.inline)
 
     def _tx_bot_down(self, got: _Inbound, error: str) -> _Step:
         log.warning("bot unavailable for conversation %s: %s", got.step.conversation.id, error)
         with self.store.write() as s:
             conv = conversations.load(s, got.step.conversation.id, for_update=True)
+            if got.message_id is not None:
+                messages.set_answer_status(s, got.message_id, FAILED_ANSWER)
             failures = lifecycle.note_bot_failure(s, conv, error)
             replies = [
                 messages.add(
@@ -448,7 +579,9 @@ class Hub:
                 turns = [*got.history, got.user_turn]
                 replies += self._escalate(s, conv, Decision(True, ["bot_unavailable"]), turns)
                 escalated = True
-            return self._finish(s, conv, got.step.added, replies, changed_hands=escalated)
+            return self._finish(
+                s, conv, got.step.added, replies, changed_hands=escalated, inline=got.inline
+            )
 
     def _escalate(
         self,
@@ -456,7 +589,18 @@ class Hub:
         conv: Conversation,
         decision: Decision,
         transcript: Sequence[dict[str, Any]],
+        admitted: bool = True,
     ) -> list[Message]:
+        if not admitted and "bot_unavailable" not in decision.reasons:
+            # This address queued too many conversations this hour: the customers already
+            # waiting keep their places; the bot keeps helping this one.
+            reasons = {"reasons": decision.reasons}
+            messages.add_event(s, conv.id, "handoff_not_admitted", "", reasons)
+            return [
+                messages.add(
+                    s, conv.id, "bot", copy_vi.HANDOFF_NOT_ADMITTED, {"notice": "not_admitted"}
+                )
+            ]
         summary = self.triage.summarize(transcript, decision.reasons, conv.channel, 0.0)
         if not lifecycle.enqueue(s, conv, decision.reasons, decision.priority, summary):
             return []
@@ -753,24 +897,50 @@ class Hub:
             return fn(s, *args)
 
     # ========================================================== accounts, presence
-    async def login(self, username: str, password: str) -> tuple[str, AgentInfo] | None:
-        return await run_sync(self._login, username, password)
+    async def login(
+        self, username: str, password: str, client_ip: str | None = None
+    ) -> tuple[str, AgentInfo] | None:
+        """The session token and agent, or None for wrong credentials. Raises RateLimited
+        while the username or the address is locked after too many failures."""
+        settings = self.settings
+        keys = [(f"login:user:{username.casefold()}", settings.login_failures_per_user)]
+        if client_ip:
+            keys.append((f"login:ip:{client_ip}", settings.login_failures_per_ip))
+        for key, limit in keys:
+            wait = await self.limiter.peek(key, limit)
+            if wait:
+                raise RateLimited("login_locked", retry_after=wait)
+        info, hashed = await run_sync(self._read_credentials, username)
+        # scrypt (~50 ms, memory-hard) in its own pool, never in the database threads.
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(
+            self._hash_pool, auth.verify_password, password, hashed or auth.dummy_hash()
+        )
+        if info is None or hashed is None or not ok:
+            for key, limit in keys:
+                await self.limiter.hit(key, limit, settings.login_lock_seconds)
+            return None
+        await self.limiter.reset(keys[0][0])
+        token = await run_sync(self._write, self._start_session, info.id)
+        return token, info
 
-    def _login(self, username: str, password: str) -> tuple[str, AgentInfo] | None:
+    def _read_credentials(self, username: str) -> tuple[AgentInfo | None, str | None]:
         with self.store.read() as s:
             agent, hashed = agents.password_hash(s, username)
-            info = conversations.agent_info(agent) if agent else None
-        # The hash is checked outside any transaction: scrypt takes ~50 ms.
-        if info is None or hashed is None:
-            auth.verify_password(password, auth.dummy_hash())  # same time as a real miss
-            return None
-        if not auth.verify_password(password, hashed):
-            return None
-        token = self._write(agents.start_session, info.id, self.settings.session_hours)
-        return token, info
+            return (conversations.agent_info(agent) if agent else None), hashed
+
+    def _start_session(self, s: Session, agent_id: int) -> str:
+        agents.purge_expired_sessions(s)  # a login is rare enough to carry the clean-up
+        return agents.start_session(s, agent_id, self.settings.session_hours)
 
     async def logout(self, token: str) -> None:
         await run_sync(self._write, agents.end_session, token)
+        # This replica's consoles of that login close now; other replicas' at their next
+        # session check (ConsoleGateway).
+        await self.console.end_login(auth.token_hash(token))
+
+    async def live_logins(self, hashes: Collection[str]) -> set[str]:
+        return await run_sync(self._read, agents.live_session_hashes, hashes)
 
     async def session_agent(self, token: str) -> AgentInfo | None:
         return await run_sync(self._read, agents.session_agent, token)

@@ -6,16 +6,22 @@ outbound message's delivery state), `presence`, `agent_status`. Receives: `typin
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import socketio
 
+from ..auth import token_hash
 from ..core.views import AgentInfo, ConversationView
 from .server import cookie, same_origin
 
 if TYPE_CHECKING:
     from ..core.hub import Hub
+
+log = logging.getLogger(__name__)
 
 CONSOLE_NS = "/console"
 AGENTS_ROOM = "agents"
@@ -37,10 +43,47 @@ class ConsoleGateway:
         self._get_hub = get_hub
         self._cookie_name = cookie_name
         self._typing = typing
+        # Console socket id -> hash of the login session it was opened with.
+        self._logins: dict[str, str] = {}
+        self._task: asyncio.Task[None] | None = None
         self._register()
 
     async def to_console(self, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, data, room=AGENTS_ROOM, namespace=CONSOLE_NS)
+
+    async def end_login(self, token_hash: str) -> None:
+        for sid in [s for s, h in self._logins.items() if h == token_hash]:
+            await self.sio.disconnect(sid, namespace=CONSOLE_NS)
+
+    async def check_logins(self) -> int:
+        """Disconnect this replica's console sockets whose login ended anywhere (logout on
+        another replica, account disabled, password changed, expiry); how many."""
+        if not self._logins:
+            return 0
+        live = await self._get_hub().live_logins(set(self._logins.values()))
+        ended = [sid for sid, h in self._logins.items() if h not in live]
+        for sid in ended:
+            await self.sio.disconnect(sid, namespace=CONSOLE_NS)
+        return len(ended)
+
+    async def _check_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.check_logins()
+            except Exception:
+                log.warning("console session check failed", exc_info=True)
+
+    def start(self, interval: float) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._check_loop(interval))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
     def _register(self) -> None:
         sio = self.sio
@@ -52,14 +95,16 @@ class ConsoleGateway:
             token = cookie(environ, self._cookie_name)
             hub = self._get_hub()
             agent = await hub.session_agent(token) if token else None
-            if agent is None:
+            if agent is None or token is None:
                 raise socketio.exceptions.ConnectionRefusedError("unauthorized")
             await sio.save_session(sid, {"agent": agent}, namespace=CONSOLE_NS)
+            self._logins[sid] = token_hash(token)
             await sio.enter_room(sid, AGENTS_ROOM, namespace=CONSOLE_NS)
             await hub.agent_connected(agent)
 
         @sio.on("disconnect", namespace=CONSOLE_NS)
         async def disconnect(sid: str, *args: Any) -> None:
+            self._logins.pop(sid, None)
             try:
                 session = await sio.get_session(sid, namespace=CONSOLE_NS)
             except KeyError:

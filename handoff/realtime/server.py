@@ -55,3 +55,11 @@ def same_origin(environ: dict[str, Any]) -> bool:
         return True  # non-browser clients send no Origin and have no ambient cookie
     host = environ.get("HTTP_HOST", "")
     return urlsplit(origin).netloc == host
+
+
+def client_ip(environ: dict[str, Any]) -> str | None:
+    """The peer's address as the ASGI server saw it (uvicorn applies X-Forwarded-For from
+    trusted proxies); engine.io's own REMOTE_ADDR is a constant."""
+    scope = environ.get("asgi.scope") or {}
+    client = scope.get("client")
+    return str(client[0]) if client else None

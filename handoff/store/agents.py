@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -159,6 +160,12 @@ def password_hash(s: Session, username: str) -> tuple[Agent | None, str | None]:
     return agent, agent.password_hash
 
 
+def purge_expired_sessions(s: Session) -> int:
+    """Delete login sessions past their expiry; how many."""
+    result = s.execute(delete(AgentSession).where(AgentSession.expires_at < utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def start_session(s: Session, agent_id: int, hours: int) -> str:
     token = auth.new_session_token()
     s.add(
@@ -185,6 +192,23 @@ def session_agent(s: Session, token: str) -> AgentInfo | None:
     if expires_at < utcnow() or not agent.active:
         return None
     return agent_info(agent)
+
+
+def live_session_hashes(s: Session, hashes: Collection[str]) -> set[str]:
+    """Of these session token hashes, those still valid (not ended, not expired, agent
+    active): one query for every console socket of a replica."""
+    if not hashes:
+        return set()
+    rows = s.execute(
+        select(AgentSession.token_hash)
+        .join(Agent, AgentSession.agent_id == Agent.id)
+        .where(
+            AgentSession.token_hash.in_(list(hashes)),
+            AgentSession.expires_at >= utcnow(),
+            Agent.active.is_(True),
+        )
+    ).scalars()
+    return set(rows)
 
 
 def end_session(s: Session, token: str) -> None:

@@ -6,13 +6,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..core.views import Button, Delivery, EventView, MessageView
 from . import outbox
 from .conversations import iso
-from .models import Agent, Conversation, Event, Message, OutboxEntry, utcnow
+from .models import (
+    FAILED_ANSWER,
+    RECEIVED,
+    RESUMING,
+    Agent,
+    Conversation,
+    Event,
+    Message,
+    OutboxEntry,
+    utcnow,
+)
 
 
 def view(
@@ -62,15 +72,54 @@ def last_notice_at(s: Session, conversation_id: str) -> datetime | None:
     )
 
 
-def is_duplicate(s: Session, conversation_id: str, channel_message_id: str) -> bool:
-    return (
-        s.scalar(
-            select(Message.id).where(
-                Message.conversation_id == conversation_id,
-                Message.channel_message_id == channel_message_id,
+def set_answer_status(s: Session, message_id: int, status: str) -> None:
+    s.execute(update(Message).where(Message.id == message_id).values(answer_status=status))
+
+
+def take_unanswered(s: Session, older_than: datetime, limit: int = 20) -> list[int]:
+    """Customer messages a crash left unanswered (RECEIVED, or RESUMING by a replica that
+    died), stored before `older_than`, marked RESUMING for the caller: another replica
+    skips them (row locks on PostgreSQL; SQLite's write transaction is exclusive)."""
+    ids = list(
+        s.scalars(
+            select(Message.id)
+            .where(
+                Message.answer_status.in_([RECEIVED, RESUMING]),
+                Message.created_at < older_than,
             )
+            .order_by(Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         )
-        is not None
+    )
+    if ids:
+        s.execute(update(Message).where(Message.id.in_(ids)).values(answer_status=RESUMING))
+    return ids
+
+
+def take_if_unanswered(s: Session, message_id: int, older_than: datetime) -> bool:
+    """A redelivered message whose first delivery was stored but never answered, or whose
+    answer failed (Rasa down or slow: the customer's client sends it again), and is not
+    being answered right now (stored before `older_than`): marked RESUMING, True."""
+    result = s.execute(
+        update(Message)
+        .where(
+            Message.id == message_id,
+            Message.answer_status.in_([RECEIVED, RESUMING, FAILED_ANSWER]),
+            Message.created_at < older_than,
+        )
+        .values(answer_status=RESUMING)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def by_channel_id(s: Session, conversation_id: str, channel_message_id: str) -> Message | None:
+    """The stored message with this platform id (a redelivery finds its first delivery)."""
+    return s.scalar(
+        select(Message).where(
+            Message.conversation_id == conversation_id,
+            Message.channel_message_id == channel_message_id,
+        )
     )
 
 
@@ -91,6 +140,7 @@ def add_inbound(
         sentiment=sentiment,
         channel_message_id=channel_message_id,
         created_at=now,
+        answer_status=RECEIVED,
     )
     s.add(msg)
     conv.last_customer_at = now
@@ -147,14 +197,17 @@ def recent(s: Session, conversation_id: str, limit: int = 500) -> list[MessageVi
     return [view(m, name, deliveries.get(m.id)) for m, name in reversed(rows)]
 
 
-def transcript(s: Session, conversation_id: str, limit: int = 200) -> list[dict[str, Any]]:
-    """Turns in the shape triage expects: {role, text, ts, meta?, sentiment?}."""
-    rows = s.scalars(
-        select(Message)
-        .where(Message.conversation_id == conversation_id, Message.role != "system")
-        .order_by(Message.id.desc())
-        .limit(limit)
-    ).all()
+def transcript(
+    s: Session, conversation_id: str, limit: int = 200, before_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Turns in the shape triage expects: {role, text, ts, meta?, sentiment?}; those before
+    message `before_id` when given."""
+    query = select(Message).where(
+        Message.conversation_id == conversation_id, Message.role != "system"
+    )
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = s.scalars(query.order_by(Message.id.desc()).limit(limit)).all()
     return [turn(m) for m in reversed(rows)]
 
 

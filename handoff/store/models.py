@@ -146,6 +146,10 @@ class Message(Base):
     )
     channel_message_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Customer messages only: RECEIVED until the bot's turn for it is stored (ANSWERED), or
+    # it needed no bot (ANSWERED), or the bot failed and the customer was told (FAILED).
+    # RESUMING: taken by a replica to answer after a crash left it RECEIVED.
+    answer_status: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
 
 
 class Event(Base):
@@ -191,6 +195,9 @@ class Handoff(Base):
     csat_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     csat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+
+# Answer states of a customer message (Message.answer_status).
+RECEIVED, RESUMING, ANSWERED, FAILED_ANSWER = "received", "resuming", "answered", "failed"
 
 # Outbox delivery states. `sending` rows whose lease ran out (the process died mid-send) are
 # taken again; `failed` is final and shown to the agent with its reason.
