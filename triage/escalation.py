@@ -27,7 +27,7 @@ from triage.sentiment import Sentiment
 
 Turn = Mapping[str, Any]
 
-REASONS = ("angry", "negative_trend", "requested", "bot_failed", "complex", "vip")
+REASONS = ("angry", "repeated", "negative_trend", "requested", "bot_failed", "complex", "vip")
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent / "escalation.yml"
 
 
@@ -124,6 +124,17 @@ class ComplexRule:
 
 
 @dataclass(frozen=True)
+class RepeatRule:
+    """A customer who has to repeat themselves: says so ("tôi nói rồi mà", "lần thứ 3"),
+    or sends again, after the bot answered, what they already wrote."""
+
+    phrases: PhraseSet = field(default_factory=lambda: PhraseSet([]))
+    # Word overlap (Jaccard, folded words) at which a message repeats an earlier one.
+    min_similarity: float = 0.7
+    min_words: int = 3
+
+
+@dataclass(frozen=True)
 class VipRule:
     profile_flags: tuple[str, ...] = ("vip", "is_vip")
     tiers: frozenset[str] = frozenset({"vip"})
@@ -142,6 +153,7 @@ class Policy:
     complex: ComplexRule
     vip: VipRule
     priority: Mapping[str, int]
+    repeated: RepeatRule
     replies: Mapping[str, str]
 
     @classmethod
@@ -198,6 +210,11 @@ class Policy:
                 priority_boost=int(v.get("priority_boost", 1)),
             ),
             priority={k: int(val) for k, val in (raw.get("priority") or {}).items()},
+            repeated=RepeatRule(
+                phrases=PhraseSet(raw.get("repeated", {}).get("phrases", [])),
+                min_similarity=float(raw.get("repeated", {}).get("min_similarity", 0.7)),
+                min_words=int(raw.get("repeated", {}).get("min_words", 3)),
+            ),
             replies={k: " ".join(str(val).split()) for k, val in
                      (raw.get("replies") or {}).items()},
         )
@@ -349,6 +366,35 @@ def _bot_failed(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> bo
     return False
 
 
+def _words(text: str) -> set[str]:
+    return set(text_forms(text)[0].split())
+
+
+def _repeated(recent: Sequence[Turn], latest: Turn, rule: RepeatRule) -> bool:
+    """The customer had to repeat themselves (see RepeatRule); only after an earlier
+    exchange in this stretch of the conversation."""
+    earlier = [t for t in recent if _role(t) == "user"]
+    if not earlier:
+        return False
+    text = str(latest.get("text", ""))
+    if rule.phrases.matches(text_forms(text)):
+        return True
+    words = _words(text)
+    if len(words) < rule.min_words or str(text).startswith("/"):
+        return False
+    # The same words again after the bot replied: the answer did not help.
+    for i, turn in enumerate(recent):
+        if _role(turn) != "user":
+            continue
+        answered = any(_role(t) == "bot" for t in recent[i + 1:])
+        before = _words(str(turn.get("text", "")))
+        if answered and before and len(words & before) / len(words | before) >= (
+            rule.min_similarity
+        ):
+            return True
+    return False
+
+
 def _meta_request(recent: Sequence[Turn], latest: Turn, rule: RequestedRule) -> str | None:
     """The escalation reason a bot `handoff_request` meta asks for, if any.
 
@@ -393,6 +439,9 @@ def decide(
         window = [*earlier[len(earlier) - max(trend.window - 1, 0):], latest]
         if sum(_is_negative(t) for t in window) >= trend.min_negative:
             reasons.append("negative_trend")
+
+    if _repeated(recent, latest, policy.repeated):
+        reasons.append("repeated")
 
     if detect_request(text, policy.requested):
         reasons.append("requested")

@@ -24,6 +24,7 @@ REASON_LABELS = {
     "negative_trend": "khách không hài lòng nhiều lần liên tiếp",
     "requested": "khách yêu cầu gặp nhân viên",
     "bot_failed": "bot không giải quyết được",
+    "repeated": "khách phải nhắc lại nhiều lần",
     "complex": "vấn đề phức tạp (hoàn tiền/tranh chấp/pháp lý/nhiều vấn đề)",
     "vip": "khách VIP",
 }

@@ -15,6 +15,7 @@
     negative_trend: "Tiêu cực kéo dài",
     requested: "Muốn gặp nhân viên",
     bot_failed: "Bot không giải quyết được",
+    repeated: "Phải nhắc lại nhiều lần",
     complex: "Vấn đề phức tạp",
     vip: "VIP",
     bot_unavailable: "Bot gặp sự cố",

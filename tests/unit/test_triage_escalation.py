@@ -188,3 +188,38 @@ def test_sentiment_object_accepted() -> None:
     latest = user("x")
     latest["sentiment"] = Sentiment("negative", True, -0.9)
     assert decide([], latest, None, load_policy()).reasons == ["angry"]
+
+
+# ------------------------------------------------------------------------------ repeated
+REPEATED = [
+    ("already-told-you", [user("đơn DH123456 giao chưa", NEU), answer()],
+     user("tôi đã nói rồi mà, đơn DH123456 đâu", NEG), True),
+    ("third-time", [user("hoàn tiền giúp mình", NEU), answer()],
+     user("lần thứ 3 tôi nhắn về việc hoàn tiền rồi đó", NEU), True),
+    ("same-question-after-an-answer", [user("don hang DH123456 cua toi giao chua", NEU),
+                                       answer()],
+     user("don hang DH123456 cua toi giao chua vay", NEU), True),
+    ("teencode-asked-again", [user("doi tra sao shop", NEU), answer()],
+     user("hoi di hoi lai hoai ma k ai tra loi", NEG), True),
+    # Not repeats: a first message, a new question, a short "ok", the same words before
+    # the bot had answered (a double send), a rating.
+    ("first-message", [], user("lần thứ 3 tôi nhắn rồi", NEG), False),
+    ("new-question", [user("phí ship bao nhiêu", NEU), answer()],
+     user("còn bảo hành thì sao", NEU), False),
+    ("short-ok", [user("ok", NEU), answer()], user("ok", NEU), False),
+    ("double-send-before-answer", [user("phí ship ra hà nội bao nhiêu", NEU)],
+     user("phí ship ra hà nội bao nhiêu", NEU), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("history", "latest", "expected"),
+    [pytest.param(h, latest, e, id=i) for i, h, latest, e in REPEATED],
+)
+def test_a_customer_who_has_to_repeat_themselves_reaches_a_person(
+    history: list[dict[str, Any]], latest: dict[str, Any], expected: bool
+) -> None:
+    decision = decide(history, latest, {}, load_policy())
+    assert ("repeated" in decision.reasons) is expected, decision
+    if expected:
+        assert decision.escalate and decision.reply and "nhắc lại" in decision.reply
