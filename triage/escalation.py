@@ -370,9 +370,12 @@ def _words(text: str) -> set[str]:
     return set(text_forms(text)[0].split())
 
 
-def _repeated(recent: Sequence[Turn], latest: Turn, rule: RepeatRule) -> bool:
+def _repeated(
+    recent: Sequence[Turn], latest: Turn, rule: RepeatRule, answer_kinds: frozenset[str]
+) -> bool:
     """The customer had to repeat themselves (see RepeatRule); only after an earlier
-    exchange in this stretch of the conversation."""
+    exchange in this stretch of the conversation. Sending a question again counts only when
+    the bot really answered it in between (not when it was down: that is a retry)."""
     earlier = [t for t in recent if _role(t) == "user"]
     if not earlier:
         return False
@@ -386,7 +389,10 @@ def _repeated(recent: Sequence[Turn], latest: Turn, rule: RepeatRule) -> bool:
     for i, turn in enumerate(recent):
         if _role(turn) != "user":
             continue
-        answered = any(_role(t) == "bot" for t in recent[i + 1:])
+        answered = any(
+            _role(t) == "bot" and str((_meta(t) or {}).get("kind")) in answer_kinds
+            for t in recent[i + 1:]
+        )
         before = _words(str(turn.get("text", "")))
         if answered and before and len(words & before) / len(words | before) >= (
             rule.min_similarity
@@ -440,7 +446,7 @@ def decide(
         if sum(_is_negative(t) for t in window) >= trend.min_negative:
             reasons.append("negative_trend")
 
-    if _repeated(recent, latest, policy.repeated):
+    if _repeated(recent, latest, policy.repeated, policy.bot_failed.answer_kinds):
         reasons.append("repeated")
 
     if detect_request(text, policy.requested):

@@ -209,6 +209,9 @@ REPEATED = [
     ("short-ok", [user("ok", NEU), answer()], user("ok", NEU), False),
     ("double-send-before-answer", [user("phí ship ra hà nội bao nhiêu", NEU)],
      user("phí ship ra hà nội bao nhiêu", NEU), False),
+    ("retry-after-the-bot-was-down", [user("phí ship ra hà nội bao nhiêu", NEU),
+                                      bot("Xin lỗi, trợ lý đang gặp sự cố")],
+     user("phí ship ra hà nội bao nhiêu", NEU), False),
 ]
 
 

@@ -277,7 +277,7 @@ def main():
         except json.JSONDecodeError as e:
             errors.append(f"line {n}: invalid JSON ({e})")
             continue
-        if set(r) != {"text", "label", "split"}:
+        if set(r) - {"kind"} != {"text", "label", "split"}:
             errors.append(f"line {n}: keys {sorted(r)}")
         if r.get("label") not in LABELS:
             errors.append(f"line {n}: bad label {r.get('label')!r}")
