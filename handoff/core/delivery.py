@@ -18,6 +18,7 @@ from ..metrics import HubMetrics
 from ..settings import HubSettings
 from ..store import Store, messages, outbox
 from ..store.models import FAILED, Conversation, Message
+from .background import cancel_and_wait
 from .hub import ConsoleNotifier, run_sync
 from .views import CustomerMessage, Delivery
 
@@ -56,11 +57,8 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._run(), name="outbox-delivery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         assert self._wake is not None

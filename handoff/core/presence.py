@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from .background import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 
@@ -180,11 +182,8 @@ class RedisPresence:
             self._task = asyncio.create_task(self._beat())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._local:
             # A clean shutdown gives its agents' entries back at once (SIGKILL waits for TTL).
             await self._redis.zrem(self._members, *[self._member(a) for a in self._local])

@@ -7,7 +7,6 @@ outbound message's delivery state), `presence`, `agent_status`. Receives: `typin
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import socketio
 
 from ..auth import token_hash
+from ..core.background import cancel_and_wait
 from ..core.views import AgentInfo, ConversationView
 from .server import cookie, same_origin
 
@@ -79,11 +79,8 @@ class ConsoleGateway:
             self._task = asyncio.create_task(self._check_loop(interval))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     def _register(self) -> None:
         sio = self.sio
