@@ -132,6 +132,9 @@ class RepeatRule:
     # Word overlap (Jaccard, folded words) at which a message repeats an earlier one.
     min_similarity: float = 0.7
     min_words: int = 3
+    # Only the customer's last few messages count: the same question asked again much
+    # later in a long chat is a new need, not a failed answer.
+    window: int = 2
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class Policy:
                 phrases=PhraseSet(raw.get("repeated", {}).get("phrases", [])),
                 min_similarity=float(raw.get("repeated", {}).get("min_similarity", 0.7)),
                 min_words=int(raw.get("repeated", {}).get("min_words", 3)),
+                window=int(raw.get("repeated", {}).get("window", 2)),
             ),
             replies={k: " ".join(str(val).split()) for k, val in
                      (raw.get("replies") or {}).items()},
@@ -386,9 +390,9 @@ def _repeated(
     if len(words) < rule.min_words or str(text).startswith("/"):
         return False
     # The same words again after the bot replied: the answer did not help.
-    for i, turn in enumerate(recent):
-        if _role(turn) != "user":
-            continue
+    users = [i for i, t in enumerate(recent) if _role(t) == "user"][-max(rule.window, 1):]
+    for i in users:
+        turn = recent[i]
         answered = any(
             _role(t) == "bot" and str((_meta(t) or {}).get("kind")) in answer_kinds
             for t in recent[i + 1:]
