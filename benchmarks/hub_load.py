@@ -47,6 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from cskh.stack import Stack, StackConfig  # noqa: E402
+from handoff.core.sessions import public_ref  # noqa: E402
 
 QUESTIONS_FILE = REPO_ROOT / "knowledge_base" / "eval" / "questions.jsonl"
 FIRST_QUESTION = "phí ship ra Hà Nội bao nhiêu?"
@@ -226,7 +227,8 @@ async def escalations(hub_url: str, console: Console, count: int) -> dict[str, A
                 push.append(at - started)
                 # The console draws the card from the event; the queue API must agree.
                 items = await console.queue()
-                mine = [it for it in items if it["external_id"] == customer.session_id]
+                ref = public_ref(customer.session_id)  # agents never see the session id
+                mine = [it for it in items if it["external_id"] == ref]
                 assert mine and mine[0]["id"] == cid, "pushed id is not the customer's"
                 assert "angry" in mine[0]["handoff"]["reasons"], mine[0]["handoff"]
                 listed.append(time.perf_counter() - started)

@@ -105,6 +105,9 @@ class HubSettings(BaseSettings):
     session_hours: int = 12
     # socket.io heartbeat; also bounds how long a polling client waits to disconnect.
     socket_ping_interval: float = 25.0
+    # A widget session id (signed, core/sessions.py) is honoured this long after it was
+    # issued; then the customer starts a new conversation.
+    widget_session_days: float = 90.0
     # Origins allowed to open the customer socket (the widget is embedded on other sites).
     widget_origins: str = "*"
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 
 from ..channels import rest
+from ..core import sessions
 from ..core.views import History
 from ..settings import HubSettings
 from .deps import HubDep, SettingsDep
@@ -39,13 +40,18 @@ async def healthz(hub: HubDep) -> JSONResponse:
 async def history(
     request: Request, response: Response, session_id: str, hub: HubDep, settings: SettingsDep
 ) -> History:
-    """Customer-visible history of a web/REST session (the session id is the secret)."""
+    """Customer-visible history of a web session (its signed id is the credential) or, for
+    a trusted REST backend, of a REST sender."""
     # The widget runs on other sites. No cookies are involved (the id in the URL is the
     # credential), so a plain CORS allow is safe here and only here.
     response.headers["Access-Control-Allow-Origin"] = _allowed_origin(request, settings)
     response.headers["Cache-Control"] = "no-store"
-    # Widget session ids are random; REST senders are whatever the caller chose.
-    channels = ("web", "rest") if rest.allowed(request, settings) else ("web",)
+    channels: tuple[str, ...] = ()
+    if sessions.valid(settings.effective_secret_key, session_id):
+        channels += ("web",)
+    # REST senders are whatever the trusted caller chose.
+    if rest.allowed(request, settings):
+        channels += ("rest",)
     return await hub.history(channels, session_id[:128])
 
 

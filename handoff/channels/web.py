@@ -10,13 +10,12 @@ message, also when nobody answers), `hub_typing` and `hub_error`.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-from uuid import uuid4
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import socketio
 
+from ..core import sessions
 from ..core.copy_vi import error_text
 from ..core.views import ConversationView, CustomerMessage
 from ..errors import HubError
@@ -33,7 +32,6 @@ NAME = "web"
 CUSTOMER_NS = "/"
 # Session ids become room names and conversation keys; unguessable ids come from the client
 # library (uuid hex) but anything odd is replaced rather than trusted.
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 
 
 def bot_uttered(message: CustomerMessage) -> list[dict[str, Any]]:
@@ -101,6 +99,9 @@ class WebChannel:
             namespace=CUSTOMER_NS,
         )
 
+    def _valid(self, session_id: object) -> TypeGuard[str]:
+        return sessions.valid(self._get_hub().settings.effective_secret_key, session_id)
+
     def _ip(self, sid: str) -> str | None:
         try:
             return client_ip(self.sio.get_environ(sid, namespace=CUSTOMER_NS) or {})
@@ -113,13 +114,19 @@ class WebChannel:
         @sio.on("session_request", namespace=CUSTOMER_NS)
         async def session_request(sid: str, data: Any) -> None:
             requested = data.get("session_id") if isinstance(data, dict) else None
-            if not isinstance(requested, str) or not SESSION_ID_RE.match(requested):
+            hub = self._get_hub()
+            if not self._valid(requested):
+                # Not one the hub issued (or expired): a new conversation, never someone
+                # else's.
                 try:
-                    await self._get_hub().admit_session(self._ip(sid))
+                    await hub.admit_session(self._ip(sid))
                 except HubError as exc:
                     await self._error(sid, exc.code, exc.params)
                     return
-                requested = uuid4().hex
+                settings = hub.settings
+                requested = sessions.issue(
+                    settings.effective_secret_key, settings.widget_session_days * 86400
+                )
             await sio.enter_room(sid, requested, namespace=CUSTOMER_NS)
             await sio.save_session(sid, {"session_id": requested}, namespace=CUSTOMER_NS)
             await sio.emit("session_confirm", requested, to=sid, namespace=CUSTOMER_NS)
@@ -131,7 +138,7 @@ class WebChannel:
                 return
             session = await sio.get_session(sid, namespace=CUSTOMER_NS)
             session_id = data.get("session_id") or session.get("session_id")
-            if not isinstance(session_id, str) or not SESSION_ID_RE.match(session_id):
+            if not self._valid(session_id):
                 await self._error(sid, "no_session")
                 return
             if session.get("session_id") != session_id:

@@ -59,6 +59,7 @@ from .hours import business_status, format_local, wait_estimate_seconds
 from .locks import KeyedLocks
 from .presence import Presence, PresencePort
 from .ratelimit import MemoryRateLimiter, RateLimiter
+from .sessions import public_ref
 from .views import (
     AgentInfo,
     AgentRow,
@@ -214,7 +215,9 @@ class Hub:
         """Store, triage and route one customer message; the replies the channel should show
         in its answer to this request (for channels that reply through the outbox they are
         already in it). `stored` is resolved as soon as the message is committed."""
-        logs.conversation_id.set(f"{inbound.channel}:{inbound.sender_id}")
+        # A customer's id on a channel is personal (and a web one a credential): logs carry
+        # a reference derived from it.
+        logs.conversation_id.set(f"{inbound.channel}:{public_ref(inbound.sender_id)}")
         arrived = time.perf_counter()
         admitted = await self._admit(inbound)
         self.metrics.messages.inc(channel=inbound.channel, direction="in")

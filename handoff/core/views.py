@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
+
+from .sessions import public_ref
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,9 @@ class ConversationView(BaseModel):
 
     id: str
     channel: str
+    # The customer's id on the channel. A web session id is the customer's credential (it
+    # opens their history), so outside the hub it is shown only as a reference derived from
+    # it (`sessions.public_ref`); agents never receive it.
     external_id: str
     state: str
     priority: int
@@ -166,6 +171,10 @@ class ConversationView(BaseModel):
     position: int | None = None  # in the queue, for queued conversations
     # Until when the customer's platform accepts an agent's message (Messenger, Zalo).
     reply_window_ends_at: str | None = None
+
+    @field_serializer("external_id")
+    def _shown_id(self, external_id: str) -> str:
+        return public_ref(external_id) if self.channel == "web" else external_id
 
 
 class EventView(BaseModel):

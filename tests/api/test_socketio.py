@@ -12,6 +12,7 @@ import pytest
 import socketio
 
 from handoff.app import create_app
+from handoff.core import sessions
 from handoff.settings import HubSettings
 
 from .support import CannedRasa, KeywordTriage, LiveServer
@@ -65,7 +66,7 @@ def test_rasa_socketio_protocol(live_hub: str) -> None:
     try:
         customer.sio.emit("session_request", {"session_id": None})
         session_id = customer.expect("session_confirm")
-        assert isinstance(session_id, str) and len(session_id) == 32
+        assert isinstance(session_id, str) and len(session_id) == sessions.LENGTH
 
         customer.sio.emit("user_uttered", {"message": "Đổi trả thế nào?", "session_id": session_id})
         reply = customer.expect("bot_uttered")
@@ -121,7 +122,7 @@ def test_bad_session_id_is_replaced(live_hub: str) -> None:
     try:
         c.sio.emit("session_request", {"session_id": "../../etc<script>"})
         sid = c.expect("session_confirm")
-        assert sid != "../../etc<script>" and len(sid) == 32
+        assert sid != "../../etc<script>" and len(sid) == sessions.LENGTH
     finally:
         c.close()
 
@@ -130,3 +131,25 @@ def test_console_socket_requires_login(live_hub: str) -> None:
     sio = socketio.Client(reconnection=False)
     with pytest.raises(socketio.exceptions.ConnectionError):
         sio.connect(live_hub, namespaces=["/console"], transports=["polling"], wait_timeout=5)
+
+
+def test_a_session_id_the_hub_did_not_issue_opens_nothing(
+    live_hub: str, settings: HubSettings
+) -> None:
+    key = settings.effective_secret_key
+    forged = "a" * sessions.LENGTH
+    expired = sessions.issue(key, ttl_seconds=-1)
+    other_hub = sessions.issue("another-hub-secret", ttl_seconds=3600)
+    for guessed in (forged, expired, other_hub):
+        c = Customer(live_hub)
+        try:
+            c.sio.emit("session_request", {"session_id": guessed})
+            fresh = c.expect("session_confirm")
+            assert fresh != guessed and sessions.valid(key, fresh)
+            # Speaking for it directly is refused too, and nothing is stored.
+            c.sio.emit("user_uttered", {"message": "xin chào", "session_id": guessed})
+            assert c.expect("hub_error")["error"] == "no_session"
+        finally:
+            c.close()
+        hist = httpx.get(f"{live_hub}/api/conversations/{guessed}/history").json()
+        assert hist["messages"] == []

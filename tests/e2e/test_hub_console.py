@@ -27,6 +27,7 @@ from hub_e2e import (
 )
 
 from cskh.stack import Stack
+from handoff.core.sessions import public_ref
 
 pytestmark = pytest.mark.e2e
 
@@ -78,7 +79,10 @@ def test_angry_customer_goes_to_an_agent_and_back_to_the_bot(
         details = agent_ctx.request.get(f"{hub}/api/console/conversations/{cid}").json()
         handoff = details["conversation"]["handoff"]
         assert "angry" in handoff["reasons"]
-        assert details["conversation"]["external_id"] == session_id(customer, hub)
+        # Agents see a reference to the customer's session, never the session id itself.
+        session = session_id(customer, hub)
+        assert details["conversation"]["external_id"] == public_ref(session)
+        assert session not in json.dumps(details)
 
         item.get_by_test_id("claim").click()
         summary = agent.get_by_test_id("summary")
