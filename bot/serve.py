@@ -27,6 +27,9 @@ comma list such as `jsonschema,session`) selects patches, to re-measure each of 
 4. lock (rasa/core/lock_store.py `LockStore.lock`): a second message of the same conversation
    polled for the conversation lock once per SECOND; we poll every 20 ms
    (`CSKH_RASA_LOCK_POLL_SECONDS`), so bursts in one conversation are not serialised by 1 s.
+5. replay (rasa/core/processor.py `MessageProcessor.handle_message`): a message the hub sends
+   again (same `cskh_message_id` in its metadata) gets the answer stored in the tracker the
+   first time instead of being processed twice (see `patch_replay`).
 """
 
 from __future__ import annotations
@@ -41,9 +44,12 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ALL_PATCHES = ("jsonschema", "session", "domain", "lock")
+ALL_PATCHES = ("jsonschema", "session", "domain", "lock", "replay")
 # cskh/query_vector.py METADATA_KEY (this file runs in the Rasa venv, without our packages).
 QUERY_VECTOR_KEY = "cskh_query_vector"
+# The hub's id of the customer message (handoff/core/hub.py `_ask_bot`): a message sent again
+# (the hub answering after a crash) is answered from the tracker, not processed twice.
+MESSAGE_ID_KEY = "cskh_message_id"
 
 
 def without_past_query_vectors(state: dict[str, Any]) -> dict[str, Any]:
@@ -209,11 +215,59 @@ def patch_lock() -> None:
     LockStore.lock = lock  # type: ignore[method-assign,assignment]
 
 
+def answered_before(events: list[Any], message_id: Any) -> list[dict[str, Any]] | None:
+    """The bot messages that followed the user message carrying `message_id` in this
+    tracker's events, or None when no such message was processed."""
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    if message_id is None:
+        return None
+    replies: list[dict[str, Any]] | None = None
+    for event in events:
+        if isinstance(event, UserUttered):
+            if replies is not None:
+                break  # the next customer message: the answer ended
+            if (event.metadata or {}).get(MESSAGE_ID_KEY) == message_id:
+                replies = []
+        elif isinstance(event, BotUttered) and replies is not None:
+            replies.append(event.message())
+    return replies
+
+
+def patch_replay() -> None:
+    """5. replay: the hub may send a message again when it cannot know whether Rasa handled
+    it (it died between Rasa's answer and storing it). Rasa would process it a second time
+    (a second user event, slots and actions run twice); with the hub's message id in the
+    metadata we answer from the tracker what it answered the first time."""
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor.handle_message
+
+    async def handle_message(self: MessageProcessor, message: Any) -> Any:
+        message_id = (message.metadata or {}).get(MESSAGE_ID_KEY)
+        if message_id is not None and isinstance(message.output_channel,
+                                                 CollectingOutputChannel):
+            tracker = await self.get_tracker(message.sender_id)
+            replies = answered_before(list(tracker.events), message_id)
+            if replies is not None:
+                logger.info("replaying the answer to message %s", message_id)
+                for reply in replies:
+                    reply = {k: v for k, v in reply.items() if v is not None}
+                    reply.pop("timestamp", None)
+                    await message.output_channel.send_response(message.sender_id, reply)
+                return message.output_channel.messages
+        return await original(self, message)
+
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+
+
 PATCHERS = {
     "jsonschema": patch_jsonschema,
     "session": patch_session,
     "domain": patch_domain,
     "lock": patch_lock,
+    "replay": patch_replay,
 }
 
 

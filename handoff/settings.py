@@ -84,8 +84,11 @@ class HubSettings(BaseSettings):
     # Console sockets are re-checked against their login this often: a logout on another
     # replica, a disabled account or a changed password closes them within this time.
     console_login_check_seconds: float = 30.0
-    # How often each replica looks for customer messages a crash left unanswered.
+    # How often each replica looks for customer messages a crash left unanswered, and how
+    # old such a message must be (longer than any answer in flight: Rasa's timeout, with
+    # margin) before another process may answer it.
     resume_check_seconds: float = 60.0
+    resume_after_seconds: float = 30.0
 
     # Rasa failures in a row after which the conversation is queued for a person.
     bot_failures_before_queue: int = 2

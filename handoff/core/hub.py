@@ -48,6 +48,7 @@ from ..store.models import (
     ONLINE,
     PENDING,
     QUEUED,
+    RESUMING,
     Conversation,
     Message,
     utcnow,
@@ -82,6 +83,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 STILL_WAITING_NOTICE_SECONDS = 60
+# bot/serve.py MESSAGE_ID_KEY: the hub's id of the message Rasa answers.
+RASA_MESSAGE_ID_KEY = "cskh_message_id"
 IN_HANDOFF = (QUEUED, ASSIGNED)
 
 
@@ -223,7 +226,8 @@ class Hub:
         self.metrics.messages.inc(channel=inbound.channel, direction="in")
         # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
         metadata = {
-            k: v for k, v in inbound.metadata.items() if k != query_vector.METADATA_KEY
+            k: v for k, v in inbound.metadata.items()
+            if k not in (query_vector.METADATA_KEY, RASA_MESSAGE_ID_KEY)
         }
         sentiment, vector = await self._score(inbound.text)
         async with self._locks(f"{inbound.channel}:{inbound.sender_id}"):
@@ -237,6 +241,14 @@ class Hub:
                     [m.for_customer() for m in got.step.customer],
                     got.duplicate,
                 )
+            # Earlier messages a crash left unanswered are answered first, in order (Rasa
+            # replays any it had already handled: bot/serve.py `replay`).
+            earlier_replies: list[CustomerMessage] = []
+            if got.message_id is not None:
+                for earlier in await run_sync(self._write, self._earlier_unanswered, got):
+                    done = await self._ask_bot(earlier, earlier.bot_text, {}, None)
+                    await self._after(done)
+                    earlier_replies += [m.for_customer() for m in done.customer]
             step = await self._ask_bot(got, got.bot_text, metadata, vector)
         if step.changed_hands and step.conversation.state == QUEUED and inbound.client_ip:
             await self.limiter.hit(
@@ -247,7 +259,13 @@ class Hub:
                 time.perf_counter() - arrived, channel=inbound.channel
             )
         await self._after(step)
-        return InboundResult(step.conversation, [m.for_customer() for m in step.customer])
+        replies = [*earlier_replies, *(m.for_customer() for m in step.customer)]
+        return InboundResult(step.conversation, replies)
+
+    def _earlier_unanswered(self, s: Session, got: _Inbound) -> list[_Inbound]:
+        conv = conversations.load(s, got.step.conversation.id, for_update=True)
+        rows = messages.take_earlier_unanswered(s, conv.id, before_id=got.message_id or 0)
+        return [self._resume_inbound(s, conv, row, got.admitted) for row in rows]
 
     async def _admit(self, inbound: InboundMessage) -> bool:
         """Rate limits of a message from a customer whose address we know (web, REST):
@@ -431,7 +449,8 @@ class Hub:
 
     def _resume_after(self) -> float:
         # Longer than any answer in flight can take (Rasa's timeout, with margin).
-        return max(30.0, 3 * self.settings.rasa_timeout_seconds)
+        settings = self.settings
+        return max(settings.resume_after_seconds, 2 * settings.rasa_timeout_seconds)
 
     def _resume_inbound(
         self, s: Session, conv: Conversation, msg: Message, admitted: bool, inline: bool = True
@@ -463,21 +482,29 @@ class Hub:
         return len(ids)
 
     async def _answer_stored(self, message_id: int) -> None:
+        def conversation_key(s: Session) -> str | None:
+            msg = s.get(Message, message_id)
+            conv = s.get(Conversation, msg.conversation_id) if msg else None
+            return f"{conv.channel}:{conv.external_id}" if conv else None
+
         def load(s: Session) -> _Inbound | None:
             msg = s.get(Message, message_id)
-            if msg is None:
-                return None
+            if msg is None or msg.answer_status != RESUMING:
+                return None  # a newer message of the customer answered it meanwhile
             conv = conversations.load(s, msg.conversation_id, for_update=True)
             if conv.state != BOT:
                 msg.answer_status = ANSWERED  # a person has it now
                 return None
             return self._resume_inbound(s, conv, msg, admitted=True, inline=False)
 
-        got = await run_sync(self._write, load)
-        if got is None:
+        key = await run_sync(self._read, conversation_key)
+        if key is None:
             return
-        conv = got.step.conversation
-        async with self._locks(f"{conv.channel}:{conv.external_id}"):
+        # The customer's own messages hold the same lock: one answer at a time, in order.
+        async with self._locks(key):
+            got = await run_sync(self._write, load)
+            if got is None:
+                return
             step = await self._ask_bot(got, got.bot_text, {}, None)
         await self._after(step)
 
@@ -517,6 +544,10 @@ class Hub:
     ) -> _Step:
         conv = got.step.conversation
         rasa_metadata = {**metadata, "channel": conv.channel}
+        if got.message_id is not None:
+            # Rasa answers a message it already handled from its tracker (bot/serve.py
+            # `replay`): the hub may send it again after a crash.
+            rasa_metadata[RASA_MESSAGE_ID_KEY] = got.message_id
         if vector and self.settings.share_query_vector:
             # The sentiment model has just embedded this text; the FAQ search reuses it.
             rasa_metadata[query_vector.METADATA_KEY] = vector

@@ -97,6 +97,27 @@ def take_unanswered(s: Session, older_than: datetime, limit: int = 20) -> list[i
     return ids
 
 
+def take_earlier_unanswered(s: Session, conversation_id: str, before_id: int) -> list[Message]:
+    """This conversation's customer messages before `before_id` still waiting for the bot
+    (a crash left them), marked RESUMING for the caller, oldest first."""
+    rows = list(
+        s.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.id < before_id,
+                Message.role == "user",
+                Message.answer_status.in_([RECEIVED, RESUMING]),
+            )
+            .order_by(Message.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for row in rows:
+        row.answer_status = RESUMING
+    return rows
+
+
 def take_if_unanswered(s: Session, message_id: int, older_than: datetime) -> bool:
     """A redelivered message whose first delivery was stored but never answered, or whose
     answer failed (Rasa down or slow: the customer's client sends it again), and is not
