@@ -131,12 +131,30 @@ def split_sentences(passage: str) -> list[str]:
     return out
 
 
+def _units(sentences: Sequence[str]) -> list[list[int]]:
+    """Sentences grouped into what may not be split: a run of list items is one unit, with
+    the sentence that introduces it (ending with ":"); any other sentence is its own."""
+    units: list[list[int]] = []
+    for i, sentence in enumerate(sentences):
+        item = bool(_LIST_ITEM.match(sentence))
+        previous = units[-1] if units else None
+        joins_list = previous is not None and _LIST_ITEM.match(sentences[previous[-1]])
+        introduced = previous is not None and sentences[previous[-1]].endswith(":")
+        if item and previous is not None and (joins_list or introduced):
+            previous.append(i)
+        else:
+            units.append([i])
+    return units
+
+
 def extract_answer(query: str, passage: str, max_chars: int = 600) -> str:
     """The sentences of `passage` that answer `query`, in their original order.
 
     Sentences are scored by overlap with the query on folded, teencode-expanded terms (a
-    bigram match counts double, it is much more specific). The best sentences are kept
-    greedily up to `max_chars`; a kept sentence ending with ":" brings the list it introduces.
+    bigram match counts double, it is much more specific). Whole units are kept greedily up
+    to `max_chars`: a numbered or bulleted list is never cut in the middle (steps 1 to 4 or
+    none), and comes with the sentence that introduces it; the best unit is always kept, even
+    when it is longer (the platforms split long messages, a half list would mislead).
     """
     sentences = split_sentences(passage)
     if not sentences:
@@ -148,29 +166,27 @@ def extract_answer(query: str, passage: str, max_chars: int = 600) -> str:
         return sum(2.0 if "_" in t else 1.0 for t in shared)
 
     scores = [score(s) for s in sentences]
-    best = max(scores)
+    units = _units(sentences)
+    unit_scores = [max(scores[i] for i in unit) for unit in units]
+    best = max(unit_scores)
     if best == 0:
-        ranked = list(range(len(sentences)))  # nothing overlaps: the passage opening
+        ranked = list(range(len(units)))  # nothing overlaps: the passage opening
     else:
         ranked = sorted(
-            (i for i, s in enumerate(scores) if s >= best * 0.5), key=lambda i: (-scores[i], i)
+            (u for u, sc in enumerate(unit_scores) if sc >= best * 0.5),
+            key=lambda u: (-unit_scores[u], u),
         )
     keep: set[int] = set()
     used = 0
-    for i in ranked:
-        group = [i]
-        if sentences[i].endswith(":"):
-            j = i + 1
-            while j < len(sentences) and _LIST_ITEM.match(sentences[j]):
-                group.append(j)
-                j += 1
-        cost = sum(len(sentences[k]) + 1 for k in group if k not in keep)
+    for u in ranked:
+        cost = sum(len(sentences[k]) + 1 for k in units[u])
         if keep and used + cost > max_chars:
             continue
-        keep.update(group)
+        keep.update(units[u])
         used += cost
     text = "\n".join(sentences[i] for i in sorted(keep))
-    if len(text) > max_chars:  # a single very long sentence: cut on a word boundary
+    if len(keep) == 1 and len(text) > max_chars:
+        # One very long sentence (not a list): cut on a word boundary.
         text = text[: max_chars - 1].rsplit(" ", 1)[0] + "…"
     return text
 

@@ -194,3 +194,34 @@ def test_with_the_real_knowledge_base_search() -> None:
         assert answer.kind == "answer", (query, answer)
         assert answer.articles[0].url == "https://x/doi-tra"
         assert "7 ngày" in answer.text
+
+
+def test_a_numbered_list_is_never_cut_in_the_middle() -> None:
+    from actions.faq import extract_answer
+
+    passage = (
+        "Bạn làm theo các bước sau:\n"
+        "1. Mở trang đăng nhập và bấm Quên mật khẩu.\n"
+        "2. Nhập số điện thoại đã đăng ký.\n"
+        "3. Nhập mã OTP gửi qua tin nhắn.\n"
+        "4. Đặt mật khẩu mới gồm ít nhất 8 ký tự.\n"
+        "Phí giao hàng nội thành là 20.000đ."
+    )
+    answer = extract_answer("quen mat khau thi lam sao", passage, max_chars=120)
+    lines = answer.splitlines()
+    assert [line[:2] for line in lines[1:5]] == ["1.", "2.", "3.", "4."], answer
+    assert lines[0].endswith(":") and "20.000đ" not in answer
+
+
+def test_a_bulleted_list_comes_whole_or_not_at_all() -> None:
+    from actions.faq import extract_answer
+
+    passage = (
+        "Phí giao hàng tiêu chuẩn:\n"
+        "- Nội thành Hà Nội: 20.000đ.\n"
+        "- Ngoại thành: 30.000đ.\n"
+        "- Tỉnh khác: 35.000đ.\n"
+        "Đơn từ 500.000đ được miễn phí giao hàng."
+    )
+    answer = extract_answer("phi ship ngoai thanh bao nhieu", passage, max_chars=600)
+    assert all(part in answer for part in ("20.000đ", "30.000đ", "35.000đ"))
