@@ -98,8 +98,11 @@ class BotFailedRule:
     answer_kinds: frozenset[str] = frozenset({"faq_answer", "faq_choices", "fallback",
                                               "order_status"})
     negative_feedback: bool = True
-    feedback_lookback: int = 2
+    # "Not helpful" this many times in a row (no "helpful" between): one "no" gets the bot's
+    # offer to rephrase or to ask for a person; the second hands the chat over.
+    negative_feedback_in_a_row: int = 2
     negative_feedback_texts: frozenset[str] = frozenset({"/feedback_not_helpful"})
+    positive_feedback_texts: frozenset[str] = frozenset({"/feedback_helpful"})
     phrases: PhraseSet = field(default_factory=lambda: PhraseSet([]))
 
 
@@ -194,7 +197,10 @@ class Policy:
                                            "order_status"])
                 ),
                 negative_feedback=bool(b.get("negative_feedback", True)),
-                feedback_lookback=int(b.get("feedback_lookback", 2)),
+                negative_feedback_in_a_row=int(b.get("negative_feedback_in_a_row", 2)),
+                positive_feedback_texts=frozenset(
+                    b.get("positive_feedback_texts", ["/feedback_helpful"])
+                ),
                 negative_feedback_texts=frozenset(
                     b.get("negative_feedback_texts", ["/feedback_not_helpful"])
                 ),
@@ -347,10 +353,32 @@ def complex_topics(text: str, rule: ComplexRule, negative: bool) -> list[str]:
     return found
 
 
+def _not_helpful_in_a_row(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> int:
+    """How many "not helpful" answers in a row the customer gave, the latest included: by
+    their button payloads, or by the bot's feedback metas where payloads are not kept."""
+    said = 0
+    for turn in [*reversed([t for t in recent if _role(t) == "user"])]:
+        text = str(turn.get("text", "")).strip()
+        if text in rule.negative_feedback_texts:
+            said += 1
+        elif text in rule.positive_feedback_texts:
+            break
+    metas = [m for m in map(_meta, [*recent, *(latest.get("replies") or [])]) if m]
+    told = 0
+    for meta in reversed([m for m in metas if m.get("kind") == "feedback"]):
+        if meta.get("helpful") is not False:
+            break
+        told += 1
+    return max(said, told)
+
+
 def _bot_failed(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> bool:
     text = str(latest.get("text", ""))
-    if rule.negative_feedback and text.strip() in rule.negative_feedback_texts:
-        return True
+    if rule.negative_feedback:
+        latest_no = text.strip() in rule.negative_feedback_texts
+        history = [*recent, latest] if latest_no else list(recent)
+        if _not_helpful_in_a_row(history, latest, rule) >= rule.negative_feedback_in_a_row:
+            return True
     if rule.phrases.matches(text_forms(text)):
         return True
     bot_turns = [t for t in recent if _role(t) == "bot"] + list(latest.get("replies") or [])
@@ -361,13 +389,7 @@ def _bot_failed(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> bo
         if not weak:
             break
         streak += 1
-    if streak >= rule.weak_in_a_row:
-        return True
-    if rule.negative_feedback:
-        for meta in metas[-rule.feedback_lookback :]:
-            if meta.get("kind") == "feedback" and meta.get("helpful") is False:
-                return True
-    return False
+    return streak >= rule.weak_in_a_row
 
 
 def _words(text: str) -> set[str]:

@@ -68,9 +68,12 @@ async def test_query_vector_goes_to_rasa_and_a_client_cannot_forge_it(
     client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
 ) -> None:
     forged = query_vector.encode("keyword-test", "x", np.array([99.0, 1.0]))
-    await say(client, "khach-v", "Đổi trả thế nào?", cskh_query_vector=forged, page="/faq")
+    await say(client, "khach-v", "Đổi trả thế nào?", cskh_query_vector=forged, page="/faq",
+              cskh_message_id=999999)
     sent = rasa.calls[-1]["metadata"]
     assert sent["page"] == "/faq"  # the client's own metadata still goes through
+    msgs = await _messages(hub, "khach-v")
+    assert sent["cskh_message_id"] == msgs[0]["id"]  # the hub's id, not the client's
     text, vector = query_vector.decode(sent[query_vector.METADATA_KEY], "keyword-test", 2) or (
         "", np.zeros(2))
     # The hub's vector of this message (KeywordTriage: first component = length), not the
@@ -88,7 +91,10 @@ async def test_query_vector_sharing_can_be_switched_off(tmp_path: Any) -> None:
     app = create_app(settings, rasa=rasa, triage=KeywordTriage())
     async with app.router.lifespan_context(app), make_client(app) as c:
         await say(c, "khach-ab", "Đổi trả thế nào?")
-    assert rasa.calls[-1]["metadata"] == {"channel": "rest"}
+    # No vector; the hub's id of the message (Rasa replays a message sent again).
+    sent = rasa.calls[-1]["metadata"]
+    assert sent == {"channel": "rest", "cskh_message_id": sent["cskh_message_id"]}
+    assert isinstance(sent["cskh_message_id"], int)
 
 
 async def test_duplicate_channel_message_is_ignored(
