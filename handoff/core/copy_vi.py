@@ -138,7 +138,8 @@ ERRORS: dict[str, str] = {
     "supervisor_only": "Chỉ giám sát viên được làm việc này.",
     # conversations
     "not_found": "Không tìm thấy cuộc trò chuyện.",
-    "already_claimed": "Cuộc trò chuyện đã được nhận hoặc không còn chờ.",
+    "already_claimed": "{by} đã nhận cuộc trò chuyện này trước bạn.",
+    "not_waiting": "Cuộc trò chuyện này không còn chờ nhân viên.",
     "not_assigned": "Cuộc trò chuyện không do nhân viên phụ trách.",
     "not_owner": "Cuộc trò chuyện do nhân viên khác phụ trách.",
     "invalid_transition": "Không thể chuyển trạng thái {from_state} -> {to_state}.",

@@ -150,15 +150,22 @@
     return Date.parse(m[1] + m[3]) * 1000 + micros;
   }
 
+  // A notice at the top of the page (e.g. who took the chat this agent tried to claim),
+  // read by screen readers, gone after a few seconds; never a blocking browser alert.
+  var flashTimer = null;
   function toast(text) {
-    var t = el("div", "msg msg--system", text);
-    var tr = document.querySelector(".transcript");
-    if (tr) {
-      tr.appendChild(t);
-      tr.scrollTop = tr.scrollHeight;
-    } else {
-      alert(text);
+    var flash = document.getElementById("flash");
+    if (!flash) {
+      flash = el("div", "flash");
+      flash.id = "flash";
+      flash.setAttribute("role", "status");
+      flash.setAttribute("data-testid", "flash");
+      document.body.appendChild(flash);
     }
+    flash.textContent = text;
+    flash.hidden = false;
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(function () { flash.hidden = true; }, 8000);
   }
 
   // ------------------------------------------------------------- rendering

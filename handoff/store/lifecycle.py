@@ -117,7 +117,9 @@ def claim(s: Session, conversation_id: str, agent: AgentInfo) -> Conversation:
         if taken is None:
             raise NotFound("not_found")
         holder = s.get(Agent, taken.assigned_agent_id) if taken.assigned_agent_id else None
-        raise Conflict("already_claimed", by=holder.display_name if holder else None)
+        if holder is not None and taken.state == ASSIGNED:
+            raise Conflict("already_claimed", by=holder.display_name)
+        raise Conflict("not_waiting")
     conv = load(s, conversation_id)
     s.refresh(conv)
     s.add(

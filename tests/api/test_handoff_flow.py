@@ -152,6 +152,7 @@ async def test_transfer_to_team_requeues(app: Any, client: httpx.AsyncClient, hu
 
 async def test_claim_race_exactly_one_wins(app: Any, client: httpx.AsyncClient, hub: Hub) -> None:
     agents = [await agent_client(app, hub, f"nv{i}") for i in range(4)]
+    told_who = 0
     for round_ in range(5):
         await say(client, f"race-{round_}", "gặp nhân viên")
         cid = (await _conv(hub, f"race-{round_}"))["id"]
@@ -161,9 +162,18 @@ async def test_claim_race_exactly_one_wins(app: Any, client: httpx.AsyncClient, 
         codes = sorted(r.status_code for r in results)
         assert codes == [200, 409, 409, 409], codes
         winner = next(r for r in results if r.status_code == 200).json()["conversation"]
+        # The losers are told who took it (shown in the page, not a bare alert), unless
+        # they were refused for their own load first.
+        name = winner["assigned_agent"]["display_name"]
+        for lost in (r.json() for r in results if r.status_code == 409):
+            assert lost["error"] in ("already_claimed", "at_capacity"), lost
+            if lost["error"] == "already_claimed":
+                told_who += 1
+                assert lost["detail"] == f"{name} đã nhận cuộc trò chuyện này trước bạn."
         events = [e.model_dump() for e in (await hub.conversation_detail(cid)).events]
         claims = [e for e in events if e["reason"] == "claimed"]
         assert len(claims) == 1 and claims[0]["actor_agent_id"] == winner["assigned_agent"]["id"]
+    assert told_who >= 5
     for a in agents:
         await a.aclose()
 
