@@ -168,6 +168,8 @@ class _Inbound:
     # False when nobody waits on a request for the replies (a message answered after a
     # crash): push channels get them through the outbox.
     inline: bool = True
+    # Earlier messages of this customer that a crash left unanswered: answered first.
+    earlier: list[_Inbound] = field(default_factory=list)
     to_bot: bool = False  # bot mode: Rasa should answer
     history: list[dict[str, Any]] = field(default_factory=list)
     user_turn: dict[str, Any] = field(default_factory=dict)
@@ -244,11 +246,10 @@ class Hub:
             # Earlier messages a crash left unanswered are answered first, in order (Rasa
             # replays any it had already handled: bot/serve.py `replay`).
             earlier_replies: list[CustomerMessage] = []
-            if got.message_id is not None:
-                for earlier in await run_sync(self._write, self._earlier_unanswered, got):
-                    done = await self._ask_bot(earlier, earlier.bot_text, {}, None)
-                    await self._after(done)
-                    earlier_replies += [m.for_customer() for m in done.customer]
+            for earlier in got.earlier:
+                done = await self._ask_bot(earlier, earlier.bot_text, {}, None)
+                await self._after(done)
+                earlier_replies += [m.for_customer() for m in done.customer]
             step = await self._ask_bot(got, got.bot_text, metadata, vector)
         if step.changed_hands and step.conversation.state == QUEUED and inbound.client_ip:
             await self.limiter.hit(
@@ -261,11 +262,6 @@ class Hub:
         await self._after(step)
         replies = [*earlier_replies, *(m.for_customer() for m in step.customer)]
         return InboundResult(step.conversation, replies)
-
-    def _earlier_unanswered(self, s: Session, got: _Inbound) -> list[_Inbound]:
-        conv = conversations.load(s, got.step.conversation.id, for_update=True)
-        rows = messages.take_earlier_unanswered(s, conv.id, before_id=got.message_id or 0)
-        return [self._resume_inbound(s, conv, row, got.admitted) for row in rows]
 
     async def _admit(self, inbound: InboundMessage) -> bool:
         """Rate limits of a message from a customer whose address we know (web, REST):
@@ -436,10 +432,16 @@ class Hub:
             msg.answer_status = ANSWERED
             replies = self._escalate(s, conv, decision, [*history, user_turn], admitted)
             return _Inbound(self._finish(s, conv, added, replies, changed_hands=True))
+        # Earlier messages a crash left unanswered go to the bot first (same transaction).
+        unanswered = [
+            self._resume_inbound(s, conv, row, admitted)
+            for row in messages.take_earlier_unanswered(s, conv.id, before_id=msg.id)
+        ]
         return _Inbound(
             self._finish(s, conv, added, []),
             admitted=admitted,
             message_id=msg.id,
+            earlier=unanswered,
             to_bot=True,
             history=history,
             user_turn=user_turn,
