@@ -1,4 +1,8 @@
-"""Crashes: the hub killed with SIGKILL mid-traffic, three times, loses and doubles nothing.
+"""Faults under traffic, on the real stack with the hub on PostgreSQL: nothing lost or doubled.
+
+The hub killed with SIGKILL mid-traffic, three times; Rasa frozen beyond the hub's timeout;
+the hub's PostgreSQL connections terminated mid-traffic.
+
 
 A stream of messages from 20 conversations goes through the real stack (REST channel, each
 message with its own id, retried with the same id until the hub accepts it, as a platform
@@ -17,15 +21,18 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from hub_e2e import hub_db
 
 from cskh.stack import Stack, StackConfig
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 CONVERSATIONS = 20
 MESSAGES = [
@@ -38,18 +45,28 @@ MESSAGES = [
 ]
 
 
+PG_ADMIN = os.environ.get("CSKH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
 @pytest.fixture(scope="module")
 def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run_dir: Path = tmp_path_factory.mktemp("faults")
-    stack = Stack(StackConfig.isolated(run_dir, extra_env={
+    database = f"cskh_faults_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    stack = Stack(StackConfig.isolated(run_dir, database_url=f"{url}/{database}", extra_env={
         # Answer what a crash left unanswered soon, so the test does not wait a minute.
         "CSKH_HUB_RESUME_CHECK_SECONDS": "2",
         "CSKH_HUB_RESUME_AFTER_SECONDS": "8",
         "CSKH_HUB_RASA_TIMEOUT_SECONDS": "4",
     }))
     stack.start(timeout=300)
+    stack.database = database  # type: ignore[attr-defined]
     yield stack
     stack.stop()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def _post(url: str, sender: str, text: str, message_id: str) -> bool:
@@ -160,3 +177,99 @@ def test_rasa_answers_a_message_sent_again_from_its_tracker(crash_stack: Stack) 
     with urllib.request.urlopen(tracker_url, timeout=30) as response:
         events = json.loads(response.read())["events"]
     assert sum(e["event"] == "user" for e in events) == 2
+
+
+def _say(stack: Stack, sender: str, text: str, message_id: str) -> list[dict[str, Any]]:
+    body = json.dumps(
+        {"sender": sender, "message": text, "metadata": {"message_id": message_id}}
+    ).encode()
+    request = urllib.request.Request(
+        f"{stack.config.hub_url}/webhooks/rest/webhook", data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_rasa_frozen_beyond_the_timeout_gets_a_polite_delay_and_recovers(
+    crash_stack: Stack,
+) -> None:
+    rasa = crash_stack.service("rasa").process
+    assert rasa is not None
+    os.killpg(rasa.pid, signal.SIGSTOP)  # alive but answering nothing (a stuck Rasa)
+    try:
+        started = time.monotonic()
+        out = _say(crash_stack, "slow-1", "phí ship ra Hà Nội bao nhiêu", "slow-1-m1")
+        took = time.monotonic() - started
+    finally:
+        os.killpg(rasa.pid, signal.SIGCONT)
+    texts = " ".join(m.get("text") or "" for m in out)
+    assert "sự cố" in texts and "lưu lại" in texts, out  # kept, and told so
+    assert took < 15, took  # the 4 s timeout, not forever
+    # Rasa back: the next message is answered normally, without restarting anything; the
+    # customer's app sending the first one again gets it answered once.
+    out = _say(crash_stack, "slow-1", "đổi trả hàng trong bao lâu", "slow-1-m2")
+    assert "sự cố" not in " ".join(m.get("text") or "" for m in out), out
+    time.sleep(9)  # older than CSKH_HUB_RESUME_AFTER_SECONDS: no longer possibly in flight
+    again = _say(crash_stack, "slow-1", "phí ship ra Hà Nội bao nhiêu", "slow-1-m1")
+    assert "20.000đ" in " ".join(m.get("text") or "" for m in again), again
+    rows = hub_db(
+        crash_stack,
+        "SELECT channel_message_id, answer_status FROM messages m JOIN conversations c "
+        "ON c.id = m.conversation_id WHERE c.external_id = 'slow-1' AND m.role = 'user'",
+    )
+    assert sorted(rows) == [("slow-1-m1", "answered"), ("slow-1-m2", "answered")], rows
+
+
+def test_postgres_connections_terminated_mid_traffic_lose_nothing(crash_stack: Stack) -> None:
+    database = crash_stack.database  # type: ignore[attr-defined]
+    url = f"{crash_stack.config.hub_url}/webhooks/rest/webhook"
+    sent: dict[str, int] = {}
+    failures: list[str] = []
+
+    def conversation(n: int) -> None:
+        sender = f"pg-{n}"
+        sent[sender] = 0
+        for i, text in enumerate(MESSAGES[:4]):
+            deadline = time.monotonic() + 120
+            while not _post(url, sender, text, f"{sender}-m{i}"):
+                if time.monotonic() > deadline:
+                    failures.append(f"{sender}-m{i}")
+                    return
+                time.sleep(0.5)
+            sent[sender] += 1
+
+    threads = [threading.Thread(target=conversation, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    terminated = 0
+    for _ in range(3):
+        time.sleep(1.0)
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            terminated += len(conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()", (database,),
+            ).fetchall())
+    for thread in threads:
+        thread.join(timeout=180)
+    assert terminated > 0, "no connection was open to terminate"
+    assert not failures, failures
+    rows = hub_db(
+        crash_stack,
+        "SELECT m.channel_message_id, m.answer_status FROM messages m JOIN conversations c "
+        "ON c.id = m.conversation_id WHERE c.external_id LIKE 'pg-%' AND m.role = 'user'",
+    )
+    ids = [r[0] for r in rows]
+    assert len(ids) == 40 and len(set(ids)) == 40
+    deadline = time.monotonic() + 60
+    while any(r[1] != "answered" for r in rows) and time.monotonic() < deadline:
+        time.sleep(1)
+        rows = hub_db(
+            crash_stack,
+            "SELECT m.channel_message_id, m.answer_status FROM messages m JOIN conversations "
+            "c ON c.id = m.conversation_id WHERE c.external_id LIKE 'pg-%' AND m.role = 'user'",
+        )
+    assert all(r[1] == "answered" for r in rows), rows
+    # And the hub still answers, without a restart.
+    out = _say(crash_stack, "pg-after", "xin chào shop", "pg-after-m1")
+    assert out and "sự cố" not in " ".join(m.get("text") or "" for m in out)
