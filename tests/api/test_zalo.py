@@ -604,16 +604,25 @@ async def test_zalo_errors_are_permanent_or_retried_with_clear_reasons(
     assert fake.sent == []
 
 
-async def test_zalos_refusal_is_shown_to_the_agent(
-    zapp: Any, zhub: Hub, zclient: httpx.AsyncClient, fake: FakeZalo
-) -> None:
-    user = "u-blocked"
+async def claimed_by_lan(
+    zapp: Any, zhub: Hub, zclient: httpx.AsyncClient, fake: FakeZalo, user: str
+) -> tuple[str, httpx.AsyncClient]:
+    """`user` asks for a person on Zalo and agent Lan claims the chat: its id and her client
+    (the user has then received the escalation reply, the queue position and the notice)."""
     assert (await post(zclient, text_event(user, "gặp nhân viên"))).status_code == 200
     await until(lambda: len(fake.texts_to(user)) == 2)  # escalation reply + queue position
     cid = await conversation_id(zhub, user)
     lan = await agent_client(zapp, zhub, "lan")
     assert (await lan.post(f"/api/console/conversations/{cid}/claim")).status_code == 200
     await until(lambda: len(fake.texts_to(user)) == 3)
+    return cid, lan
+
+
+async def test_zalos_refusal_is_shown_to_the_agent(
+    zapp: Any, zhub: Hub, zclient: httpx.AsyncClient, fake: FakeZalo
+) -> None:
+    user = "u-blocked"
+    cid, lan = await claimed_by_lan(zapp, zhub, zclient, fake, user)
     fake.refuse_user(user, -213, "User has not followed OA")
     r = await lan.post(f"/api/console/conversations/{cid}/reply", json={"text": "Chào bạn"})
     assert r.status_code == 200
@@ -638,12 +647,7 @@ async def test_a_long_agent_reply_is_sent_in_order_in_parts(
     zapp: Any, zhub: Hub, zclient: httpx.AsyncClient, fake: FakeZalo
 ) -> None:
     user = "u-long"
-    assert (await post(zclient, text_event(user, "gặp nhân viên"))).status_code == 200
-    await until(lambda: len(fake.texts_to(user)) == 2)
-    cid = await conversation_id(zhub, user)
-    lan = await agent_client(zapp, zhub, "lan")
-    assert (await lan.post(f"/api/console/conversations/{cid}/claim")).status_code == 200
-    await until(lambda: len(fake.texts_to(user)) == 3)
+    cid, lan = await claimed_by_lan(zapp, zhub, zclient, fake, user)
     sentences = [f"Câu số {i} giải thích chính sách đổi trả của cửa hàng." for i in range(80)]
     long = " ".join(sentences)
     assert 4000 < len(long) <= 5000
@@ -675,12 +679,7 @@ async def test_an_agent_cannot_answer_after_the_seven_day_window(
     zapp: Any, zhub: Hub, zclient: httpx.AsyncClient, fake: FakeZalo
 ) -> None:
     user = "u-late"
-    assert (await post(zclient, text_event(user, "gặp nhân viên"))).status_code == 200
-    await until(lambda: len(fake.texts_to(user)) == 2)
-    cid = await conversation_id(zhub, user)
-    lan = await agent_client(zapp, zhub, "lan")
-    assert (await lan.post(f"/api/console/conversations/{cid}/claim")).status_code == 200
-    await until(lambda: len(fake.texts_to(user)) == 3)
+    cid, lan = await claimed_by_lan(zapp, zhub, zclient, fake, user)
     last = utcnow() - timedelta(days=8)
     with zhub.store.write() as s:
         s.execute(update(Conversation).where(Conversation.id == cid).values(last_customer_at=last))
