@@ -21,7 +21,6 @@ replayed turn by turn, hand the ones that need a person to a person, and only th
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from triage.sentiment import (
     SentimentModel,
     data_paths,
     load_dataset,
+    read_jsonl,
 )
 
 TARGETS = {"angry_recall": 0.95, "false_escalation": 0.03, "macro_f1_4": 0.85}
@@ -179,14 +179,11 @@ class QuestionsResult:
 def load_questions(path: Path = QUESTIONS_PATH) -> list[str]:
     """The `question` of every line of the retrieval evaluation set."""
     questions: list[str] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                questions.append(str(json.loads(line)["question"]))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{lineno}: bad row ({exc})") from exc
+    for lineno, row in read_jsonl(path):
+        try:
+            questions.append(str(row["question"]))
+        except KeyError as exc:
+            raise ValueError(f"{path}:{lineno}: bad row ({exc})") from exc
     return questions
 
 
@@ -296,26 +293,10 @@ class FrozenConversation:
     kind: str
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from exc
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object")
-            rows.append((lineno, row))
-    return rows
-
-
 def load_frozen(path: Path = FROZEN_PATH) -> list[FrozenLine]:
     """`{"text", "label", "kind"}` lines; a label outside CLASSES is an error."""
     out = []
-    for lineno, row in _read_jsonl(path):
+    for lineno, row in read_jsonl(path):
         try:
             line = FrozenLine(str(row["text"]), str(row["label"]), str(row.get("kind") or "-"))
         except KeyError as exc:
@@ -329,7 +310,7 @@ def load_frozen(path: Path = FROZEN_PATH) -> list[FrozenLine]:
 def load_conversations(path: Path = CONVERSATIONS_PATH) -> list[FrozenConversation]:
     """`{"id", "turns": [customer messages], "should_reach_person", "kind"}` lines."""
     out = []
-    for lineno, row in _read_jsonl(path):
+    for lineno, row in read_jsonl(path):
         turns = row.get("turns")
         if not isinstance(turns, list) or not turns:
             raise ValueError(f"{path}:{lineno}: 'turns' must be a non-empty list")

@@ -126,21 +126,35 @@ class Example:
     split: str  # "train" | "test"
 
 
-def load_examples(path: Path) -> list[Example]:
-    """Read the labelled JSONL; a malformed line is an error (the data is curated by hand)."""
-    examples: list[Example] = []
+def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-empty line; a line that is not a JSON object is
+    an error naming the file and line (the data sets are curated by hand)."""
+    rows = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                text, label, split = str(row["text"]), str(row["label"]), str(row["split"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{lineno}: bad row ({exc})") from exc
-            if label not in CLASSES or split not in ("train", "test"):
-                raise ValueError(f"{path}:{lineno}: label={label!r} split={split!r}")
-            examples.append(Example(text, label, split))
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from exc
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{lineno}: expected a JSON object")
+            rows.append((lineno, row))
+    return rows
+
+
+def load_examples(path: Path) -> list[Example]:
+    """Read the labelled JSONL; a malformed line is an error (the data is curated by hand)."""
+    examples: list[Example] = []
+    for lineno, row in read_jsonl(path):
+        try:
+            text, label, split = str(row["text"]), str(row["label"]), str(row["split"])
+        except KeyError as exc:
+            raise ValueError(f"{path}:{lineno}: bad row ({exc})") from exc
+        if label not in CLASSES or split not in ("train", "test"):
+            raise ValueError(f"{path}:{lineno}: label={label!r} split={split!r}")
+        examples.append(Example(text, label, split))
     return examples
 
 
