@@ -9,11 +9,11 @@ get their own, larger cap (Meta batches up to 1,000 messages in one signed deliv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ..core.copy_vi import ERRORS
+from ..core.copy_vi import error_text
+from .deps import error_response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -40,7 +40,7 @@ class BodySizeLimit:
         limit = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(send, limit)
+            await _refuse(scope, receive, send, limit)
             return
         # Read the body here, at most `limit` bytes, then replay it: no parser (FastAPI's
         # JSON, a form, engine.io) ever sees more, and a refusal is always a 413.
@@ -54,7 +54,7 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _refuse(send, limit)
+                await _refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -76,18 +76,10 @@ def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> R
     return replayed
 
 
-async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"error": "body_too_large", "detail": ERRORS["body_too_large"].format(limit=limit)},
-        ensure_ascii=False,
-    ).encode()
-    await send({
-        "type": "http.response.start",
-        "status": 413,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ],
-    })
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    response = error_response(
+        413, "body_too_large", error_text("body_too_large", {"limit": limit})
+    )
+    # The rest of the body is never read: this connection cannot carry another request.
+    response.headers["connection"] = "close"
+    await response(scope, receive, send)

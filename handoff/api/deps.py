@@ -82,21 +82,6 @@ async def metrics_reader(request: Request, hub: HubDep, settings: SettingsDep) -
 MetricsReader = Annotated[str, Depends(metrics_reader)]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing more than `limit` bytes without buffering all of it."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InputError(413, "body_too_large", limit=limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise InputError(413, "body_too_large", limit=limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def error_response(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
 

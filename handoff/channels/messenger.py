@@ -29,7 +29,6 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
-from ..api.deps import read_body
 from ..core import copy_vi
 from ..core.hours import format_local
 from ..core.views import Button, CustomerMessage
@@ -359,7 +358,7 @@ class MessengerChannel:
         return PlainTextResponse(challenge)
 
     async def receive(self, request: Request) -> Response:
-        body = await read_body(request, self.settings.webhook_max_body_bytes)
+        body = await request.body()  # capped by api/body_limit.py (webhook_max_body_bytes)
         if not signature_ok(body, request.headers.get(SIGNATURE_HEADER), self._app_secret):
             raise InputError(403, "messenger_bad_signature")
         inbound = parse_body(body, self.settings.max_message_chars)

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ..api.deps import HubDep, SettingsDep, read_body
+from ..api.deps import HubDep, SettingsDep
 from ..inputs import InputError, clean_sender, clean_text
 from ..settings import HubSettings
 from .base import InboundMessage
@@ -82,7 +82,7 @@ async def rest_webhook(
     request: Request, hub: HubDep, settings: SettingsDep
 ) -> list[dict[str, Any]]:
     require_access(request, settings)
-    inbound = parse(await read_body(request, settings.max_body_bytes), settings)
+    inbound = parse(await request.body(), settings)  # capped by api/body_limit.py
     result = await hub.customer_message(inbound)
     out = []
     for reply in result.replies:

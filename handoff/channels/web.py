@@ -30,8 +30,6 @@ log = logging.getLogger(__name__)
 
 NAME = "web"
 CUSTOMER_NS = "/"
-# Session ids become room names and conversation keys; unguessable ids come from the client
-# library (uuid hex) but anything odd is replaced rather than trusted.
 
 
 def bot_uttered(message: CustomerMessage) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ import anyio.to_thread
 import httpx
 from fastapi import APIRouter, Request
 
-from ..api.deps import HubDep, SettingsDep, read_body
+from ..api.deps import HubDep, SettingsDep
 from ..core import copy_vi
 from ..core.hours import format_local
 from ..inputs import InputError, clean_sender, clean_text
@@ -281,7 +281,7 @@ async def zalo_webhook(request: Request, hub: HubDep, settings: SettingsDep) -> 
     header = request.headers.get(SIGNATURE_HEADER)
     if not header:
         raise InputError(403, "zalo_bad_signature")
-    body = await read_body(request, settings.webhook_max_body_bytes)
+    body = await request.body()  # capped by api/body_limit.py (webhook_max_body_bytes)
     try:
         event: Any = decode_event(body)
         broken = False
