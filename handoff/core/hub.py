@@ -11,6 +11,7 @@ outbox for the delivery worker.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -232,7 +233,7 @@ class Hub:
             if k not in (query_vector.METADATA_KEY, RASA_MESSAGE_ID_KEY)
         }
         sentiment, vector = await self._score(inbound.text)
-        async with self._locks(f"{inbound.channel}:{inbound.sender_id}"):
+        async with self._customer_lock(inbound.channel, inbound.sender_id):
             got = await run_sync(self._tx_inbound, inbound, metadata, sentiment, admitted)
             if stored is not None and not stored.done():
                 stored.set_result(None)
@@ -449,6 +450,12 @@ class Hub:
             bot_text=inbound.bot_text,
         )
 
+    def _customer_lock(
+        self, channel: str, sender_id: str
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Serialises one customer's messages in this process (replicas: `lock_key`)."""
+        return self._locks(f"{channel}:{sender_id}")
+
     def _resume_after(self) -> float:
         # Longer than any answer in flight can take (Rasa's timeout, with margin).
         settings = self.settings
@@ -484,10 +491,10 @@ class Hub:
         return len(ids)
 
     async def _answer_stored(self, message_id: int) -> None:
-        def conversation_key(s: Session) -> str | None:
+        def customer(s: Session) -> tuple[str, str] | None:
             msg = s.get(Message, message_id)
             conv = s.get(Conversation, msg.conversation_id) if msg else None
-            return f"{conv.channel}:{conv.external_id}" if conv else None
+            return (conv.channel, conv.external_id) if conv else None
 
         def load(s: Session) -> _Inbound | None:
             msg = s.get(Message, message_id)
@@ -499,11 +506,11 @@ class Hub:
                 return None
             return self._resume_inbound(s, conv, msg, admitted=True, inline=False)
 
-        key = await run_sync(self._read, conversation_key)
-        if key is None:
+        who = await run_sync(self._read, customer)
+        if who is None:
             return
         # The customer's own messages hold the same lock: one answer at a time, in order.
-        async with self._locks(key):
+        async with self._customer_lock(*who):
             got = await run_sync(self._write, load)
             if got is None:
                 return
