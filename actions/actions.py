@@ -20,7 +20,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import FaqAnswer, FaqConfig, SearchesKnowledge, answer_article, answer_question
-from actions.orders import OrderStore, normalize_order_code, order_status_reply
+from actions.orders import OrderDesk, OrderStore, OrderTurn, last4_digits, normalize_order_code
 from actions.settings import ActionSettings, get_settings
 from actions.telemetry import ACTION_METRICS
 from cskh import query_vector
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _kb: SearchesKnowledge | None = None
-_orders: OrderStore | None = None
+_orders: OrderDesk | None = None
 
 KB_UNAVAILABLE_TEXT = (
     "Dạ hệ thống tra cứu của Sao Mai Shop đang tạm gián đoạn ạ. Anh/chị vui lòng thử lại sau "
@@ -74,16 +74,29 @@ def set_knowledge_base(kb: SearchesKnowledge | None) -> None:
     _kb = kb
 
 
-def get_order_store() -> OrderStore:
+def get_order_desk() -> OrderDesk:
+    """The process-wide order desk: it keeps the per-order count of wrong guesses."""
     global _orders
     if _orders is None:
-        _orders = OrderStore.load(get_settings().orders_file)
+        settings = get_settings()
+        _orders = OrderDesk(
+            OrderStore.load(settings.orders_file),
+            max_failures=settings.order_max_failures,
+            max_lookups=settings.order_max_lookups,
+            max_failures_per_order=settings.order_max_failures_per_order,
+        )
     return _orders
+
+
+def set_order_desk(desk: OrderDesk | None) -> None:
+    """Inject an order desk (tests)."""
+    global _orders
+    _orders = desk
 
 
 def warm_up() -> None:
     try:
-        get_order_store()
+        get_order_desk()
         kb = get_knowledge_base()
         kb.search("phí giao hàng", top_k=1)  # first query pays one-off embedder set-up costs
     except Exception:
@@ -152,6 +165,10 @@ class ActionAnswerFaq(Action):
             dispatcher.utter_message(text=KB_UNAVAILABLE_TEXT, buttons=[HUMAN_BUTTON])
             dispatcher.utter_message(json_message=_meta({"kind": "fallback"}))
             return []
+        if _awaits_last4(tracker):
+            # "5678" alone is not a question (NLU may call it nlu_fallback or ask_faq): it
+            # answers the bot's request for the phone digits.
+            return _order_turn(dispatcher, tracker)
         started = time.perf_counter()
         if intent == "choose_article" and article_id:
             # The question is the text the customer typed before clicking a title.
@@ -180,20 +197,59 @@ class ActionOrderStatus(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        # This message's entity first, then the raw text (NLU may miss "ĐH 123456"), then a
-        # code given earlier in the conversation ("đơn đó giao chưa?").
-        code = (
-            normalize_order_code(next(tracker.get_latest_entity_values("order_code"), None))
-            or normalize_order_code(tracker.latest_message.get("text"))
-            or normalize_order_code(tracker.get_slot("order_code"))
-        )
-        text, found = order_status_reply(get_order_store(), code)
-        dispatcher.utter_message(text=text)
-        if code:
-            meta = {"kind": "order_status", "order_code": code, "found": found}
-            dispatcher.utter_message(json_message=_meta(meta))
-            return [SlotSet("order_code", code)]
+        return _order_turn(dispatcher, tracker)
+
+
+def _order_slots(tracker: Tracker) -> tuple[str | None, int, tuple[str, ...]]:
+    verified = tracker.get_slot("order_verified")
+    failures = int(tracker.get_slot("order_failures") or 0)
+    lookups = tuple(str(c) for c in (tracker.get_slot("order_lookups") or ()))
+    return (str(verified) if verified else None), failures, lookups
+
+
+def _awaits_last4(tracker: Tracker) -> bool:
+    """The bot asked for the phone digits of a found order and this message gives them."""
+    code = tracker.get_slot("order_code")
+    verified, _, _ = _order_slots(tracker)
+    text = tracker.latest_message.get("text") or ""
+    if not code or code == verified or get_order_desk().store.get(str(code)) is None:
+        return False
+    return last4_digits(text) is not None and normalize_order_code(text) is None \
+        and len(text.split()) <= 8
+
+
+def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    # This message's entity first, then the raw text (NLU may miss "ĐH 123456"), then a
+    # code given earlier in the conversation ("đơn đó giao chưa?").
+    text = tracker.latest_message.get("text") or ""
+    code = (
+        normalize_order_code(next(tracker.get_latest_entity_values("order_code"), None))
+        or normalize_order_code(text)
+        or normalize_order_code(tracker.get_slot("order_code"))
+    )
+    verified, failures, lookups = _order_slots(tracker)
+    turn: OrderTurn = get_order_desk().turn(
+        code, last4_digits(text), verified_code=verified, failures=failures, lookups=lookups
+    )
+    dispatcher.utter_message(text=turn.text)
+    ACTION_METRICS.runs.inc(action="action_order_status", outcome=_order_outcome(turn))
+    if not code:
         return []
+    meta = {"kind": "order_status", "order_code": code, "found": turn.found,
+            "verified": turn.verified_code == code}
+    dispatcher.utter_message(json_message=_meta(meta))
+    return [
+        SlotSet("order_code", code),
+        SlotSet("order_verified", turn.verified_code),
+        SlotSet("order_failures", float(turn.failures)),
+        SlotSet("order_lookups", list(turn.lookups)),
+    ]
+
+
+def _order_outcome(turn: OrderTurn) -> str:
+    if not turn.found:
+        return "not_found"
+    return "shown" if turn.verified_code == turn.code else "withheld"
 
 
 def _in_serving_process() -> bool:

@@ -2,13 +2,21 @@
 
 The demo store is a JSON file of fictional orders (`actions/data/orders.json`); a real shop
 replaces `OrderStore` with a client of its order API, the reply texts stay the same.
+
+An order code is printed on parcels and forwarded in screenshots, so knowing one proves
+nothing: before telling more than "found", the bot asks for the last 4 digits of the phone
+number the order was placed with (`OrderDesk`). Wrong guesses are counted per conversation
+and per order, so nobody can try the 10 000 combinations.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,6 +44,7 @@ class Order:
     eta: str | None = None
     delivered_at: str | None = None
     tracking_number: str | None = None
+    phone: str | None = None
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Order:
@@ -48,6 +57,7 @@ class Order:
             eta=row.get("eta"),
             delivered_at=row.get("delivered_at"),
             tracking_number=row.get("tracking_number"),
+            phone=row.get("phone"),
         )
 
 
@@ -57,6 +67,23 @@ def normalize_order_code(text: str | None) -> str | None:
         return None
     match = _ORDER_CODE.search(text)
     return f"DH{match.group(1)}" if match else None
+
+
+# A run of digits, allowing the single spaces or dots people group phone numbers with
+# ("0912 345 678", "091.234.5678"). Digits glued to letters ("DH100001") are not a run.
+_DIGIT_RUN = re.compile(r"(?<![\dA-Za-z])\+?\d(?:\d|[ .](?=\d))*(?!\d)")
+
+
+def last4_digits(text: str | None) -> str | None:
+    """The last 4 digits of a phone number given in `text` (the 4 digits alone, or the
+    whole number), or None."""
+    for run in _DIGIT_RUN.findall(text or ""):
+        digits = re.sub(r"\D", "", run)
+        if len(digits) == 4:
+            return digits
+        if 10 <= len(digits) <= 11 and digits.startswith(("0", "84")):
+            return digits[-4:]
+    return None
 
 
 def _vn_date(iso: str | None) -> str:
@@ -110,16 +137,112 @@ def describe_order(order: Order) -> str:
     return " ".join(lines)
 
 
-def order_status_reply(store: OrderStore, code: str | None) -> tuple[str, bool]:
-    """(reply text, found). With no code, asks for it (found is False)."""
-    if not code:
-        return ASK_CODE_TEXT, False
-    order = store.get(code)
-    if order is None:
-        return (
-            f"Dạ em không tìm thấy đơn hàng {code} trong hệ thống ạ. Anh/chị kiểm tra lại giúp "
-            "em mã đơn (DH + 6 chữ số, trong tin nhắn hoặc email xác nhận), hoặc nhắn \"gặp "
-            "nhân viên\" để được hỗ trợ trực tiếp nhé.",
-            False,
-        )
-    return describe_order(order), True
+def not_found_text(code: str) -> str:
+    return (
+        f"Dạ em không tìm thấy đơn hàng {code} trong hệ thống ạ. Anh/chị kiểm tra lại giúp "
+        "em mã đơn (DH + 6 chữ số, trong tin nhắn hoặc email xác nhận), hoặc nhắn \"gặp "
+        "nhân viên\" để được hỗ trợ trực tiếp nhé."
+    )
+
+
+def ask_last4_text(code: str) -> str:
+    return (
+        f"Dạ em đã tìm thấy đơn hàng {code}. Để bảo vệ thông tin đơn hàng của anh/chị, anh/chị "
+        "cho em xin 4 số cuối của số điện thoại đặt đơn này ạ."
+    )
+
+
+def wrong_last4_text(code: str, tries_left: int) -> str:
+    return (
+        f"Dạ 4 số cuối này chưa khớp với số điện thoại đặt đơn {code} ạ. Anh/chị kiểm tra lại "
+        f"giúp em (còn {tries_left} lần thử), hoặc nhắn \"gặp nhân viên\" để được hỗ trợ nhé."
+    )
+
+
+def locked_text(code: str) -> str:
+    return (
+        f"Dạ vì lý do bảo mật, em tạm thời không tra cứu được đơn {code} qua chat ạ. Anh/chị "
+        "nhắn \"gặp nhân viên\" để nhân viên xác minh và hỗ trợ mình nhé."
+    )
+
+
+TOO_MANY_LOOKUPS_TEXT = (
+    "Dạ anh/chị đã tra cứu nhiều mã đơn trong cuộc trò chuyện này rồi ạ. Để bảo vệ thông tin "
+    "khách hàng, anh/chị nhắn \"gặp nhân viên\" để được hỗ trợ tiếp nhé."
+)
+
+
+@dataclass(frozen=True)
+class OrderTurn:
+    """What the bot says about an order this turn, and what the conversation remembers."""
+
+    text: str
+    code: str | None
+    found: bool
+    # The order the customer has proved is theirs in this conversation (or None).
+    verified_code: str | None
+    failures: int
+    lookups: tuple[str, ...]
+
+
+@dataclass
+class OrderDesk:
+    """Order look-ups with ownership checks.
+
+    Per conversation (the caller keeps `verified_code`, `failures` and `lookups` between
+    turns): `max_failures` wrong guesses, `max_lookups` different codes. Per order, across
+    conversations in this process: `max_failures_per_order` wrong guesses per
+    `window_seconds`, so opening new conversations does not reset the count.
+    """
+
+    store: OrderStore
+    max_failures: int = 3
+    max_lookups: int = 5
+    max_failures_per_order: int = 5
+    window_seconds: float = 3600.0
+    clock: Callable[[], float] = time.monotonic
+    _order_failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def turn(
+        self,
+        code: str | None,
+        last4: str | None,
+        *,
+        verified_code: str | None = None,
+        failures: int = 0,
+        lookups: tuple[str, ...] = (),
+    ) -> OrderTurn:
+        said = OrderTurn(ASK_CODE_TEXT, code, False, verified_code, failures, lookups)
+        if not code:
+            return said
+        if code not in lookups:
+            if len(lookups) >= self.max_lookups:
+                return replace(said, text=TOO_MANY_LOOKUPS_TEXT)
+            said = replace(said, lookups=(*lookups, code))
+        order = self.store.get(code)
+        if order is None:
+            return replace(said, text=not_found_text(code))
+        said = replace(said, found=True)
+        if verified_code == code:
+            return replace(said, text=describe_order(order))
+        if failures >= self.max_failures or self._order_locked(code):
+            return replace(said, text=locked_text(code))
+        if not last4:
+            return replace(said, text=ask_last4_text(code))
+        if order.phone and order.phone[-4:] == last4:
+            return replace(said, text=describe_order(order), verified_code=code)
+        failures += 1
+        self._order_failures.setdefault(code, deque()).append(self.clock())
+        if failures >= self.max_failures or self._order_locked(code):
+            return replace(said, text=locked_text(code), failures=failures)
+        tries_left = self.max_failures - failures
+        return replace(said, text=wrong_last4_text(code, tries_left), failures=failures)
+
+    def _order_locked(self, code: str) -> bool:
+        recent = self._order_failures.get(code)
+        if not recent:
+            return False
+        horizon = self.clock() - self.window_seconds
+        while recent and recent[0] < horizon:
+            recent.popleft()
+        return len(recent) >= self.max_failures_per_order

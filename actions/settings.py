@@ -24,6 +24,10 @@ class ActionSettings(BaseSettings):
     # with (recorded in its manifest), which is the only safe choice for an existing index.
     embedder: str = ""
     orders_file: Path = _HERE / "data" / "orders.json"
+    # Ownership check before an order's details are shown (actions/orders.py OrderDesk).
+    order_max_failures: int = Field(default=3, ge=1)
+    order_max_lookups: int = Field(default=5, ge=1)
+    order_max_failures_per_order: int = Field(default=5, ge=1)
     # Load the index when the action server starts, so the first customer does not wait for it.
     preload: bool = True
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from .core.copy_vi import error_text
@@ -59,3 +61,28 @@ def clean_sender(raw: Any) -> str:
     except UnicodeEncodeError as exc:
         raise InputError(400, "invalid_sender") from exc
     return sender
+
+
+def clean_metadata(
+    raw: Mapping[str, Any], allowed: Collection[str], max_chars: int
+) -> dict[str, Any]:
+    """The allow-listed, scalar part of a client's metadata, at most `max_chars` of JSON.
+    Metadata is decoration: what does not fit is dropped, the message itself is kept."""
+    kept: dict[str, Any] = {}
+    size = 2  # "{}"
+    for key in allowed:
+        value = raw.get(key)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                continue
+            value = _CONTROL_RE.sub("", value)[:512]
+        elif not isinstance(value, (int, float, bool)) or value is None:
+            continue
+        item = len(json.dumps({key: value}, ensure_ascii=False))
+        if size + item > max_chars:
+            continue
+        kept[key] = value
+        size += item
+    return kept

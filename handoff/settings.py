@@ -65,6 +65,14 @@ class HubSettings(BaseSettings):
     # Platforms batch several events into one signed delivery (Meta: up to 1,000 messages);
     # refusing a large one would only make them redeliver it forever.
     webhook_max_body_bytes: int = 1024 * 1024
+    # What a client may attach to a message (a widget's customData, REST metadata): stored
+    # with the message and passed to Rasa, so only these keys, scalar values, and at most
+    # this much JSON in all. Anything else is dropped, never the message.
+    client_metadata_keys: tuple[str, ...] = (
+        "language", "locale", "page_url", "page_title", "referrer", "page_id", "zalo_event",
+        "timestamp",
+    )
+    client_metadata_max_chars: int = 1024
 
     # Rate limits (fixed windows; shared through Redis with replicas). Over a limit a socket
     # gets `hub_error` `rate_limited` and HTTP a 429 with Retry-After; nothing is stored.

@@ -226,6 +226,12 @@ def find_article_files(source: Path) -> list[Path]:
         )
     except OSError as exc:
         raise IngestError(f"{source}: cannot list folder ({exc.strerror})") from exc
+    # A link out of the folder would publish whatever it points at (another shop's files,
+    # /etc/...) as a help-center answer: refuse it, naming the file.
+    root = source.resolve()
+    for path in files:
+        if not path.resolve().is_relative_to(root):
+            raise IngestError(f"{path}: links outside {source}; copy the article in instead")
     if not files:
         raise IngestError(
             f"{source}: no articles found (expected {', '.join(SUPPORTED_SUFFIXES)} files)"

@@ -35,6 +35,7 @@ from triage.facts import EMAIL, find_phones
 from .. import auth, logs
 from ..channels.base import Channel, InboundMessage
 from ..errors import Conflict, Forbidden, NotFound, RateLimited
+from ..inputs import clean_metadata
 from ..metrics import HubMetrics
 from ..rasa import RasaClient, RasaUnavailable
 from ..settings import HubSettings
@@ -227,11 +228,13 @@ class Hub:
         arrived = time.perf_counter()
         admitted = await self._admit(inbound)
         self.metrics.messages.inc(channel=inbound.channel, direction="in")
-        # Only the hub may attach a query vector for the bot (cskh/query_vector.py).
-        metadata = {
-            k: v for k, v in inbound.metadata.items()
-            if k not in (query_vector.METADATA_KEY, RASA_MESSAGE_ID_KEY)
-        }
+        # An allow-list, so a client cannot pass the keys only the hub may set for the bot
+        # (the query vector, the message id) or fill the database with its own payloads.
+        metadata = clean_metadata(
+            inbound.metadata,
+            self.settings.client_metadata_keys,
+            self.settings.client_metadata_max_chars,
+        )
         sentiment, vector = await self._score(inbound.text)
         async with self._customer_lock(inbound.channel, inbound.sender_id):
             got = await run_sync(self._tx_inbound, inbound, metadata, sentiment, admitted)

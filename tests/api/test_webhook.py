@@ -68,10 +68,11 @@ async def test_query_vector_goes_to_rasa_and_a_client_cannot_forge_it(
     client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
 ) -> None:
     forged = query_vector.encode("keyword-test", "x", np.array([99.0, 1.0]))
-    await say(client, "khach-v", "Đổi trả thế nào?", cskh_query_vector=forged, page="/faq",
-              cskh_message_id=999999)
+    await say(client, "khach-v", "Đổi trả thế nào?", cskh_query_vector=forged,
+              page_url="/faq", cskh_message_id=999999, tracking={"blob": "x" * 60_000})
     sent = rasa.calls[-1]["metadata"]
-    assert sent["page"] == "/faq"  # the client's own metadata still goes through
+    assert sent["page_url"] == "/faq"  # allow-listed client metadata still goes through
+    assert "tracking" not in sent  # anything else does not reach Rasa or the database
     msgs = await _messages(hub, "khach-v")
     assert sent["cskh_message_id"] == msgs[0]["id"]  # the hub's id, not the client's
     text, vector = query_vector.decode(sent[query_vector.METADATA_KEY], "keyword-test", 2) or (
@@ -81,7 +82,7 @@ async def test_query_vector_goes_to_rasa_and_a_client_cannot_forge_it(
     assert text == "đổi trả thế nào?"
     assert vector[0] / vector[1] == pytest.approx(len("Đổi trả thế nào?"))
     msgs = await _messages(hub, "khach-v")
-    assert "cskh_query_vector" not in str(msgs[0])
+    assert "cskh_query_vector" not in str(msgs[0]) and "blob" not in str(msgs[0])
 
 
 async def test_query_vector_sharing_can_be_switched_off(tmp_path: Any) -> None:

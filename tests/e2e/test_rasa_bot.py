@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ from conftest_rasa import RasaBot, rasa_bot  # noqa: F401  (session fixture)
 pytestmark = pytest.mark.e2e
 
 ARTICLES = Path(__file__).resolve().parents[2] / "knowledge_base" / "articles"
+ORDERS_FILE = Path(__file__).resolve().parents[2] / "actions" / "data" / "orders.json"
 
 
 def article_url(slug: str) -> str:
@@ -80,14 +82,36 @@ def test_weak_question_offers_article_buttons_then_answers_the_choice(
     assert chosen["url"] in texts(reply)
 
 
-def test_order_status_known_and_unknown(rasa_bot: RasaBot) -> None:  # noqa: F811
+def test_order_details_only_after_the_phone_digits(rasa_bot: RasaBot) -> None:  # noqa: F811
+    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
+    phone = next(o["phone"] for o in orders if o["code"] == "DH100003")
     sender = new_sender()
     reply = rasa_bot.send(sender, "kiểm tra giúp mình đơn DH100003 với")
-    assert "DH100003" in texts(reply) and "đang được giao" in texts(reply)
-    assert metas(reply) == [{"kind": "order_status", "order_code": "DH100003", "found": True}]
+    assert "4 số cuối" in texts(reply) and "đang được giao" not in texts(reply)
+    assert metas(reply) == [
+        {"kind": "order_status", "order_code": "DH100003", "found": True, "verified": False}
+    ]
+    reply = rasa_bot.send(sender, "1111" if phone[-4:] != "1111" else "2222")
+    assert "chưa khớp" in texts(reply) and "đang được giao" not in texts(reply)
+    # The digits alone, as customers send them: whatever NLU makes of "5678", the bot
+    # knows it asked for them.
+    reply = rasa_bot.send(sender, phone[-4:])
+    assert "đang được giao" in texts(reply)
+    assert metas(reply)[-1]["verified"] is True
+    reply = rasa_bot.send(sender, "đơn DH100003 giao chưa")  # verified stays for this chat
+    assert "đang được giao" in texts(reply)
     reply = rasa_bot.send(sender, "don dh999999 giao chua")
     assert "không tìm thấy" in texts(reply)
-    assert metas(reply) == [{"kind": "order_status", "order_code": "DH999999", "found": False}]
+    assert metas(reply) == [
+        {"kind": "order_status", "order_code": "DH999999", "found": False, "verified": False}
+    ]
+
+
+def test_order_code_and_phone_in_one_message(rasa_bot: RasaBot) -> None:  # noqa: F811
+    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
+    phone = next(o["phone"] for o in orders if o["code"] == "DH100004")
+    reply = rasa_bot.send(new_sender(), f"đơn DH100004 sđt {phone} giao chưa ạ")
+    assert "đã giao thành công" in texts(reply)
 
 
 @pytest.mark.parametrize(

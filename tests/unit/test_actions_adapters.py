@@ -25,12 +25,13 @@ def fake_kb() -> Iterator[FakeKB]:
 
 def tracker(text: str, intent: str, entities: list[dict[str, Any]] | None = None,
             earlier: list[str] = (),  # type: ignore[assignment]
-            metadata: dict[str, Any] | None = None) -> Tracker:
+            metadata: dict[str, Any] | None = None,
+            slots: dict[str, Any] | None = None) -> Tracker:
     events = [{"event": "user", "text": t} for t in earlier]
     events.append({"event": "user", "text": text})
     latest = {"text": text, "intent": {"name": intent}, "entities": entities or [],
               "metadata": metadata or {}}
-    return Tracker("u1", {}, latest, events, False, None, {}, "action_listen")
+    return Tracker("u1", slots or {}, latest, events, False, None, {}, "action_listen")
 
 
 def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -74,18 +75,55 @@ def test_chosen_article_is_answered_for_the_question_typed_before() -> None:
     assert events == [{"event": "slot", "timestamp": None, "name": "article_id", "value": None}]
 
 
+def slots_of(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def phone_last4(code: str) -> str:
+    order = actions.get_order_desk().store.get(code)
+    assert order is not None and order.phone
+    return order.phone[-4:]
+
+
 def test_order_status_from_entity_text_or_slot() -> None:
     entity = [{"entity": "order_code", "value": "dh100003"}]
     messages, events = run(actions.ActionOrderStatus(), tracker("đơn dh100003", "order_status",
                                                                 entity))
-    assert metas(messages) == [{"kind": "order_status", "order_code": "DH100003", "found": True}]
-    assert events[0]["name"] == "order_code" and events[0]["value"] == "DH100003"
+    assert metas(messages) == [
+        {"kind": "order_status", "order_code": "DH100003", "found": True, "verified": False}
+    ]
+    assert slots_of(events)["order_code"] == "DH100003"
+    assert slots_of(events)["order_lookups"] == ["DH100003"]
     # NLU missed the entity: the raw text still carries it.
     messages, _ = run(actions.ActionOrderStatus(), tracker("đơn ĐH 999999 đâu", "order_status"))
     assert metas(messages)[0]["found"] is False
     # No code at all: ask for it, no meta.
     messages, events = run(actions.ActionOrderStatus(), tracker("đơn của tôi đâu", "order_status"))
     assert "mã đơn hàng" in messages[0]["text"] and metas(messages) == [] and events == []
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "ask_faq", "give_phone_digits"])
+def test_phone_digits_after_the_question_show_the_order(intent: str) -> None:
+    action = actions.ActionOrderStatus() if intent == "give_phone_digits" \
+        else actions.ActionAnswerFaq()
+    asked = {"order_code": "DH100003", "order_lookups": ["DH100003"]}
+    messages, events = run(action, tracker(phone_last4("DH100003"), intent, slots=asked))
+    assert "đang được giao" in messages[0]["text"]
+    assert metas(messages)[0]["verified"] is True
+    assert slots_of(events)["order_verified"] == "DH100003"
+
+
+def test_wrong_digits_are_counted_in_the_conversation() -> None:
+    wrong = "0000" if phone_last4("DH100008") != "0000" else "1111"
+    asked = {"order_code": "DH100008", "order_lookups": ["DH100008"], "order_failures": 2.0}
+    messages, events = run(actions.ActionAnswerFaq(), tracker(wrong, "nlu_fallback", slots=asked))
+    assert "không tra cứu được" in messages[0]["text"]
+    assert slots_of(events)["order_failures"] == 3.0 and slots_of(events)["order_verified"] is None
+
+
+def test_digits_without_a_pending_order_are_a_question(fake_kb: FakeKB) -> None:
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("1900 1234", "ask_faq"))
+    assert metas(messages)[0]["kind"] == "faq_answer"
 
 
 def test_the_hubs_query_vector_reaches_the_search_only_from_the_same_model(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from actions.orders import ASK_CODE_TEXT, OrderStore, normalize_order_code, order_status_reply
+from actions.orders import (
+    ASK_CODE_TEXT,
+    OrderDesk,
+    OrderStore,
+    describe_order,
+    last4_digits,
+    normalize_order_code,
+)
 from actions.settings import ActionSettings
 
 
@@ -34,25 +41,113 @@ def test_demo_store_has_twenty_orders(store: OrderStore) -> None:
     assert store.get("dh100001") is not None and store.get("DH100020") is not None
 
 
+def last4(store: OrderStore, code: str) -> str:
+    order = store.get(code)
+    assert order is not None and order.phone
+    return order.phone[-4:]
+
+
 def test_order_in_delivery_gives_carrier_tracking_and_eta(store: OrderStore) -> None:
-    text, found = order_status_reply(store, "DH100003")
-    assert found
     order = store.get("DH100003")
     assert order is not None and order.status == "dang_giao"
+    text = describe_order(order)
     assert "đang được giao" in text and order.carrier in text
     assert order.tracking_number and order.tracking_number in text
     assert "Dự kiến giao" in text
 
 
 def test_delivered_order_gives_delivery_date(store: OrderStore) -> None:
-    text, found = order_status_reply(store, "DH100004")
-    assert found and "đã giao thành công" in text and "Ngày giao: 13/11/2026" in text
+    order = store.get("DH100004")
+    assert order is not None
+    text = describe_order(order)
+    assert "đã giao thành công" in text and "Ngày giao: 13/11/2026" in text
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("5678", "5678"),
+        ("4 số cuối là 0912 ạ", "0912"),
+        ("sdt mình 0987654321", "4321"),
+        ("sđt 0912 345 678", "5678"),
+        ("+84912345678", "5678"),
+        ("DH100001", None),  # the digits of an order code are not a phone
+        ("123", None),
+        ("năm 12345", None),
+        (None, None),
+    ],
+)
+def test_last4_digits(text: str | None, digits: str | None) -> None:
+    assert last4_digits(text) == digits
+
+
+def test_found_order_reveals_nothing_until_the_phone_digits_match(store: OrderStore) -> None:
+    desk = OrderDesk(store)
+    order = store.get("DH100003")
+    assert order is not None and order.tracking_number
+    asked = desk.turn("DH100003", None)
+    assert asked.found and asked.verified_code is None
+    assert "4 số cuối" in asked.text
+    for secret in (order.carrier, order.tracking_number, *order.items):
+        assert secret not in asked.text
+    shown = desk.turn("DH100003", last4(store, "DH100003"), lookups=asked.lookups)
+    assert shown.verified_code == "DH100003" and order.tracking_number in shown.text
+    # Verified once, the same conversation asks again without the digits.
+    again = desk.turn("DH100003", None, verified_code="DH100003", lookups=shown.lookups)
+    assert order.tracking_number in again.text
+
+
+def test_verifying_one_order_does_not_open_another(store: OrderStore) -> None:
+    desk = OrderDesk(store)
+    other = desk.turn("DH100004", None, verified_code="DH100003")
+    assert "4 số cuối" in other.text and other.verified_code == "DH100003"
+
+
+def test_three_wrong_guesses_lock_the_conversation(store: OrderStore) -> None:
+    desk = OrderDesk(store, max_failures=3)
+    right = last4(store, "DH100005")
+    wrong = "0000" if right != "0000" else "1111"
+    turn = desk.turn("DH100005", wrong)
+    assert turn.failures == 1 and "còn 2 lần thử" in turn.text and turn.verified_code is None
+    turn = desk.turn("DH100005", wrong, failures=turn.failures)
+    turn = desk.turn("DH100005", wrong, failures=turn.failures)
+    assert turn.failures == 3 and "không tra cứu được" in turn.text
+    # Even the right digits are refused now: the 4th guess is not a guess.
+    locked = desk.turn("DH100005", right, failures=turn.failures)
+    assert locked.verified_code is None and "không tra cứu được" in locked.text
+
+
+def test_wrong_guesses_from_new_conversations_lock_the_order_for_a_while(
+    store: OrderStore,
+) -> None:
+    now = [1000.0]
+    desk = OrderDesk(store, max_failures_per_order=5, window_seconds=3600, clock=lambda: now[0])
+    right = last4(store, "DH100006")
+    wrong = "0000" if right != "0000" else "1111"
+    for _ in range(5):  # five fresh conversations, one guess each
+        desk.turn("DH100006", wrong)
+    assert desk.turn("DH100006", right).verified_code is None
+    assert desk.turn("DH100007", last4(store, "DH100007")).verified_code == "DH100007"
+    now[0] += 3601
+    assert desk.turn("DH100006", right).verified_code == "DH100006"
+
+
+def test_lookups_of_many_codes_are_capped(store: OrderStore) -> None:
+    desk = OrderDesk(store, max_lookups=2)
+    first = desk.turn("DH100001", None)
+    second = desk.turn("DH999998", None, lookups=first.lookups)
+    third = desk.turn("DH100002", None, lookups=second.lookups)
+    assert second.lookups == ("DH100001", "DH999998")
+    assert not third.found and "nhiều mã đơn" in third.text
+    # A code already looked up can still be completed.
+    assert "4 số cuối" in desk.turn("DH100001", None, lookups=third.lookups).text
 
 
 def test_unknown_code_is_answered_honestly(store: OrderStore) -> None:
-    text, found = order_status_reply(store, "DH999999")
-    assert not found and "không tìm thấy đơn hàng DH999999" in text
+    turn = OrderDesk(store).turn("DH999999", "1234")
+    assert not turn.found and "không tìm thấy đơn hàng DH999999" in turn.text
 
 
 def test_no_code_asks_for_it(store: OrderStore) -> None:
-    assert order_status_reply(store, None) == (ASK_CODE_TEXT, False)
+    turn = OrderDesk(store).turn(None, "1234")
+    assert turn.text == ASK_CODE_TEXT and not turn.found

@@ -9,7 +9,7 @@ import pytest
 from handoff import auth
 from handoff.core.hours import business_status, wait_estimate_seconds
 from handoff.core.hub import parse_csat
-from handoff.inputs import InputError, clean_sender, clean_text
+from handoff.inputs import InputError, clean_metadata, clean_sender, clean_text
 from handoff.settings import HubSettings
 
 
@@ -59,6 +59,20 @@ def test_clean_text() -> None:
     with pytest.raises(InputError):
         clean_sender("x" * 200)
     assert clean_sender(12345) == "12345"
+
+
+def test_client_metadata_is_allow_listed_scalar_and_capped() -> None:
+    raw = {
+        "language": "vi", "page_url": "https://shop.vn/" + "a" * 2000, "page_title": "Giỏ hàng",
+        "nested": {"x": 1}, "page_id": ["a"], "referrer": "\ud800", "timestamp": 17,
+        "cskh_query_vector": "forged",
+    }
+    kept = clean_metadata(raw, HubSettings().client_metadata_keys, 300)
+    assert kept["language"] == "vi" and kept["timestamp"] == 17
+    # Too long for what is left of the cap: dropped, the later small keys still fit.
+    assert "page_url" not in kept and kept["page_title"] == "Giỏ hàng"
+    assert not {"nested", "page_id", "referrer", "cskh_query_vector"} & set(kept)
+    assert len(clean_metadata(raw, ("page_url",), 10_000)["page_url"]) == 512
 
 
 @pytest.mark.parametrize(

@@ -94,3 +94,22 @@ def test_broken_utf8_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.md").write_bytes(b"---\ntitle: x\n---\n## A\n\xff\xfe broken")
     with pytest.raises(IngestError, match=r"bad\.md: not valid UTF-8"):
         read_articles(tmp_path)
+
+
+def test_links_out_of_the_source_folder_are_refused(tmp_path: Path) -> None:
+    source = tmp_path / "articles"
+    source.mkdir()
+    (source / "a.md").write_text("---\ntitle: A\n---\nNội dung A.\n", encoding="utf-8")
+    # A link inside the folder is an ordinary alias and stays allowed.
+    (source / "alias.md").symlink_to(source / "a.md")
+    assert [a.article_id for a in read_articles(source)] == ["a", "alias"]
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "passwd.md").write_text("root:x:0:0\n", encoding="utf-8")
+    (source / "leak.md").symlink_to(outside / "passwd.md")
+    with pytest.raises(IngestError, match="leak.md: links outside"):
+        read_articles(source)
+    (source / "leak.md").unlink()
+    # A linked folder is not walked into at all.
+    (source / "dir").symlink_to(outside, target_is_directory=True)
+    assert [a.article_id for a in read_articles(source)] == ["a", "alias"]
