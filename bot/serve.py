@@ -250,7 +250,9 @@ def patch_replay() -> None:
                                                  CollectingOutputChannel):
             tracker = await self.get_tracker(message.sender_id)
             replies = answered_before(list(tracker.events), message_id)
-            if replies is not None:
+            # Processed without any answer (the action server was down): the hub got
+            # nothing to store either, so the message is handled again.
+            if replies:
                 logger.info("replaying the answer to message %s", message_id)
                 for reply in replies:
                     reply = {k: v for k, v in reply.items() if v is not None}

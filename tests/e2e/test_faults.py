@@ -1,7 +1,7 @@
 """Faults under traffic, on the real stack with the hub on PostgreSQL: nothing lost or doubled.
 
 The hub killed with SIGKILL mid-traffic, three times; Rasa frozen beyond the hub's timeout;
-the hub's PostgreSQL connections terminated mid-traffic.
+the action server killed; the hub's PostgreSQL connections terminated mid-traffic.
 
 
 A stream of messages from 20 conversations goes through the real stack (REST channel, each
@@ -273,3 +273,29 @@ def test_postgres_connections_terminated_mid_traffic_lose_nothing(crash_stack: S
     # And the hub still answers, without a restart.
     out = _say(crash_stack, "pg-after", "xin chào shop", "pg-after-m1")
     assert out and "sự cố" not in " ".join(m.get("text") or "" for m in out)
+
+
+def test_action_server_killed_gets_a_polite_answer_and_recovers(crash_stack: Stack) -> None:
+    actions = crash_stack.service("actions")
+    assert actions.process is not None
+    os.killpg(actions.process.pid, signal.SIGKILL)
+    actions.process.wait(timeout=10)
+    # Help-center answers come from the action server; Rasa itself still answers greetings.
+    out = _say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m1")
+    texts = " ".join(m.get("text") or "" for m in out)
+    assert out and "20.000đ" not in texts, out
+    assert "sự cố" in texts or "thử lại" in texts, out  # a polite delay, never silence
+    crash_stack.restart("actions", timeout=120)
+    out = _say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m2")
+    assert "20.000đ" in " ".join(m.get("text") or "" for m in out), out
+    rows = hub_db(
+        crash_stack,
+        "SELECT channel_message_id, answer_status FROM messages m JOIN conversations c "
+        "ON c.id = m.conversation_id WHERE c.external_id = 'act-1' AND m.role = 'user'",
+    )
+    # Kept and marked: the apology was its answer; a platform redelivering it gets it
+    # answered properly now (a failed message is not a duplicate).
+    assert sorted(rows) == [("act-1-m1", "failed"), ("act-1-m2", "answered")], rows
+    time.sleep(9)  # older than CSKH_HUB_RESUME_AFTER_SECONDS: no longer possibly in flight
+    again = _say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m1")
+    assert "20.000đ" in " ".join(m.get("text") or "" for m in again), again
