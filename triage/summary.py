@@ -59,10 +59,16 @@ class Summary:
     reasons: list[str]
     facts: dict[str, list[Any]]
     sentiment: dict[str, Any] = field(default_factory=dict)
+    # One line for a queue card: what the customer came about, in their words (the first key
+    # turn), so three chats that end in "cho tôi gặp nhân viên" can be told apart.
+    issue: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "reasons": list(self.reasons), "facts": self.facts,
-                "sentiment": self.sentiment}
+                "sentiment": self.sentiment, "issue": self.issue}
+
+
+ISSUE_CHARS = 90
 
 
 def _meta(turn: Turn) -> Mapping[str, Any] | None:
@@ -201,6 +207,21 @@ def _articles(transcript: Sequence[Turn]) -> list[str]:
     return [f"«{title}» ({outcome})" for title, outcome in offers]
 
 
+def _issue(users: Sequence[Turn], sentiments: Sequence[Sentiment | None]) -> str:
+    """What the customer came about, in one line: their most upset substantive turn if any
+    (the reason a person is needed), else their first substantive one."""
+    candidates = [i for i, t in enumerate(users) if _substantive(_text(t))]
+    if not candidates:
+        return ""
+    upset = [(s.score - (1.0 if s.angry else 0.0), i) for i in candidates
+             if (s := sentiments[i]) is not None and (s.angry or s.label == "negative")]
+    pick = min(upset)[1] if upset else candidates[0]
+    issue = " ".join(_text(users[pick]).split())
+    if len(issue) > ISSUE_CHARS:
+        issue = issue[: ISSUE_CHARS - 1].rstrip() + "…"
+    return issue
+
+
 def _trajectory(categories: Sequence[str]) -> list[str]:
     out: list[str] = []
     for c in categories:
@@ -273,7 +294,9 @@ def summarize(
     if not lines:
         lines.append("Khách chưa nêu vấn đề cụ thể.")
 
+    issue = _issue(users, sentiments)
     return Summary(
+        issue=issue,
         text="\n".join(lines),
         reasons=list(reasons),
         facts=facts.to_dict(),

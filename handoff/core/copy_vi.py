@@ -37,6 +37,10 @@ HANDED_BACK = "Trợ lý tự động sẽ tiếp tục hỗ trợ bạn."
 TRANSFERRED_TO_TEAM = (
     "Cuộc trò chuyện đang được chuyển tới bộ phận phù hợp, bạn vui lòng chờ nhé."
 )
+# A customer already waiting for a person writes what the bot cannot answer.
+FOLLOW_UP_NOTED = (
+    "Dạ em đã ghi nhận tin nhắn này, nhân viên sẽ đọc khi tiếp nhận cuộc trò chuyện ạ."
+)
 WAIT_SHORT = "Nhân viên sẽ phản hồi bạn trong giây lát."
 ATTACHMENT_RECEIVED = (
     "Mình đã nhận được tệp/hình ảnh bạn gửi. Bạn mô tả thêm bằng lời giúp mình nhé, "

@@ -88,6 +88,8 @@ STILL_WAITING_NOTICE_SECONDS = 60
 # bot/serve.py MESSAGE_ID_KEY: the hub's id of the message Rasa answers.
 RASA_MESSAGE_ID_KEY = "cskh_message_id"
 IN_HANDOFF = (QUEUED, ASSIGNED)
+# The bot answers until a person claims the conversation.
+BOT_ANSWERS = (BOT, QUEUED)
 
 
 async def run_sync(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -383,7 +385,7 @@ class Hub:
             if earlier is not None:
                 # A redelivery. Answered (or being answered right now): dropped. Stored but
                 # never answered (the hub died, Rasa timed out): answered now.
-                if conv.state == BOT and messages.take_if_unanswered(
+                if conv.state in BOT_ANSWERS and messages.take_if_unanswered(
                     s, earlier.id, utcnow() - timedelta(seconds=self._resume_after())
                 ):
                     return self._resume_inbound(s, conv, earlier, admitted)
@@ -408,7 +410,7 @@ class Hub:
         )
         s.flush()
         added = [messages.view(msg)]
-        if not inbound.bot_text or conv.state != BOT or conv.csat_pending:
+        if not inbound.bot_text or conv.state not in BOT_ANSWERS or conv.csat_pending:
             msg.answer_status = ANSWERED  # not the bot's to answer (a person, a rating...)
         if not inbound.bot_text:
             # An image, sticker or file: kept for the agent, acknowledged, not for the bot.
@@ -417,10 +419,26 @@ class Hub:
                 notice = {"notice": "attachment"}
                 ack.append(messages.add(s, conv.id, "bot", copy_vi.ATTACHMENT_RECEIVED, notice))
             return _Inbound(self._finish(s, conv, added, ack))
-        if conv.state in IN_HANDOFF:
-            # A person owns (or is about to own) the conversation: never call the bot.
-            replies = self._while_waiting(s, conv, inbound.text) if conv.state == QUEUED else []
-            return _Inbound(self._finish(s, conv, added, replies))
+        if conv.state == ASSIGNED:
+            return _Inbound(self._finish(s, conv, added, []))  # a person has it: no bot
+        if conv.state == QUEUED:
+            # Waiting for a person is no reason to wait for an answer the help center has:
+            # the bot keeps answering (its turns are marked for the agent); the place in
+            # the queue does not change.
+            noted = self._while_waiting(s, conv, inbound.text)
+            if noted:
+                msg.answer_status = ANSWERED
+                return _Inbound(self._finish(s, conv, added, noted))
+            return _Inbound(
+                self._finish(s, conv, added, []),
+                admitted=admitted,
+                message_id=msg.id,
+                to_bot=True,
+                history=messages.transcript(s, conv.id, before_id=msg.id),
+                user_turn=messages.turn(msg),
+                profile=dict(conv.profile or {}),
+                bot_text=inbound.bot_text,
+            )
         if conv.csat_pending:
             score = parse_csat(inbound.bot_text)
             if score is not None:
@@ -504,7 +522,7 @@ class Hub:
             if msg is None or msg.answer_status != RESUMING:
                 return None  # a newer message of the customer answered it meanwhile
             conv = conversations.load(s, msg.conversation_id, for_update=True)
-            if conv.state != BOT:
+            if conv.state not in BOT_ANSWERS:
                 msg.answer_status = ANSWERED  # a person has it now
                 return None
             return self._resume_inbound(s, conv, msg, admitted=True, inline=False)
@@ -581,6 +599,8 @@ class Hub:
             if got.message_id is not None:
                 messages.set_answer_status(s, got.message_id, ANSWERED)
             prior = got.step.added
+            if conv.state == QUEUED:
+                return self._bot_turn_while_queued(s, conv, prior, visible, metas, got.inline)
             if conv.state != BOT:
                 # People took the conversation while Rasa was answering: the bot must not
                 # talk over them, so its answer is dropped.
@@ -668,20 +688,42 @@ class Hub:
         return replies
 
     def _while_waiting(self, s: Session, conv: Conversation, text: str) -> list[Message]:
-        """A queued customer writes again: out of hours a phone or e-mail is taken down;
-        otherwise the wait is restated at most once a minute."""
-        now = utcnow()
-        if not business_status(self.settings, now)[0]:
+        """A queued customer writes again: out of hours a phone or e-mail is taken down
+        (and that is the whole answer); otherwise nothing, the bot answers."""
+        if not business_status(self.settings, utcnow())[0]:
             phones, emails = find_contact(text)
             if phones or emails:
                 contact = lifecycle.add_contact(s, conv, phones, emails)
                 if contact is not None:
                     thanks = copy_vi.contact_thanks(contact["phones"], contact["emails"])
                     return [messages.add(s, conv.id, "system", thanks, {"notice": "contact"})]
+        return []
+
+    def _bot_turn_while_queued(
+        self,
+        s: Session,
+        conv: Conversation,
+        prior: list[MessageView],
+        visible: Sequence[tuple[str, dict[str, Any]]],
+        metas: list[dict[str, Any]],
+        inline: bool,
+    ) -> _Step:
+        """The bot's answer to a customer waiting for a person. An answer from the help
+        center or an order look-up is given (marked for the agent); what the bot cannot
+        answer, or another request for a person, is acknowledged instead: the agent will
+        read it, and the wait is restated at most once a minute."""
+        if visible and all(_is_an_answer(m) for m in metas):
+            stored = [
+                messages.add(s, conv.id, "bot", text, {**meta, "while_queued": True})
+                for text, meta in visible
+            ]
+            return self._finish(s, conv, prior, stored, inline=inline)
+        replies = [messages.add(s, conv.id, "bot", copy_vi.FOLLOW_UP_NOTED, {"notice": "noted"})]
         last = messages.last_notice_at(s, conv.id)
-        if last and (now - last).total_seconds() < STILL_WAITING_NOTICE_SECONDS:
-            return []
-        return [self._queue_notice(s, conv)]
+        if not last or (utcnow() - last).total_seconds() >= STILL_WAITING_NOTICE_SECONDS:
+            s.flush()
+            replies.append(self._queue_notice(s, conv))
+        return self._finish(s, conv, prior, replies, inline=inline)
 
     def _queue_notice(self, s: Session, conv: Conversation) -> Message:
         status = self._queue_status(s, conv)
@@ -1076,6 +1118,18 @@ class Hub:
 
 def _pending() -> Delivery:
     return Delivery(status=PENDING, attempts=0)
+
+
+def _is_an_answer(meta: Mapping[str, Any]) -> bool:
+    """Whether a bot reply (by its `cskh_meta`) answers something, for a customer already
+    waiting for a person: not "I did not understand", not "I am calling a person", not
+    "sorry that did not help, ask a person"."""
+    kind = meta.get("kind")
+    if kind in ("handoff_request", "fallback"):
+        return False
+    if kind == "faq_choices" and not meta.get("articles"):
+        return False
+    return not (kind == "feedback" and not meta.get("helpful"))
 
 
 def _split_bot_messages(

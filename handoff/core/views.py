@@ -96,6 +96,9 @@ class MessageView(BaseModel):
     agent_name: str | None = None
     created_at: str | None = None
     delivery: Delivery | None = None
+    # The bot answered this while the customer waited for a person (the agent should know
+    # what the customer has already been told).
+    while_queued: bool = False
 
     @property
     def visible_to_customer(self) -> bool:

@@ -430,7 +430,18 @@
       head.appendChild(btn);
     }
     li.appendChild(head);
-    li.appendChild(el("div", "item-text", conv.last_message || ""));
+    // The summary's one-line issue tells queued chats apart; their last lines often do not.
+    var issue = conv.handoff && conv.handoff.summary && conv.handoff.summary.issue;
+    if (issue) {
+      var issueNode = el("div", "item-text item-issue", issue);
+      issueNode.setAttribute("data-testid", "item-issue");
+      li.appendChild(issueNode);
+    }
+    if (!issue || (conv.last_message && conv.last_message !== issue)) {
+      var last = el("div", issue ? "item-text item-last muted" : "item-text", conv.last_message || "");
+      last.setAttribute("data-testid", "item-last-message");
+      li.appendChild(last);
+    }
     var foot = el("div", "row");
     if (conv.handoff) foot.appendChild(slaNode(conv));
     if (conv.assigned_agent && state.me.role === "supervisor") {
@@ -550,6 +561,12 @@
       meta.appendChild(el("span", null, new Date(m.created_at).toLocaleTimeString("vi-VN")));
       var b = sentimentBadge(m.sentiment);
       if (b) meta.appendChild(b);
+      if (m.while_queued) {
+        // What the customer was already told while waiting: the agent should not repeat it.
+        var tag = el("span", "tag tag--queued", "trả lời khi khách chờ");
+        tag.setAttribute("data-testid", "while-queued");
+        meta.appendChild(tag);
+      }
       node.appendChild(meta);
     }
     if (m.text) node.appendChild(el("div", "msg-text", m.text));

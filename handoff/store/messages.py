@@ -45,6 +45,7 @@ def view(
         agent_name=agent_name or meta.get("agent_name"),
         created_at=iso(m.created_at),
         delivery=delivery,
+        while_queued=bool(meta.get("while_queued")),
     )
 
 

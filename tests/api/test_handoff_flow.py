@@ -47,12 +47,25 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     assert [(e["from_state"], e["to_state"], e["reason"]) for e in events] == [
         ("bot", "queued", "angry")
     ]
-    # While queued the bot is never called, whatever the customer writes.
-    await say(client, "an", "Alo, có ai không?")
-    assert len(rasa.calls) == calls
+    # While queued the bot still answers what it can; the agent sees those turns marked,
+    # and the conversation keeps its place.
+    out = await say(client, "an", "Đổi trả mất mấy ngày?")
+    assert [m["text"] for m in out] == ["Trả lời: Đổi trả mất mấy ngày?"]
+    assert len(rasa.calls) == calls + 1
+    # Asking for a person again is noted, not a second handoff, and not the bot's "I am
+    # calling a person".
+    out = await say(client, "an", "cho tôi nói chuyện với người thật")
+    texts = [m["text"] for m in out]
+    assert texts == ["Dạ em đã ghi nhận tin nhắn này, nhân viên sẽ đọc khi tiếp nhận cuộc "
+                     "trò chuyện ạ."]  # the wait was restated less than a minute ago
+    after = await _conv(hub, "an")
+    assert after["state"] == "queued" and after["handoff"]["id"] == conv["handoff"]["id"]
+    assert (await hub.queue_status(conv["id"])).position == 1
     msgs = [m.model_dump() for m in (await hub.conversation_detail(conv["id"])).messages]
+    answered_in_queue = [m for m in msgs if m["while_queued"]]
+    assert [m["text"] for m in answered_in_queue] == ["Trả lời: Đổi trả mất mấy ngày?"]
     user_msgs = [m for m in msgs if m["role"] == "user"]
-    assert len(user_msgs) == 3 and all(m["sentiment"] for m in user_msgs)  # every one scored
+    assert len(user_msgs) == 4 and all(m["sentiment"] for m in user_msgs)  # every one scored
 
 
 async def test_bot_reported_handoff_request_escalates(client: httpx.AsyncClient, hub: Hub) -> None:

@@ -130,7 +130,7 @@ def test_angry_zalo_customer_reaches_an_agent_in_the_console(
         item = agent.get_by_test_id("queue-item").filter(has_text="LỪA ĐẢO")
         item.wait_for()
         assert item.get_by_test_id("channel-badge").get_attribute("data-channel") == "zalo"
-        item.locator(".item-text").click()
+        item.locator(".item-text").first.click()
         agent.get_by_role("button", name="Nhận cuộc trò chuyện").click()
         shot(agent, "console_zalo_claim")
         agent.get_by_test_id("reply-text").wait_for()

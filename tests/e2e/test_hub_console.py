@@ -34,6 +34,7 @@ pytestmark = pytest.mark.e2e
 QUESTION = "phí ship ra Hà Nội bao nhiêu?"
 ANGRY = "ĐÃ 2 TUẦN CHƯA THẤY HÀNG, LỪA ĐẢO À??? tôi sẽ báo công an!!!"
 WHILE_ASSIGNED = "Mã đơn của mình là DH123456, bạn kiểm tra giúp nhé"
+WHILE_QUEUED = "đổi trả hàng trong bao lâu vậy"
 AGENT_REPLY = "Chào bạn, mình là Lan. Mình rất xin lỗi, mình kiểm tra đơn của bạn ngay."
 
 
@@ -67,6 +68,11 @@ def test_angry_customer_goes_to_an_agent_and_back_to_the_bot(
         escalation.wait_for()
         assert "nhân viên" in escalation.inner_text()
         customer.get_by_test_id("cskh-status").filter(has_text="Đang chờ nhân viên").wait_for()
+
+        # 2b. While waiting the bot still answers from the help center; the chat stays queued.
+        send(customer, WHILE_QUEUED)
+        customer.get_by_test_id("cskh-msg-bot").filter(has_text="7 ngày").first.wait_for()
+        customer.get_by_test_id("cskh-status").filter(has_text="Đang chờ nhân viên").wait_for()
         bot_messages = customer.get_by_test_id("cskh-msg-bot").count()
 
         # 3. It appears live in the agent's queue, flagged as angry, with its summary.
@@ -91,6 +97,10 @@ def test_angry_customer_goes_to_an_agent_and_back_to_the_bot(
         assert "LỪA ĐẢO" in summary_text and "bức xúc" in summary_text, summary_text
         assert agent.get_by_test_id("sentiment").count() >= 2
         agent.get_by_test_id("conv-state").filter(has_text="Nguyễn Lan").wait_for()
+        # The agent sees what the bot told the customer while they waited, marked as such.
+        marked = agent.get_by_test_id("msg-bot").filter(has=agent.get_by_test_id("while-queued"))
+        marked.first.wait_for()
+        assert "7 ngày" in " ".join(marked.all_inner_texts())
 
         # 4. The customer is told a person joined; the agent's reply reaches them.
         customer.get_by_test_id("cskh-notice").filter(has_text="Nguyễn Lan").wait_for()
@@ -209,7 +219,7 @@ def test_customer_markup_is_shown_as_text_in_the_console(
         item = agent.get_by_test_id("queue-item").filter(has_text=marker)
         item.wait_for()
         assert "<script>window.__xss=2</script>" in item.inner_text()
-        item.locator(".item-text").click()  # open without claiming
+        item.locator(".item-text").first.click()  # open without claiming
         transcript = agent.get_by_test_id("transcript")
         transcript.get_by_test_id("msg-user").filter(has_text=marker).wait_for()
         shown = transcript.get_by_test_id("msg-user").filter(has_text=marker).inner_text()

@@ -61,7 +61,22 @@ def test_summary_has_everything_an_agent_needs() -> None:
     assert s.facts["amounts"] == [1_200_000]
     assert s.sentiment["trajectory"] == ["neutral", "negative", "angry"]
     assert s.sentiment["latest"] == {"label": "negative", "angry": True, "score": -0.95}
-    assert set(s.to_dict()) == {"text", "reasons", "facts", "sentiment"}
+    assert set(s.to_dict()) == {"text", "reasons", "facts", "sentiment", "issue"}
+    # The card's one line: the most upset turn, not the first or the last.
+    assert s.issue == "LỪA ĐẢO À??? cho gặp nhân viên ngay!!!"
+
+
+def test_issue_without_upset_turns_is_the_first_question_and_is_short() -> None:
+    long_question = "Cho mình hỏi " + "về phí ship ra huyện đảo " * 10
+    turns = [
+        {"role": "user", "text": "chào shop", "sentiment": NEU},
+        {"role": "user", "text": long_question, "sentiment": NEU},
+        {"role": "user", "text": "cho tôi gặp nhân viên", "sentiment": NEU},
+    ]
+    issue = summarize(turns, ["requested"], "web", 5).issue
+    assert issue.startswith("Cho mình hỏi về phí ship") and issue.endswith("…")
+    assert len(issue) <= 90
+    assert summarize([{"role": "user", "text": "ok"}], [], None, None).issue == ""
 
 
 def test_summary_is_deterministic() -> None:
