@@ -111,6 +111,7 @@ def create_app(
         worker.start()
         gateway.start(settings.console_login_check_seconds)
         resumer = asyncio.create_task(_resume_unanswered(hub, settings.resume_check_seconds))
+        queue_news = asyncio.create_task(_queue_updates(hub, settings.queue_update_check_seconds))
         # Warm the KB for agent assist in the background: loading the embedder takes seconds
         # and must not delay start-up or the first console request.
         warm = asyncio.create_task(_knowledge_base(app, settings))
@@ -119,6 +120,7 @@ def create_app(
         finally:
             warm.cancel()
             resumer.cancel()
+            queue_news.cancel()
             await hub.drain()  # messages being answered in the background
             await batcher.aclose()
             await worker.stop()
@@ -165,6 +167,16 @@ async def _resume_unanswered(hub: Hub, interval: float) -> None:
         except Exception:
             log.warning("resuming unanswered messages failed", exc_info=True)
         await asyncio.sleep(interval)
+
+
+async def _queue_updates(hub: Hub, interval: float) -> None:
+    """Every `interval`: waiting customers whose place or estimate changed are told."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await hub.push_queue_updates()
+        except Exception:
+            log.warning("pushing queue updates failed", exc_info=True)
 
 
 def _shared_state(settings: HubSettings) -> tuple[PresencePort, RateLimiter]:

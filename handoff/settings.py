@@ -92,6 +92,9 @@ class HubSettings(BaseSettings):
     # Console sockets are re-checked against their login this often: a logout on another
     # replica, a disabled account or a changed password closes them within this time.
     console_login_check_seconds: float = 30.0
+    # How often waiting customers' places are re-checked; each is told at most once a minute,
+    # and only when the place or the estimate changed.
+    queue_update_check_seconds: float = Field(default=20.0, gt=0)
     # How often each replica looks for customer messages a crash left unanswered, and how
     # old such a message must be (longer than any answer in flight: Rasa's timeout, with
     # margin) before another process may answer it.

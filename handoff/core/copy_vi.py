@@ -72,6 +72,14 @@ def queue_position(position: int, minutes: int) -> str:
     )
 
 
+def nobody_online(position: int) -> str:
+    return (
+        f"Bạn đang ở vị trí số {position} trong hàng chờ. Hiện chưa có nhân viên nào trực "
+        "tuyến; nhân viên sẽ trả lời ngay khi vào ca. Trong lúc chờ, trợ lý tự động vẫn trả "
+        "lời được các câu hỏi thường gặp và tra cứu đơn hàng cho bạn."
+    )
+
+
 def out_of_hours(hours: str, opens: str) -> str:
     return (
         f"Hiện đã ngoài giờ làm việc của bộ phận hỗ trợ ({hours.replace('-', '–')}). "

@@ -727,30 +727,68 @@ class Hub:
 
     def _queue_notice(self, s: Session, conv: Conversation) -> Message:
         status = self._queue_status(s, conv)
+        told: dict[str, Any] = {"notice": "queued", "position": status.position}
         if not status.open and status.opens_at is not None:
             text = copy_vi.out_of_hours(
                 self.settings.business_hours,
                 format_local(datetime.fromisoformat(status.opens_at), self.settings),
             )
-        elif status.position is None or status.eta_seconds is None:
+        elif status.position is None:
             text = copy_vi.WAIT_SHORT
+        elif status.eta_seconds is None:
+            # In business hours with nobody signed in: no estimate is better than a made-up
+            # "2 minutes"; the bot keeps answering meanwhile.
+            text = copy_vi.nobody_online(status.position)
         else:
-            text = copy_vi.queue_position(status.position, max(1, round(status.eta_seconds / 60)))
-        return messages.add(s, conv.id, "system", text, {"notice": "queued"})
+            minutes = max(1, round(status.eta_seconds / 60))
+            told["eta_minutes"] = minutes
+            text = copy_vi.queue_position(status.position, minutes)
+        return messages.add(s, conv.id, "system", text, told)
 
     def _queue_status(self, s: Session, conv: Conversation) -> QueueStatus:
         position = reporting.queue_position(s, conv)
         is_open, opens_at = business_status(self.settings, utcnow())
         eta = None
-        if position:
+        online = self.presence.agents_online()
+        if position and online:
             handle = reporting.average_handle_seconds(s, self.settings.default_handle_seconds)
-            eta = wait_estimate_seconds(position, self.presence.agents_online(), handle)
+            eta = wait_estimate_seconds(position, online, handle)
         return QueueStatus(
             position=position,
             eta_seconds=eta,
             open=is_open,
             opens_at=opens_at.isoformat() if opens_at else None,
         )
+
+    async def push_queue_updates(self) -> int:
+        """Tell waiting customers their new place when it changed (people ahead were
+        served, agents signed in), at most once a minute each. How many were told."""
+        steps = await run_sync(self._write, self._tx_queue_updates)
+        for step in steps:
+            await self._after(step)
+        return len(steps)
+
+    def _tx_queue_updates(self, s: Session) -> list[_Step]:
+        if not business_status(self.settings, utcnow())[0]:
+            return []  # out of hours the place does not move and the opening time holds
+        steps = []
+        for item in reporting.queue(s):
+            conv = conversations.load(s, item.id, for_update=True)
+            if conv.state != QUEUED:
+                continue
+            last = messages.last_queue_notice(s, conv.id)
+            if last is None or utcnow() - last.created_at < timedelta(
+                seconds=STILL_WAITING_NOTICE_SECONDS
+            ):
+                continue
+            status = self._queue_status(s, conv)
+            told = last.meta or {}
+            eta = round(status.eta_seconds / 60) if status.eta_seconds else None
+            if told.get("position") == status.position and told.get("eta_minutes") == eta:
+                continue
+            notice = self._queue_notice(s, conv)
+            steps.append(self._finish(s, conv, [], [notice], inline=False))
+        return steps
 
     async def history(self, channels: Sequence[str], session_id: str) -> History:
         """A customer's own view of their conversation (widget reload, REST polling)."""

@@ -73,6 +73,17 @@ def last_notice_at(s: Session, conversation_id: str) -> datetime | None:
     )
 
 
+def last_queue_notice(s: Session, conversation_id: str) -> Message | None:
+    """The last "your place in the queue" notice of a conversation."""
+    rows = s.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.role == "system")
+        .order_by(Message.id.desc())
+        .limit(20)
+    ).all()
+    return next((m for m in rows if (m.meta or {}).get("notice") == "queued"), None)
+
+
 def set_answer_status(s: Session, message_id: int, status: str) -> None:
     s.execute(update(Message).where(Message.id == message_id).values(answer_status=status))
 

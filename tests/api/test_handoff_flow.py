@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 from handoff.app import create_app
 from handoff.core.copy_vi import CSAT_QUESTION
@@ -38,7 +39,9 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     assert len(rasa.calls) == calls  # escalation decided before the bot: not called
     texts = [m["text"] for m in out]
     assert texts[0] == "Mình rất xin lỗi, nhân viên sẽ hỗ trợ bạn ngay."
-    assert "vị trí số 1" in texts[1] and "phút" in texts[1]
+    # Nobody is signed in to the console: the place, and no invented estimate.
+    assert "vị trí số 1" in texts[1] and "chưa có nhân viên nào trực tuyến" in texts[1]
+    assert "phút" not in texts[1]
     conv = await _conv(hub, "an")
     assert conv["state"] == "queued" and conv["priority"] == 2
     assert conv["handoff"]["reasons"] == ["angry"]
@@ -302,3 +305,34 @@ async def test_outside_business_hours_notice(database_url: str) -> None:
     async with app.router.lifespan_context(app), make_client(app) as c:
         out = await say(c, "khuya", "gặp nhân viên")
     assert "ngoài giờ làm việc" in out[-1]["text"] and opens in out[-1]["text"]
+
+
+async def test_waiting_customers_are_told_when_their_place_or_estimate_changes(
+    app: Any, client: httpx.AsyncClient, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handoff.core import hub as hub_module
+
+    await say(client, "w1", "gặp nhân viên")
+    await say(client, "w2", "gặp nhân viên")
+    # Nothing changed yet: nobody is told again.
+    monkeypatch.setattr(hub_module, "STILL_WAITING_NOTICE_SECONDS", 0)
+    assert await hub.push_queue_updates() == 0
+    # An agent signs in: both now get a real estimate, once.
+    await hub.presence.connected(999)
+    assert await hub.push_queue_updates() == 2
+    assert await hub.push_queue_updates() == 0
+    conv = await _conv(hub, "w2")
+    notices = [m for m in (await hub.conversation_detail(conv["id"])).messages
+               if m.notice == "queued"]
+    assert "vị trí số 2" in notices[-1].text and "phút" in notices[-1].text
+    # The one ahead is served: the second moves up and is told so, with its new place.
+    first = await _conv(hub, "w1")
+    lan = await agent_client(app, hub, "lan")
+    assert (await lan.post(f"/api/console/conversations/{first['id']}/claim")).status_code == 200
+    assert await hub.push_queue_updates() == 1
+    notices = [m for m in (await hub.conversation_detail(conv["id"])).messages
+               if m.notice == "queued"]
+    assert "vị trí số 1" in notices[-1].text
+    history = (await client.get("/api/conversations/w2/history")).json()
+    assert "vị trí số 1" in history["messages"][-1]["text"]  # the customer sees it
+    await lan.aclose()
