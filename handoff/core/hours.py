@@ -45,9 +45,14 @@ def format_local(dt: datetime, settings: HubSettings) -> str:
     )
 
 
-def wait_estimate_seconds(position: int, agents_online: int, handle_seconds: float) -> int:
-    """Realistic wait: whole 'rounds' of the people ahead shared by the online agents."""
+def wait_estimate_seconds(
+    position: int, agents_online: int, handle_seconds: float, free_slots: int = 0
+) -> int:
+    """Realistic wait: a free seat among the online agents is taken within about a minute;
+    beyond them, whole 'rounds' of the people ahead shared by the online agents."""
+    if position <= free_slots:
+        return 60
     agents = max(1, agents_online)
-    rounds = math.ceil(position / agents)
+    rounds = math.ceil((position - free_slots) / agents)
     # The first round is on average half done already.
     return int(max(60.0, (rounds - 0.5) * handle_seconds))

@@ -749,10 +749,11 @@ class Hub:
         position = reporting.queue_position(s, conv)
         is_open, opens_at = business_status(self.settings, utcnow())
         eta = None
-        online = self.presence.agents_online()
+        online = self.presence.online_agent_ids()
         if position and online:
             handle = reporting.average_handle_seconds(s, self.settings.default_handle_seconds)
-            eta = wait_estimate_seconds(position, online, handle)
+            free = agents.free_slots(s, online)
+            eta = wait_estimate_seconds(position, len(online), handle, free)
         return QueueStatus(
             position=position,
             eta_seconds=eta,

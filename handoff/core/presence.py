@@ -43,6 +43,8 @@ class PresencePort(Protocol):
 
     def agents_online(self) -> int: ...
 
+    def online_agent_ids(self) -> frozenset[int]: ...
+
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -81,6 +83,9 @@ class Presence:
     def agents_online(self) -> int:
         return sum(1 for n in self._sockets.values() if n > 0)
 
+    def online_agent_ids(self) -> frozenset[int]:
+        return frozenset(a for a, n in self._sockets.items() if n > 0)
+
     async def start(self) -> None:
         return None
 
@@ -112,7 +117,7 @@ class RedisPresence:
         self._auto_away = f"{prefix}:auto_away"
         self._lock_prefix = f"{prefix}:lock:"
         self._local: Counter[int] = Counter()
-        self._online = 0
+        self._online_ids: frozenset[int] = frozenset()
         self._task: asyncio.Task[None] | None = None
 
     def _member(self, agent_id: int) -> str:
@@ -148,7 +153,10 @@ class RedisPresence:
         await self._redis.sadd(self._auto_away, str(agent_id))
 
     def agents_online(self) -> int:
-        return self._online
+        return len(self._online_ids)
+
+    def online_agent_ids(self) -> frozenset[int]:
+        return self._online_ids
 
     async def _live_members(self, agent_id: int | None = None) -> list[str]:
         members = await self._redis.zrangebyscore(self._members, time.time(), "+inf")
@@ -166,8 +174,8 @@ class RedisPresence:
         pipe.zremrangebyscore(self._members, "-inf", now)
         await pipe.execute()
         live = await self._live_members()
-        self._online = len({n.split("|", 1)[0] for n in live})
-        return self._online
+        self._online_ids = frozenset(int(n.split("|", 1)[0]) for n in live)
+        return len(self._online_ids)
 
     async def _beat(self) -> None:
         while True:

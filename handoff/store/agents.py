@@ -120,6 +120,25 @@ def load(s: Session, agent_id: int) -> int:
     )
 
 
+def free_slots(s: Session, agent_ids: Collection[int]) -> int:
+    """Open seats (capacity minus chats held) of these agents, those not set away (2 queries)."""
+    if not agent_ids:
+        return 0
+    rows = s.execute(
+        select(Agent.id, Agent.capacity).where(
+            Agent.id.in_(agent_ids), Agent.status != AWAY, Agent.active.is_(True)
+        )
+    ).all()
+    held = dict(
+        s.execute(
+            select(Conversation.assigned_agent_id, func.count())
+            .where(Conversation.state == ASSIGNED, Conversation.assigned_agent_id.in_(agent_ids))
+            .group_by(Conversation.assigned_agent_id)
+        ).all()
+    )
+    return sum(max(0, capacity - int(held.get(agent_id, 0))) for agent_id, capacity in rows)
+
+
 def status(s: Session, agent_id: int) -> AgentStatus:
     agent = s.get(Agent, agent_id)
     if agent is None:

@@ -97,6 +97,10 @@ def test_wait_estimate() -> None:
     assert wait_estimate_seconds(1, 2, 240) == 120
     assert wait_estimate_seconds(5, 2, 240) == 600
     assert wait_estimate_seconds(3, 0, 240) == 600  # nobody online: counts one agent
+    # Two free seats: the first two in line are picked up about now; the third waits for
+    # a round of the two agents.
+    assert wait_estimate_seconds(2, 2, 240, free_slots=2) == 60
+    assert wait_estimate_seconds(3, 2, 240, free_slots=2) == 120
 
 
 def test_bot_uttered_is_exactly_rasas_socketio_output() -> None:
