@@ -52,7 +52,7 @@ class Triage(Protocol):
         transcript: Sequence[dict[str, Any]],
         reasons: Sequence[str],
         channel: str,
-        waited_seconds: float,
+        waited_seconds: float | None,
     ) -> dict[str, Any]: ...
 
 
@@ -111,7 +111,7 @@ class RuleTriage:
         transcript: Sequence[dict[str, Any]],
         reasons: Sequence[str],
         channel: str,
-        waited_seconds: float,
+        waited_seconds: float | None,
     ) -> dict[str, Any]:
         user_turns = [t["text"] for t in transcript if t.get("role") == "user"][-5:]
         text = " / ".join(user_turns)
@@ -192,7 +192,7 @@ class PackageTriage:
         transcript: Sequence[dict[str, Any]],
         reasons: Sequence[str],
         channel: str,
-        waited_seconds: float,
+        waited_seconds: float | None,
     ) -> dict[str, Any]:
         try:
             raw = self._summary.summarize(list(transcript), list(reasons), channel, waited_seconds)

@@ -52,6 +52,7 @@ from ..store.models import (
     QUEUED,
     RESUMING,
     Conversation,
+    Handoff,
     Message,
     utcnow,
 )
@@ -419,6 +420,8 @@ class Hub:
                 notice = {"notice": "attachment"}
                 ack.append(messages.add(s, conv.id, "bot", copy_vi.ATTACHMENT_RECEIVED, notice))
             return _Inbound(self._finish(s, conv, added, ack))
+        if conv.state in IN_HANDOFF:
+            self._refresh_summary(s, conv)
         if conv.state == ASSIGNED:
             return _Inbound(self._finish(s, conv, added, []))  # a person has it: no bot
         if conv.state == QUEUED:
@@ -667,7 +670,8 @@ class Hub:
                     s, conv.id, "bot", copy_vi.HANDOFF_NOT_ADMITTED, {"notice": "not_admitted"}
                 )
             ]
-        summary = self.triage.summarize(transcript, decision.reasons, conv.channel, 0.0)
+        # No wait in the summary: it is read later, and the console shows the live clock.
+        summary = self.triage.summarize(transcript, decision.reasons, conv.channel, None)
         if not lifecycle.enqueue(s, conv, decision.reasons, decision.priority, summary):
             return []
         for reason in decision.reasons:
@@ -686,6 +690,19 @@ class Hub:
         s.flush()
         replies.append(self._queue_notice(s, conv))
         return replies
+
+    def _refresh_summary(self, s: Session, conv: Conversation) -> None:
+        """The customer said more after the handoff (an order code, a phone number...): the
+        summary the agent reads is rebuilt from the whole conversation, same reasons."""
+        handoff = s.get(Handoff, conv.current_handoff_id) if conv.current_handoff_id else None
+        if handoff is None or handoff.summary is None:
+            return
+        s.flush()
+        summary = self.triage.summarize(
+            messages.transcript(s, conv.id), handoff.reasons, conv.channel, None
+        )
+        if summary != handoff.summary:
+            handoff.summary = summary
 
     def _while_waiting(self, s: Session, conv: Conversation, text: str) -> list[Message]:
         """A queued customer writes again: out of hours a phone or e-mail is taken down
@@ -717,6 +734,8 @@ class Hub:
                 messages.add(s, conv.id, "bot", text, {**meta, "while_queued": True})
                 for text, meta in visible
             ]
+            if any(m.get("kind") == "order_status" for m in metas):
+                self._refresh_summary(s, conv)  # the order the bot looked up is a fact
             return self._finish(s, conv, prior, stored, inline=inline)
         replies = [messages.add(s, conv.id, "bot", copy_vi.FOLLOW_UP_NOTED, {"notice": "noted"})]
         last = messages.last_notice_at(s, conv.id)

@@ -596,14 +596,9 @@
     var box = el("div", "summary");
     box.setAttribute("data-testid", "summary");
     box.appendChild(el("h3", null, "Tóm tắt cho nhân viên"));
+    // The text already lists the facts with their Vietnamese labels ("Thông tin: mã đơn …");
+    // it is rebuilt by the hub when the customer adds one, so it is shown as it comes.
     box.appendChild(el("div", null, h.summary.text || ""));
-    var facts = h.summary.facts || {};
-    var parts = [];
-    Object.keys(facts).forEach(function (k) {
-      var v = facts[k];
-      if (Array.isArray(v) && v.length) parts.push(k + ": " + v.join(", "));
-    });
-    if (parts.length) box.appendChild(el("div", "facts", parts.join(" · ")));
     return box;
   }
 

@@ -109,7 +109,7 @@ class KeywordTriage:
         transcript: Sequence[dict[str, Any]],
         reasons: Sequence[str],
         channel: str,
-        waited_seconds: float,
+        waited_seconds: float | None,
     ) -> dict[str, Any]:
         issue = [t["text"] for t in transcript if t["role"] == "user"]
         return {

@@ -63,6 +63,8 @@ async def test_escalation_queues_with_summary_and_silences_bot(
                      "trò chuyện ạ."]  # the wait was restated less than a minute ago
     after = await _conv(hub, "an")
     assert after["state"] == "queued" and after["handoff"]["id"] == conv["handoff"]["id"]
+    # The summary follows what was said after the handoff (KeywordTriage quotes every turn).
+    assert "Đổi trả mất mấy ngày?" in after["handoff"]["summary"]["text"]
     assert (await hub.queue_status(conv["id"])).position == 1
     msgs = [m.model_dump() for m in (await hub.conversation_detail(conv["id"])).messages]
     answered_in_queue = [m for m in msgs if m["while_queued"]]

@@ -114,6 +114,11 @@ def test_angry_customer_goes_to_an_agent_and_back_to_the_bot(
         # 5. While a person owns the chat the bot stays silent.
         send(customer, WHILE_ASSIGNED)
         agent.get_by_test_id("msg-user").filter(has_text=WHILE_ASSIGNED).wait_for()
+        # The order code said after the handoff reaches the summary, with its Vietnamese
+        # label, and the summary invents no wait ("đã chờ 0 giây").
+        agent.get_by_test_id("summary").filter(has_text="mã đơn DH123456").wait_for()
+        assert "đã chờ" not in agent.get_by_test_id("summary").inner_text()
+        assert "order_codes" not in agent.get_by_test_id("summary").inner_text()
         agent.get_by_test_id("reply-text").fill("Mình đã thấy đơn DH123456, đang giao ạ.")
         agent.get_by_test_id("reply-send").click()
         customer.get_by_test_id("cskh-msg-agent").filter(has_text="đang giao").wait_for()
