@@ -253,17 +253,28 @@ class KnowledgeBase:
         return [self._hit(int(i), blended, dense, lexical) for i in order]
 
     def search_conversation(
-        self, messages: Sequence[str], top_k: int = 3, recent: int = 4, decay: float = 0.85
+        self,
+        messages: Sequence[str],
+        top_k: int = 3,
+        recent: int = 4,
+        decay: float = 0.85,
+        focus: str | None = None,
     ) -> list[Hit]:
         """Passages for what a customer is asking now (agent assist), from their messages.
 
         Each of the last `recent` messages is searched on its own and a hit's score is
         discounted by `decay` per message of age: the whole transcript as one query let an
         early "phí ship bao nhiêu?" outweigh "2 tuần chưa thấy hàng" that the agent is
-        reading. One passage per article, best first."""
+        reading. `focus` (the handoff summary's issue) counts as the newest message, the
+        others one step older: a handoff's last lines are often an order code or "alo?",
+        whose nearest articles (bank transfers for a digit string) are noise. One passage
+        per article, best first."""
         texts = [m for m in messages if m.strip() and not m.lstrip().startswith("/")][-recent:]
+        queries = list(reversed(texts))
+        if focus and focus.strip():
+            queries.insert(0, focus)
         best: dict[str, Hit] = {}
-        for age, text in enumerate(reversed(texts)):
+        for age, text in enumerate(queries):
             weight = decay**age
             for hit in self.search(text, top_k=top_k):
                 scored = replace(hit, score=hit.score * weight)

@@ -1004,9 +1004,17 @@ class Hub:
         kb = await self._knowledge_base() if self._knowledge_base else None
         if kb is None:
             return AssistResult(available=False, hits=[])
-        turns = await run_sync(self._read, messages.transcript, cid, 50)
-        said = [t["text"] for t in turns if t["role"] == "user"]
-        hits = await run_sync(kb.search_conversation, said, 3)
+        def read(s: Session) -> tuple[list[str], str | None]:
+            turns = messages.transcript(s, cid, 50)
+            said = [t["text"] for t in turns if t["role"] == "user"]
+            conv = s.get(Conversation, cid)
+            if conv is None or conv.current_handoff_id is None:
+                return said, None
+            handoff = s.get(Handoff, conv.current_handoff_id)
+            return said, (handoff.summary or {}).get("issue") if handoff else None
+
+        said, issue = await run_sync(self._read, read)
+        hits = await run_sync(functools.partial(kb.search_conversation, said, 3, focus=issue))
         return AssistResult(
             available=True,
             hits=[

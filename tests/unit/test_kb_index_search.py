@@ -185,3 +185,7 @@ def test_agent_assist_follows_what_the_customer_says_now(
     # The whole transcript as one query (the old way) favours the longer, earlier question.
     assert kb.search(" ".join(said), top_k=1)[0].article_id == "phi-van-chuyen"
     assert kb.search_conversation([]) == []
+    # The handoff's issue leads, whatever the last lines were.
+    focused = kb.search_conversation(said, focus=said[0])
+    assert focused[0].article_id == "phi-van-chuyen"
+    assert "mat-khau" in [h.article_id for h in focused]
