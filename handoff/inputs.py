@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Collection, Mapping
@@ -63,6 +64,25 @@ def clean_sender(raw: Any) -> str:
     return sender
 
 
+def clean_message_id(raw: Any) -> str | None:
+    """A client's own id for its message (a redelivery that carries it is answered once), or
+    None without one. Stored and compared as text, so it is held to the sender's rules; a
+    longer one is refused rather than cut, since two cut ids could collide and drop a message
+    as a redelivery."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise InputError(422, "invalid_message_id")
+    message_id = str(raw).strip()
+    if not message_id or len(message_id) > 128 or _CONTROL_RE.search(message_id):
+        raise InputError(422, "invalid_message_id")
+    try:
+        message_id.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(400, "invalid_message_id") from exc
+    return message_id
+
+
 def clean_metadata(
     raw: Mapping[str, Any], allowed: Collection[str], max_chars: int
 ) -> dict[str, Any]:
@@ -80,6 +100,8 @@ def clean_metadata(
             value = _CONTROL_RE.sub("", value)[:512]
         elif not isinstance(value, (int, float, bool)) or value is None:
             continue
+        elif isinstance(value, float) and not math.isfinite(value):
+            continue  # NaN and infinities are not JSON: Rasa's request would not encode
         item = len(json.dumps({key: value}, ensure_ascii=False))
         if size + item > max_chars:
             continue

@@ -124,6 +124,17 @@ class HubSettings(BaseSettings):
     widget_session_days: float = 90.0
     # Origins allowed to open the customer socket (the widget is embedded on other sites).
     widget_origins: str = "*"
+    # Suggested topics in an empty chat are the articles the bot answered most recently; these
+    # help-center titles (knowledge_base/articles/) fill in while there is too little history.
+    # A JSON list in the environment: titles may contain commas.
+    widget_topics: list[str] = Field(
+        default_factory=lambda: [
+            "Phí vận chuyển",
+            "Thời gian giao hàng",
+            "Tra cứu và theo dõi đơn hàng",
+            "Chính sách đổi trả hàng",
+        ]
+    )
 
     # The REST webhook (Rasa's REST contract) lets the caller name any sender, so whoever can
     # reach it can write into, and read the history of, any REST conversation: it is meant

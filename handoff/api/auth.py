@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from ..core.views import AgentRef, Me
 from ..errors import Unauthorized
-from .deps import CurrentAgent, HubDep, SettingsDep
+from .deps import CurrentAgent, HubDep, SettingsDep, errors
 from .public import STATIC_DIR
 
 router = APIRouter()
@@ -44,7 +44,9 @@ async def login_page() -> FileResponse:
     return FileResponse(STATIC_DIR / "login.html")
 
 
-@router.post("/api/auth/login", response_model=LoginResult)
+@router.post(
+    "/api/auth/login", response_model=LoginResult, responses=errors(400, 401, 413, 422, 429)
+)
 async def login(
     body: LoginBody, request: Request, response: Response, hub: HubDep, settings: SettingsDep
 ) -> LoginResult:
@@ -65,7 +67,7 @@ async def login(
     return LoginResult(agent=agent.public())
 
 
-@router.post("/api/auth/logout", response_model=Ok)
+@router.post("/api/auth/logout", response_model=Ok, responses=errors(401, 403))
 async def logout(
     request: Request, response: Response, agent: CurrentAgent, hub: HubDep, settings: SettingsDep
 ) -> Ok:
@@ -74,6 +76,6 @@ async def logout(
     return Ok(ok=True)
 
 
-@router.get("/api/auth/me", response_model=MeResult)
+@router.get("/api/auth/me", response_model=MeResult, responses=errors(401))
 async def me(agent: CurrentAgent, hub: HubDep) -> MeResult:
     return MeResult(agent=await hub.me(agent))

@@ -15,6 +15,7 @@ from ..core.views import (
     ConversationDetail,
     ConversationList,
     ConversationResult,
+    EarlierList,
     Me,
     QueueList,
     ReplyResult,
@@ -22,11 +23,18 @@ from ..core.views import (
 )
 from ..inputs import clean_text
 from ..settings import HubSettings
-from .deps import CurrentAgent, HubDep, SettingsDep
+from .deps import ConversationId, CurrentAgent, HubDep, SettingsDep, errors
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/console", tags=["console"])
+# Every route needs a logged-in agent (401); writes also the anti-CSRF header (403).
+router = APIRouter(prefix="/api/console", tags=["console"], responses=errors(401))
+# Acting on a conversation: someone else's or a vanished one (403/404), a state that moved
+# on (409), a path parameter FastAPI refused (422).
+ACTION_ERRORS = errors(403, 404, 409, 422)
+# A JSON body: unreadable or refused by the hub's input checks (400), too large (413), not
+# the route's shape (422).
+BODY_ERRORS = errors(400, 413, 422)
 
 
 class ReplyBody(BaseModel):
@@ -59,7 +67,7 @@ class CannedList(BaseModel):
     replies: list[str]
 
 
-@router.post("/status", response_model=MeResult)
+@router.post("/status", response_model=MeResult, responses={**errors(403), **BODY_ERRORS})
 async def set_status(body: StatusBody, agent: CurrentAgent, hub: HubDep) -> MeResult:
     """The agent's own availability (console header): `online` or `away`."""
     return MeResult(agent=await hub.set_status(agent, body.status))
@@ -82,27 +90,39 @@ async def mine(agent: CurrentAgent, hub: HubDep) -> ConversationList:
     return ConversationList(conversations=await hub.mine(agent))
 
 
-@router.get("/conversations/{cid}", response_model=ConversationDetail)
-async def conversation(cid: str, agent: CurrentAgent, hub: HubDep) -> ConversationDetail:
+@router.get(
+    "/conversations/{cid}", response_model=ConversationDetail, responses=errors(404, 422)
+)
+async def conversation(cid: ConversationId, agent: CurrentAgent, hub: HubDep) -> ConversationDetail:
     return await hub.conversation_detail(cid)
 
 
-@router.post("/conversations/{cid}/claim", response_model=ConversationResult)
-async def claim(cid: str, agent: CurrentAgent, hub: HubDep) -> ConversationResult:
+@router.post(
+    "/conversations/{cid}/claim", response_model=ConversationResult, responses=ACTION_ERRORS
+)
+async def claim(cid: ConversationId, agent: CurrentAgent, hub: HubDep) -> ConversationResult:
     return ConversationResult(conversation=await hub.claim(cid, agent))
 
 
-@router.post("/conversations/{cid}/reply", response_model=ReplyResult)
+@router.post(
+    "/conversations/{cid}/reply",
+    response_model=ReplyResult,
+    responses={**ACTION_ERRORS, **BODY_ERRORS},
+)
 async def reply(
-    cid: str, body: ReplyBody, agent: CurrentAgent, hub: HubDep, settings: SettingsDep
+    cid: ConversationId, body: ReplyBody, agent: CurrentAgent, hub: HubDep, settings: SettingsDep
 ) -> ReplyResult:
     text = clean_text(body.text, settings.max_message_chars)
     return await hub.agent_reply(cid, agent, text)
 
 
-@router.post("/conversations/{cid}/transfer", response_model=ConversationResult)
+@router.post(
+    "/conversations/{cid}/transfer",
+    response_model=ConversationResult,
+    responses={**ACTION_ERRORS, **BODY_ERRORS},
+)
 async def transfer(
-    cid: str, body: TransferBody, agent: CurrentAgent, hub: HubDep
+    cid: ConversationId, body: TransferBody, agent: CurrentAgent, hub: HubDep
 ) -> ConversationResult:
     conv = await hub.transfer(
         cid, agent, to_agent_id=body.to_agent_id, to_team=body.to_team, note=body.note.strip()
@@ -110,25 +130,41 @@ async def transfer(
     return ConversationResult(conversation=conv)
 
 
-@router.post("/conversations/{cid}/resolve", response_model=ConversationResult)
+@router.post(
+    "/conversations/{cid}/resolve",
+    response_model=ConversationResult,
+    responses={**ACTION_ERRORS, **BODY_ERRORS},
+)
 async def resolve(
-    cid: str, agent: CurrentAgent, hub: HubDep, body: NoteBody | None = None
+    cid: ConversationId, agent: CurrentAgent, hub: HubDep, body: NoteBody | None = None
 ) -> ConversationResult:
     return ConversationResult(conversation=await hub.resolve(cid, agent, body.note if body else ""))
 
 
-@router.post("/conversations/{cid}/handback", response_model=ConversationResult)
+@router.post(
+    "/conversations/{cid}/handback",
+    response_model=ConversationResult,
+    responses={**ACTION_ERRORS, **BODY_ERRORS},
+)
 async def handback(
-    cid: str, agent: CurrentAgent, hub: HubDep, body: NoteBody | None = None
+    cid: ConversationId, agent: CurrentAgent, hub: HubDep, body: NoteBody | None = None
 ) -> ConversationResult:
     conv = await hub.handback(cid, agent, body.note if body else "")
     return ConversationResult(conversation=conv)
 
 
-@router.get("/conversations/{cid}/assist", response_model=AssistResult)
-async def assist(cid: str, agent: CurrentAgent, hub: HubDep) -> AssistResult:
+@router.get("/conversations/{cid}/assist", response_model=AssistResult, responses=errors(404, 422))
+async def assist(cid: ConversationId, agent: CurrentAgent, hub: HubDep) -> AssistResult:
     """Help-center passages for the customer's recent words (agent assist)."""
     return await hub.assist(cid)
+
+
+@router.get(
+    "/conversations/{cid}/earlier", response_model=EarlierList, responses=errors(404, 422)
+)
+async def earlier(cid: ConversationId, agent: CurrentAgent, hub: HubDep) -> EarlierList:
+    """The customer's other conversations on every channel (same phone number or e-mail)."""
+    return EarlierList(conversations=await hub.earlier_conversations(cid))
 
 
 @router.get("/agents", response_model=AgentList)

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 
-from .deps import HubDep, MetricsReader, Supervisor
+from .deps import HubDep, MetricsReader, Supervisor, errors
 
 router = APIRouter()
 
 
-@router.get("/api/console/stats")
+@router.get("/api/console/stats", responses=errors(401, 403))
 async def stats(agent: Supervisor, hub: HubDep) -> dict[str, Any]:
     return await hub.stats()
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(reader: MetricsReader, hub: HubDep) -> str:
-    return prometheus_text(await hub.stats()) + hub.metrics.render()
+@router.get(
+    "/metrics",
+    # Not response_class=PlainTextResponse: FastAPI would then document the JSON errors
+    # as text/plain too.
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **errors(401, 403),
+    },
+)
+async def metrics(reader: MetricsReader, hub: HubDep) -> PlainTextResponse:
+    return PlainTextResponse(prometheus_text(await hub.stats()) + hub.metrics.render())
 
 
 def prometheus_text(data: dict[str, Any]) -> str:

@@ -13,9 +13,11 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
-from ..api.deps import HubDep, SettingsDep
-from ..inputs import InputError, clean_sender, clean_text
+from ..api.deps import HubDep, SettingsDep, errors
+from ..core.views import Button
+from ..inputs import InputError, clean_message_id, clean_sender, clean_text
 from ..settings import HubSettings
 from .base import InboundMessage
 
@@ -53,20 +55,39 @@ def parse(body: bytes, settings: HubSettings) -> InboundMessage:
         raise InputError(422, "invalid_payload")
     sender = clean_sender(data.get("sender"))
     text = clean_text(data.get("message"), settings.max_message_chars)
-    metadata = data.get("metadata") or {}
-    if not isinstance(metadata, dict):
+    metadata = data.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
+        # Also a falsy one ([], "", 0): the documented body says an object or null.
         raise InputError(422, "invalid_metadata")
-    message_id = metadata.get("message_id")
     return InboundMessage(
         channel=NAME,
         sender_id=sender,
         text=text,
-        message_id=str(message_id)[:128] if message_id else None,
+        message_id=clean_message_id(metadata.get("message_id")),
         metadata=metadata,
         # Per sender only: the caller is a backend speaking for many customers from one
         # address, so per-address limits would throttle all of them together.
         rate_limited=True,
     )
+
+
+class RestMessage(BaseModel):
+    """The request body, for the OpenAPI document only: `parse` reads the raw body itself,
+    so that a body that is not UTF-8, not JSON or not an object gets its own error."""
+
+    sender: str | int
+    message: str
+    metadata: dict[str, Any] | None = None
+
+
+class RestReply(BaseModel):
+    """One bot message, as Rasa's REST channel answers it."""
+
+    recipient_id: str
+    text: str
+    buttons: list[Button] | None = None
 
 
 router = APIRouter(tags=["channels"])
@@ -77,17 +98,24 @@ async def rest_health() -> dict[str, str]:
     return {"status": "ok"}  # Rasa's REST channel answers the same
 
 
-@router.post("/webhooks/rest/webhook")
-async def rest_webhook(
-    request: Request, hub: HubDep, settings: SettingsDep
-) -> list[dict[str, Any]]:
+@router.post(
+    "/webhooks/rest/webhook",
+    response_model=list[RestReply],
+    # Rasa's REST channel leaves `buttons` out rather than sending null.
+    response_model_exclude_none=True,
+    responses=errors(400, 401, 403, 413, 422, 429),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": RestMessage.model_json_schema()}},
+        }
+    },
+)
+async def rest_webhook(request: Request, hub: HubDep, settings: SettingsDep) -> list[RestReply]:
     require_access(request, settings)
     inbound = parse(await request.body(), settings)  # capped by api/body_limit.py
     result = await hub.customer_message(inbound)
-    out = []
-    for reply in result.replies:
-        item: dict[str, Any] = {"recipient_id": inbound.sender_id, "text": reply.text}
-        if reply.buttons:
-            item["buttons"] = [b.model_dump() for b in reply.buttons]
-        out.append(item)
-    return out
+    return [
+        RestReply(recipient_id=inbound.sender_id, text=r.text, buttons=r.buttons or None)
+        for r in result.replies
+    ]

@@ -19,7 +19,7 @@ from ..core import sessions
 from ..core.copy_vi import error_text
 from ..core.views import ConversationView, CustomerMessage
 from ..errors import HubError
-from ..inputs import InputError, clean_text
+from ..inputs import InputError, clean_message_id, clean_text
 from ..realtime.server import client_ip
 from .base import InboundMessage, OutboundMessage
 
@@ -109,9 +109,12 @@ class WebChannel:
     def _register(self) -> None:
         sio = self.sio
 
+        # Rasa's protocol sends one argument; socket.io lets a client send none or several,
+        # and a handler that cannot take them raises before it could answer.
         @sio.on("session_request", namespace=CUSTOMER_NS)
-        async def session_request(sid: str, data: Any) -> None:
-            requested = data.get("session_id") if isinstance(data, dict) else None
+        async def session_request(sid: str, data: Any = None, *extra: Any) -> None:
+            readable = isinstance(data, dict) and not extra
+            requested = data.get("session_id") if readable else None
             hub = self._get_hub()
             if not self._valid(requested):
                 # Not one the hub issued (or expired): a new conversation, never someone
@@ -130,8 +133,8 @@ class WebChannel:
             await sio.emit("session_confirm", requested, to=sid, namespace=CUSTOMER_NS)
 
         @sio.on("user_uttered", namespace=CUSTOMER_NS)
-        async def user_uttered(sid: str, data: Any) -> None:
-            if not isinstance(data, dict):
+        async def user_uttered(sid: str, data: Any = None, *extra: Any) -> None:
+            if extra or not isinstance(data, dict):
                 await self._error(sid, "invalid_socket_payload")
                 return
             session = await sio.get_session(sid, namespace=CUSTOMER_NS)
@@ -147,16 +150,16 @@ class WebChannel:
             hub = self._get_hub()
             try:
                 text = clean_text(data.get("message"), hub.settings.max_message_chars)
+                message_id = clean_message_id(data.get("message_id"))
             except InputError as exc:
                 await self._error(sid, exc.code, exc.params)
                 return
             custom = data.get("customData") or data.get("metadata") or {}
-            message_id = data.get("message_id")
             inbound = InboundMessage(
                 channel=NAME,
                 sender_id=session_id,
                 text=text,
-                message_id=str(message_id)[:128] if message_id else None,
+                message_id=message_id,
                 metadata=custom if isinstance(custom, dict) else {},
                 rate_limited=True,
                 client_ip=self._ip(sid),

@@ -80,12 +80,13 @@ def nobody_online(position: int) -> str:
     )
 
 
-def out_of_hours(hours: str, opens: str) -> str:
+def out_of_hours(hours: str, opens: str, *, invite: bool = True) -> str:
+    """`invite`: ask for a phone number or e-mail (not when the customer gave one already)."""
     return (
         f"Hiện đã ngoài giờ làm việc của bộ phận hỗ trợ ({hours.replace('-', '–')}). "
         f"Nhân viên sẽ trả lời bạn từ {opens}. Tin nhắn của bạn đã được lưu lại. "
-        + CONTACT_INVITE
-    )
+        + (CONTACT_INVITE if invite else "")
+    ).strip()
 
 
 def local_time(local: datetime, today: date) -> str:
@@ -126,6 +127,14 @@ ERRORS: dict[str, str] = {
     "invalid_payload": 'Cần một đối tượng JSON {{"sender", "message"}}.',
     "invalid_socket_payload": "Dữ liệu gửi lên không hợp lệ.",
     "invalid_metadata": "metadata phải là một đối tượng JSON.",
+    "invalid_message_id": (
+        "Mã tin nhắn (message_id) không hợp lệ: tối đa 128 ký tự, không có ký tự điều khiển."
+    ),
+    "invalid_request": "Yêu cầu không hợp lệ (kiểm tra: {fields}).",
+    "unreadable_body": "Không đọc được nội dung yêu cầu: cần JSON mã hoá UTF-8.",
+    "no_such_route": "Không có địa chỉ này.",
+    "method_not_allowed": "Địa chỉ này không nhận phương thức đó.",
+    "http_error": "Yêu cầu không thực hiện được ({reason}).",
     "no_session": "Thiếu mã phiên (session_id).",
     "outside_reply_window": (
         "Đã quá thời hạn nền tảng cho phép trả lời khách này (hết hạn lúc {until}): "

@@ -38,6 +38,27 @@ def business_status(settings: HubSettings, now: datetime) -> tuple[bool, datetim
     return False, None
 
 
+def business_seconds(settings: HubSettings, start: datetime, end: datetime) -> float:
+    """Seconds of business hours between `start` and `end`: the SLA clocks' time. A chat
+    queued at 3 a.m. has waited 0 s of it until opening time."""
+    if end <= start:
+        return 0.0
+    tz = zone(settings)
+    open_at, close_at = settings.hours()
+    days = settings.business_day_set()
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    total = 0.0
+    day = local_start.date()
+    while day <= local_end.date():
+        if day.isoweekday() in days:
+            opens = datetime.combine(day, open_at, tzinfo=tz)
+            closes = datetime.combine(day, close_at, tzinfo=tz)
+            overlap = min(closes, local_end) - max(opens, local_start)
+            total += max(0.0, overlap.total_seconds())
+        day += timedelta(days=1)
+    return total
+
+
 def format_local(dt: datetime, settings: HubSettings) -> str:
     """`dt` in the business's time zone, said relative to today ("08:00 sáng mai")."""
     return copy_vi.local_time(

@@ -39,7 +39,16 @@ from ..inputs import clean_metadata
 from ..metrics import HubMetrics
 from ..rasa import RasaClient, RasaUnavailable
 from ..settings import HubSettings
-from ..store import Store, agents, conversations, lifecycle, messages, outbox, reporting
+from ..store import (
+    Store,
+    agents,
+    contacts,
+    conversations,
+    lifecycle,
+    messages,
+    outbox,
+    reporting,
+)
 from ..store.db import lock_key
 from ..store.models import (
     ANSWERED,
@@ -59,7 +68,7 @@ from ..store.models import (
 from ..triage_port import Decision, Triage
 from . import copy_vi
 from .accounts import Accounts
-from .hours import business_status, format_local, wait_estimate_seconds
+from .hours import business_seconds, business_status, format_local, wait_estimate_seconds
 from .locks import KeyedLocks
 from .presence import Presence, PresencePort
 from .ratelimit import MemoryRateLimiter, RateLimiter
@@ -73,6 +82,7 @@ from .views import (
     ConversationView,
     CustomerMessage,
     Delivery,
+    EarlierConversation,
     History,
     Me,
     MessageView,
@@ -411,6 +421,9 @@ class Hub:
         )
         s.flush()
         added = [messages.view(msg)]
+        if inbound.text:
+            # A phone number or e-mail links this conversation to the customer's others.
+            contacts.remember(s, conv.id, *find_contact(inbound.text))
         if not inbound.bot_text or conv.state not in BOT_ANSWERS or conv.csat_pending:
             msg.answer_status = ANSWERED  # not the bot's to answer (a person, a rating...)
         if not inbound.bot_text:
@@ -751,6 +764,7 @@ class Hub:
             text = copy_vi.out_of_hours(
                 self.settings.business_hours,
                 format_local(datetime.fromisoformat(status.opens_at), self.settings),
+                invite=not contacts.known(s, conv.id),
             )
         elif status.position is None:
             text = copy_vi.WAIT_SHORT
@@ -999,6 +1013,15 @@ class Hub:
         data["agents_online"] = self.presence.agents_online()
         return data
 
+    async def earlier_conversations(self, cid: str) -> list[EarlierConversation]:
+        """The customer's other conversations on every channel, found by a phone number or
+        e-mail they gave in both."""
+        def read(s: Session) -> list[EarlierConversation]:
+            conversations.load(s, cid)  # 404 for an unknown id
+            return contacts.earlier(s, cid)
+
+        return await run_sync(self._read, read)
+
     async def assist(self, cid: str) -> AssistResult:
         """Help-center passages for the customer's recent words (agent assist)."""
         kb = await self._knowledge_base() if self._knowledge_base else None
@@ -1153,9 +1176,19 @@ class Hub:
         return end
 
     def _with_window(self, view: ConversationView) -> ConversationView:
+        """A card as consoles show it: the platform's reply window and the SLA clock."""
         last = datetime.fromisoformat(view.last_customer_at) if view.last_customer_at else None
         end = self._window_end(view.channel, last, by_person=True)
         view.reply_window_ends_at = end.isoformat() if end else None
+        h = view.handoff
+        if h is not None and h.queued_at:
+            # Both SLA clocks (first response, then resolution) run from the queue entry
+            # until the card leaves the lists, in business hours only.
+            now = utcnow()
+            queued = datetime.fromisoformat(h.queued_at)
+            h.sla_elapsed = business_seconds(self.settings, queued, now)
+            h.sla_running = business_status(self.settings, now)[0]
+            h.sla_measured_at = now.isoformat()
         return view
 
     async def _after(self, step: _Step) -> None:

@@ -145,6 +145,11 @@ class HandoffView(BaseModel):
     first_response_at: str | None = None
     first_response_elapsed: float
     open_elapsed: float
+    # The SLA clock in business hours (first response until then, resolution after):
+    # `sla_elapsed` seconds at `sla_measured_at`, still running if `sla_running`.
+    sla_elapsed: float | None = None
+    sla_running: bool = False
+    sla_measured_at: str | None = None
 
 
 class ConversationView(BaseModel):
@@ -248,6 +253,23 @@ class AssistHit(BaseModel):
     url: str
     text: str
     score: float
+
+
+class EarlierConversation(BaseModel):
+    """Another conversation of the same customer (a phone number or e-mail in common)."""
+
+    id: str
+    channel: str
+    state: str
+    updated_at: str | None
+    matched: list[str]  # the shared phone numbers / e-mails
+    issue: str | None = None  # its handoff summary's one line, if it was handed off
+    last_message: str | None = None
+    handoffs: int = 0
+
+
+class EarlierList(BaseModel):
+    conversations: list[EarlierConversation]
 
 
 class AssistResult(BaseModel):

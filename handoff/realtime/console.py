@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ import socketio
 from ..auth import token_hash
 from ..core.background import cancel_and_wait
 from ..core.views import AgentInfo, ConversationView
+from ..store.models import CONVERSATION_ID_PATTERN
 from .server import cookie, same_origin
 
 if TYPE_CHECKING:
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 
 CONSOLE_NS = "/console"
 AGENTS_ROOM = "agents"
+# Anything else names no conversation, and looking it up could fail in the database driver
+# instead (a lone surrogate, a NUL).
+_CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 
 Typing = Callable[[ConversationView, bool], Awaitable[None]]
 
@@ -110,11 +115,16 @@ class ConsoleGateway:
             if agent is not None:
                 await self._get_hub().agent_disconnected(agent)
 
+        # A hint sent on every keystroke that nobody waits for: a malformed one is dropped
+        # without an answer. Socket.io lets a client send no argument or several.
         @sio.on("typing", namespace=CONSOLE_NS)
-        async def typing(sid: str, data: Any) -> None:
-            if not isinstance(data, dict) or not isinstance(data.get("conversation_id"), str):
+        async def typing(sid: str, data: Any = None, *extra: Any) -> None:
+            if extra or not isinstance(data, dict):
+                return
+            cid = data.get("conversation_id")
+            if not isinstance(cid, str) or not _CONVERSATION_ID.fullmatch(cid):
                 return
             session = await sio.get_session(sid, namespace=CONSOLE_NS)
-            conv = await self._get_hub().may_type(data["conversation_id"], session["agent"])
+            conv = await self._get_hub().may_type(cid, session["agent"])
             if conv is not None:
                 await self._typing(conv, bool(data.get("on")))

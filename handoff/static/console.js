@@ -381,6 +381,13 @@
     var span = el("span", "sla");
     span.setAttribute("data-sla-queued", h ? h.queued_at : "");
     span.setAttribute("data-sla-first", h && h.first_response_at ? "1" : "");
+    // The hub measures the SLA in business hours (a chat queued at 3 a.m. has not breached
+    // anything by 3:02); the page only adds the time since, while the business is open.
+    if (h && h.sla_elapsed != null) {
+      span.setAttribute("data-sla-elapsed", String(h.sla_elapsed));
+      span.setAttribute("data-sla-at", h.sla_measured_at || "");
+      span.setAttribute("data-sla-running", h.sla_running ? "1" : "");
+    }
     updateSla(span);
     return span;
   }
@@ -388,7 +395,9 @@
   function updateSla(span) {
     var queuedAt = span.getAttribute("data-sla-queued");
     if (!queuedAt) return;
-    var waited = since(queuedAt);
+    var elapsed = span.getAttribute("data-sla-elapsed");
+    var waited = elapsed == null ? since(queuedAt)
+      : Number(elapsed) + (span.getAttribute("data-sla-running") ? since(span.getAttribute("data-sla-at")) : 0);
     var responded = span.getAttribute("data-sla-first") === "1";
     var target = responded ? state.sla.resolution_seconds : state.sla.first_response_seconds;
     var breach = waited > target;
@@ -898,6 +907,7 @@
         opening.events.forEach(handleConversationEvent);
         scheduleRender({ conversation: true, lists: true });
         loadAssist(cid);
+        loadEarlier(cid);
       })
       .catch(function (err) {
         if (state.opening === opening) state.opening = null;
@@ -927,6 +937,38 @@
             if (t) t.value = (t.value ? t.value + "\n" : "") + h.text + (h.url ? "\n" + h.url : "");
           });
           card.appendChild(use);
+          box.appendChild(card);
+        });
+      })
+      .catch(function () {
+        clear(box);
+      });
+  }
+
+  // The same customer's other conversations (a phone number or e-mail in common), on every
+  // channel: the agent need not ask again what the customer already told someone.
+  function loadEarlier(cid) {
+    var box = $("earlier");
+    api("GET", "/api/console/conversations/" + cid + "/earlier")
+      .then(function (data) {
+        clear(box);
+        if (!data.conversations.length) {
+          box.appendChild(el("p", "muted", "Chưa thấy lần liên hệ nào khác (theo SĐT/email)."));
+          return;
+        }
+        data.conversations.forEach(function (c) {
+          var card = el("div", "hit earlier-item");
+          card.setAttribute("data-testid", "earlier-item");
+          var head = el("div", "hit-title");
+          head.appendChild(channelBadge(c));
+          var when = c.updated_at ? new Date(c.updated_at).toLocaleString("vi-VN") : "";
+          head.appendChild(el("span", null, " " + when + " · " + c.matched.join(", ")));
+          card.appendChild(head);
+          card.appendChild(el("div", "hit-text", c.issue || c.last_message || ""));
+          var open = el("button", "secondary", "Xem");
+          open.type = "button";
+          open.addEventListener("click", function () { openConversation(c.id); });
+          card.appendChild(open);
           box.appendChild(card);
         });
       })

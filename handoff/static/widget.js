@@ -4,7 +4,8 @@
  *   <script src="https://hub.example.vn/widget.js" data-server="https://hub.example.vn"></script>
  *
  * Options (data-*): server (default: where this script came from), title, mode ("bubble" |
- * "inline"), target (CSS selector for inline mode), open ("true" opens the bubble at load).
+ * "inline"), target (CSS selector for inline mode), open ("true" opens the bubble at load),
+ * welcome (the greeting of an empty chat, in the bot's voice).
  * Speaks Rasa's socketio protocol (session_request/session_confirm, user_uttered/bot_uttered)
  * to the conversation hub. Plain JS, no build step. Every piece of message content is
  * rendered with textContent, never innerHTML: agents and customers can type anything.
@@ -21,6 +22,7 @@
   var data = (script && script.dataset) || {};
   var server = (data.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   var title = data.title || "Hỗ trợ khách hàng";
+  var welcomeText = data.welcome || "Dạ em chào anh/chị! Em có thể giúp gì cho mình ạ?";
   var mode = data.mode === "inline" ? "inline" : "bubble";
   var storageKey = "cskh_session_id:" + server;
   var MAX_CHARS = 5000;
@@ -33,6 +35,7 @@
     waitingBot: false,
     agentTyping: false,
     connectedOnce: false,
+    loadingHistory: false,
     pending: [],
   };
 
@@ -108,6 +111,21 @@
   var typing = el("div", "cskh-w-typing", "");
   typing.setAttribute("data-testid", "cskh-typing");
   typing.hidden = true;
+  // The greeting and suggested topics of an empty chat. Drawn by this widget only, never sent
+  // as a bot message: the socket keeps Rasa's protocol for every other client, and a reload
+  // of a chat with history must not greet again on top of it.
+  var welcome = el("div", "cskh-w-welcome");
+  welcome.setAttribute("data-testid", "cskh-welcome");
+  var welcomeBubble = el("div", "cskh-w-bubble cskh-w-welcome-text", welcomeText);
+  var topicsEl = el("div", "cskh-w-topics");
+  topicsEl.setAttribute("role", "group");
+  topicsEl.setAttribute("aria-label", "Câu hỏi thường gặp");
+  topicsEl.setAttribute("data-testid", "cskh-topics");
+  welcome.appendChild(welcomeBubble);
+  welcome.appendChild(topicsEl);
+  var topicsRequested = false;
+  // The last bot message's buttons sit in the message list right under it (setButtons keeps
+  // them last), so a long choice list scrolls with the conversation instead of squeezing it.
   var quick = el("div", "cskh-w-quick");
   quick.setAttribute("data-testid", "cskh-quick");
   var form = el("form", "cskh-w-form");
@@ -125,7 +143,6 @@
   panel.appendChild(header);
   panel.appendChild(list);
   panel.appendChild(typing);
-  panel.appendChild(quick);
   panel.appendChild(form);
 
   function mount() {
@@ -177,6 +194,42 @@
     return d.toLocaleTimeString("vi-VN", { hour: "2-digit", minute: "2-digit" });
   }
 
+  // ------------------------------------------------------------ welcome
+  function showWelcome() {
+    if (!welcome.parentNode) list.appendChild(welcome);
+    loadTopics();
+  }
+
+  function hideWelcome() {
+    if (welcome.parentNode) welcome.parentNode.removeChild(welcome);
+  }
+
+  function loadTopics() {
+    if (topicsRequested) return;
+    topicsRequested = true;
+    fetch(server + "/api/widget/topics", { credentials: "omit" })
+      .then(function (r) {
+        return r.ok ? r.json() : null;
+      })
+      .then(function (body) {
+        var topics = (body && body.topics) || [];
+        topics.forEach(function (t) {
+          if (!t || !t.title) return;
+          var btn = el("button", "cskh-w-topic", t.title);
+          btn.type = "button";
+          btn.setAttribute("data-testid", "cskh-topic");
+          btn.addEventListener("click", function () {
+            sendText(t.title);
+          });
+          topicsEl.appendChild(btn);
+        });
+        scrollDown();
+      })
+      .catch(function () {
+        /* the greeting alone still invites a question */
+      });
+  }
+
   // ------------------------------------------------------------ rendering
   function render(msg) {
     // msg: {id?, role, text, buttons?, notice?, agent_name?, created_at?}
@@ -184,6 +237,7 @@
       if (state.seen[msg.id]) return;
       state.seen[msg.id] = true;
     }
+    hideWelcome();
     var role = msg.role || "bot";
     if (role === "system" || msg.notice === "agent_joined" || msg.notice === "agent_left") {
       var notice = el("div", "cskh-w-notice", msg.text);
@@ -241,6 +295,7 @@
       });
       quick.appendChild(btn);
     });
+    list.appendChild(quick);
   }
 
   function setTyping() {
@@ -280,6 +335,11 @@
         while (list.firstChild) list.removeChild(list.firstChild);
         state.seen = {};
         h.messages.forEach(render);
+        // Sent before the session was confirmed: not in the history yet, still the customer's.
+        state.pending.forEach(function (p) {
+          render({ role: "user", text: p.shown });
+        });
+        if (!h.messages.length && !state.pending.length) showWelcome();
         var last = h.messages[h.messages.length - 1];
         if (!last || !last.buttons || !last.buttons.length) setButtons([]);
         state.convState = h.state || "bot";
@@ -310,10 +370,12 @@
       state.sessionId = id;
       localStorage.setItem(storageKey, id);
       state.connectedOnce = true;
+      state.loadingHistory = true;
       loadHistory(id).then(function () {
+        state.loadingHistory = false;
         var pending = state.pending.splice(0);
-        pending.forEach(function (text) {
-          socket.emit("user_uttered", { message: text, session_id: id });
+        pending.forEach(function (p) {
+          socket.emit("user_uttered", { message: p.text, session_id: id });
         });
       });
       setStatus(stateLabel());
@@ -359,19 +421,21 @@
 
   function sendText(payload, shown) {
     var text = String(payload || "").trim();
-    if (!text || !state.socket) return;
+    if (!text) return;
     if (text.length > MAX_CHARS) {
       setStatus("Tin nhắn quá dài (tối đa " + MAX_CHARS + " ký tự).", true);
       return;
     }
     setButtons([]);
     render({ role: "user", text: shown || text });
-    // socket.io buffers emits while reconnecting, so nothing typed offline is dropped; before
-    // the first session_confirm there is no session id yet, so hold the message until then.
-    if (state.sessionId) {
+    // socket.io buffers emits while reconnecting, so nothing typed offline is dropped. Held
+    // until the session is confirmed (a topic can be clicked while the socket library is still
+    // loading) and its history drawn: the history redraws the list, and a message sent while
+    // it was on its way would vanish from the screen.
+    if (state.sessionId && state.socket && !state.loadingHistory) {
       state.socket.emit("user_uttered", { message: text, session_id: state.sessionId });
     } else {
-      state.pending.push(text);
+      state.pending.push({ text: text, shown: shown || text });
     }
     if (state.convState === "bot") {
       state.waitingBot = true;
@@ -396,6 +460,9 @@
   function start() {
     loadCss(server + "/static/widget.css");
     mount();
+    // No stored session: the chat is known to be empty, greet at once. Otherwise the history
+    // decides (loadHistory), so a returning customer never sees a greeting over old messages.
+    if (!localStorage.getItem(storageKey)) showWelcome();
     loadSocketIo(connect);
   }
 

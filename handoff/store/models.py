@@ -98,6 +98,11 @@ class AgentSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+# What `Conversation.id` looks like (uuid4().hex): the API and the console socket refuse
+# anything else before it reaches the database.
+CONVERSATION_ID_PATTERN = "^[0-9a-f]{32}$"
+
+
 class Conversation(Base):
     __tablename__ = "conversations"
     __table_args__ = (
@@ -194,6 +199,25 @@ class Handoff(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     csat_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
     csat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CustomerContact(Base):
+    """A phone number or e-mail a customer gave in a conversation: the key to their other
+    conversations, on every channel."""
+
+    __tablename__ = "customer_contacts"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "kind", "value", name="uq_customer_contact"),
+        Index("ix_customer_contacts_value", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(8))  # "phone" | "email"
+    value: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 # Answer states of a customer message (Message.answer_status).

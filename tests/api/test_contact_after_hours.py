@@ -82,6 +82,24 @@ async def test_contact_left_outside_hours_is_stored_and_shown(closed_app: Any) -
     await lan.aclose()
 
 
+async def test_out_of_hours_no_contact_asked_when_known_and_no_sla_clock(
+    closed_app: Any,
+) -> None:
+    hub: Hub = closed_app.state.hub
+    async with make_client(closed_app) as c:
+        await say(c, "dem2", "máy giặt lỗi, sđt mình 0988 777 666")
+        out = await say(c, "dem2", "gặp nhân viên")
+        assert "ngoài giờ làm việc" in out[-1]["text"]
+        assert CONTACT_INVITE not in out[-1]["text"]  # it was given already
+    lan = await agent_client(closed_app, hub, "lan")
+    queue = (await lan.get("/api/console/queue")).json()["queue"]
+    handoff = next(q for q in queue if q["external_id"] == "dem2")["handoff"]
+    # Out of hours the SLA clock does not run: nothing has been "waiting too long" at night.
+    assert handoff["sla_elapsed"] == 0 and handoff["sla_running"] is False
+    assert handoff["sla_measured_at"]
+    await lan.aclose()
+
+
 async def test_contact_not_taken_during_business_hours(client: httpx.AsyncClient, hub: Hub) -> None:
     # The default test settings are always open: no invitation, no capture.
     out = await say(client, "ngay", "gặp nhân viên")

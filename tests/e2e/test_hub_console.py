@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
+import uuid
 from typing import Any
 
 import pytest
@@ -257,3 +259,40 @@ def test_customer_markup_is_shown_as_text_in_the_console(
 
 def _list(raw: Any) -> list[str]:
     return list(json.loads(raw) if isinstance(raw, str) else raw)
+
+
+def test_agent_sees_the_customers_earlier_conversations_on_other_channels(
+    browser: Any, stack: Stack, agents: dict[str, Any]
+) -> None:
+    hub = stack.config.hub_url
+    lan = agents["lan"]
+    # Yesterday, through the REST channel (an app): a complaint with the phone number.
+    phone = "0903 111 222"
+    rest_sender = f"app-{uuid.uuid4().hex[:8]}"
+    for text in (f"tủ lạnh giao tới bị trầy, sđt {phone}", "gặp nhân viên"):
+        body = json.dumps({"sender": rest_sender, "message": text}).encode()
+        request = urllib.request.Request(
+            f"{hub}/webhooks/rest/webhook", data=body,
+            headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=60).read()
+    customer_ctx, customer, errors = new_page(browser, 480, 860)
+    agent_ctx, agent, agent_errors = new_page(browser, 1400, 900)
+    try:
+        login(agent, hub, lan.username, lan.password)
+        customer.goto(hub + "/")
+        wait_online(customer)
+        send(customer, "mình gọi 0903111222 mãi không ai nghe, cho gặp nhân viên")
+        customer.get_by_test_id("cskh-status").filter(has_text="Đang chờ nhân viên").wait_for()
+        item = agent.get_by_test_id("queue-item").filter(has_text="không ai nghe")
+        item.wait_for()
+        item.locator(".item-text").first.click()  # open without claiming
+        earlier = agent.get_by_test_id("earlier-item")
+        earlier.first.wait_for()
+        assert earlier.count() == 1
+        text = earlier.first.inner_text()
+        assert "REST" in text and "0903111222" in text and "tủ lạnh" in text, text
+        shot(agent, "console_earlier_conversations")
+        assert not errors and not agent_errors, (errors, agent_errors)
+    finally:
+        customer_ctx.close()
+        agent_ctx.close()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from handoff import auth
-from handoff.core.hours import business_status, wait_estimate_seconds
+from handoff.core.hours import business_seconds, business_status, wait_estimate_seconds
 from handoff.core.hub import parse_csat
 from handoff.inputs import InputError, clean_metadata, clean_sender, clean_text
 from handoff.settings import HubSettings
@@ -91,6 +91,19 @@ def test_business_hours() -> None:
     assert not closed and opens == datetime(2026, 1, 6, 1, 0, tzinfo=UTC)  # 08:00 VN Tue
     _, opens = business_status(s, datetime(2026, 1, 9, 15, 0, tzinfo=UTC))  # Fri 22:00 VN
     assert opens == datetime(2026, 1, 12, 1, 0, tzinfo=UTC)  # Monday 08:00 VN
+
+
+def test_sla_counts_business_hours_only() -> None:
+    s = HubSettings(business_hours="08:00-21:00", business_days="1-5")
+    # Queued Friday 20:30 (13:30 UTC), now Monday 08:10 (01:10 UTC): 30 min on Friday,
+    # nothing over the weekend, 10 min on Monday.
+    queued = datetime(2026, 1, 9, 13, 30, tzinfo=UTC)
+    now = datetime(2026, 1, 12, 1, 10, tzinfo=UTC)
+    assert business_seconds(s, queued, now) == 40 * 60
+    # 3 a.m. to 3:02 a.m.: no business time has passed.
+    night = datetime(2026, 1, 5, 20, 0, tzinfo=UTC)  # 03:00 Tuesday in Vietnam
+    assert business_seconds(s, night, night.replace(minute=2)) == 0
+    assert business_seconds(s, now, queued) == 0
 
 
 def test_wait_estimate() -> None:

@@ -104,7 +104,7 @@ def test_summarize_json(trained, tmp_path, capsys) -> None:
     assert cli.main(["summarize", str(path), "--json", "--channel", "zalo", "--waited", "90",
                      *opts(trained)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"text", "reasons", "facts", "sentiment"}
+    assert set(out) == {"text", "reasons", "facts", "sentiment", "issue"}
     assert "requested" in out["reasons"]  # decided from the transcript when not given
     assert out["facts"]["order_codes"] == ["DH123456"]
     assert len(out["sentiment"]["trajectory"]) >= 1  # the turns were scored
