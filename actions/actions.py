@@ -19,7 +19,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import FaqAnswer, FaqConfig, SearchesKnowledge, answer_article, answer_question
+from actions.faq import (
+    NOT_HELPFUL_TEXT,
+    FaqAnswer,
+    FaqConfig,
+    SearchesKnowledge,
+    answer_article,
+    answer_question,
+    next_best,
+)
 from actions.orders import OrderDesk, OrderStore, OrderTurn, last4_digits, normalize_order_code
 from actions.settings import ActionSettings, get_settings
 from actions.telemetry import ACTION_METRICS
@@ -188,6 +196,54 @@ class ActionAnswerFaq(Action):
             return events
         _emit_faq(dispatcher, answer)
         return events
+
+
+def _articles_given(tracker: Tracker) -> set[str]:
+    """The articles the bot answered with since the customer's last typed question."""
+    given: set[str] = set()
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            text = (event.get("text") or "").strip()
+            if text and not text.startswith("/"):
+                break  # the question the answers were for
+        if event.get("event") == "bot":
+            meta = ((event.get("data") or {}).get("custom") or {}).get("cskh_meta") or {}
+            if meta.get("kind") == "faq_answer":
+                given.update(str(a.get("id")) for a in meta.get("articles") or [])
+    return given
+
+
+class ActionFeedbackNotHelpful(Action):
+    """ "Chưa giúp được": offer the next best articles for the same question (or rephrasing,
+    or a person). Two in a row hand over to a person; the hub decides that (triage)."""
+
+    def name(self) -> str:
+        return "action_feedback_not_helpful"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        try:
+            kb = get_knowledge_base()
+        except Exception:
+            logger.exception("Knowledge base unavailable")
+            answer = FaqAnswer("none", NOT_HELPFUL_TEXT, "")
+        else:
+            answer = next_best(
+                kb, _last_customer_text(tracker), _articles_given(tracker),
+                _faq_config(get_settings()),
+            )
+        buttons = [
+            {"title": a.title, "payload": f'/choose_article{{"article_id":"{a.id}"}}'}
+            for a in answer.articles
+        ]
+        dispatcher.utter_message(text=answer.text, buttons=[*buttons, HUMAN_BUTTON])
+        articles = [a.to_json() for a in answer.articles]
+        dispatcher.utter_message(
+            json_message=_meta({"kind": "feedback", "helpful": False, "articles": articles})
+        )
+        ACTION_METRICS.runs.inc(action=self.name(), outcome=answer.kind)
+        return []
 
 
 class ActionOrderStatus(Action):

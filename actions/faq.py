@@ -10,7 +10,7 @@ Decision, on the best hits of `KnowledgeBase.search`:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal, Protocol
@@ -226,6 +226,34 @@ def answer_question(
             "answer", format_answer(body, best.title, best.url), query, [articles[0]]
         )
     return FaqAnswer("choices", CHOICES_TEXT, query, articles[: config.max_choices])
+
+
+NOT_HELPFUL_TEXT = (
+    "Dạ em xin lỗi vì câu trả lời chưa đúng ý anh/chị. Anh/chị có thể hỏi lại theo cách "
+    "khác, hoặc bấm \"Gặp nhân viên\" để được tư vấn viên hỗ trợ trực tiếp ạ."
+)
+NEXT_BEST_TEXT = (
+    "Dạ em xin lỗi vì câu trả lời chưa đúng ý anh/chị. Có thể anh/chị đang hỏi về một trong "
+    "các nội dung dưới đây; nếu không phải, anh/chị hỏi lại theo cách khác hoặc bấm \"Gặp "
+    "nhân viên\" để được tư vấn viên hỗ trợ trực tiếp ạ."
+)
+
+
+def next_best(
+    kb: SearchesKnowledge, query: str, given: Collection[str], config: FaqConfig
+) -> FaqAnswer:
+    """After "Chưa giúp được": the next relevant articles for the same question, without the
+    ones already given ("choices"), or, when there are none, the rephrase-or-a-person reply
+    ("none"). Either way the customer gets a way forward, not a repeat."""
+    query = query.strip()
+    hits = list(kb.search(query, top_k=config.top_k)) if query else []
+    others = [
+        a for a in _distinct_articles([h for h in hits if h.score >= config.min_relevant_score])
+        if a.id not in given
+    ]
+    if not others:
+        return FaqAnswer("none", NOT_HELPFUL_TEXT, query)
+    return FaqAnswer("choices", NEXT_BEST_TEXT, query, others[: config.max_choices])
 
 
 def answer_article(

@@ -152,3 +152,42 @@ def _json(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
         return dict(json.loads(raw))
     return dict(raw or {})
+
+
+def test_did_this_help_no_once_offers_more_twice_hands_over(browser: Any, stack: Stack) -> None:
+    hub = stack.config.hub_url
+    context, page, errors = new_page(browser, 420, 820)
+    try:
+        page.goto(hub + "/")
+        wait_online(page)
+        send(page, "đổi trả hàng trong bao lâu")
+        bots = page.get_by_test_id("cskh-msg-bot")
+        bots.filter(has_text="giúp được bạn không").first.wait_for()
+        page.get_by_test_id("cskh-quick-reply").filter(has_text="Chưa giúp được").click()
+
+        # One "no": other articles for the same question, rephrasing, or a person; the chat
+        # stays with the bot.
+        offer = bots.filter(has_text="chưa đúng ý")
+        offer.first.wait_for()
+        choices = page.get_by_test_id("cskh-quick-reply")
+        titles = [t.strip() for t in choices.all_inner_texts()]
+        assert titles[-1] == "Gặp nhân viên" and len(titles) >= 2, titles
+        assert "Đang chờ nhân viên" not in page.get_by_test_id("cskh-status").inner_text()
+        shot(page, "feedback_one_no")
+
+        # The customer picks one; it does not help either: a person takes over.
+        choices.first.click()
+        bots.filter(has_text="giúp được bạn không").nth(1).wait_for()
+        page.get_by_test_id("cskh-quick-reply").filter(has_text="Chưa giúp được").click()
+        page.get_by_test_id("cskh-status").filter(has_text="Đang chờ nhân viên").wait_for()
+        shot(page, "feedback_two_no_handover")
+        rows = hub_db(
+            stack,
+            "SELECT h.reasons FROM handoffs h JOIN conversations c ON c.id = h.conversation_id "
+            "WHERE c.external_id = :sid",
+            sid=session_id(page, hub),
+        )
+        assert len(rows) == 1 and "bot_failed" in str(rows[0][0]), rows
+        assert not errors, errors
+    finally:
+        context.close()

@@ -140,8 +140,27 @@ def test_feedback_buttons_report_to_the_hub(rasa_bot: RasaBot) -> None:  # noqa:
         {"kind": "feedback", "helpful": True}
     ]
     reply = rasa_bot.send(sender, "/feedback_not_helpful")
-    assert metas(reply) == [{"kind": "feedback", "helpful": False}]
+    # No question to search again: rephrase or a person.
+    assert metas(reply) == [{"kind": "feedback", "helpful": False, "articles": []}]
     assert any(b["payload"] == "/request_human" for m in reply for b in m.get("buttons", []))
+
+
+def test_not_helpful_offers_the_next_best_articles(rasa_bot: RasaBot) -> None:  # noqa: F811
+    sender = new_sender()
+    reply = rasa_bot.send(sender, "đổi trả hàng trong bao lâu")
+    given = [a["id"] for a in metas(reply)[0]["articles"]]
+    assert metas(reply)[0]["kind"] == "faq_answer"
+    reply = rasa_bot.send(sender, "/feedback_not_helpful")
+    payloads = [b["payload"] for m in reply for b in m.get("buttons", [])]
+    offered = [a["id"] for a in metas(reply)[0]["articles"]]
+    assert offered and not set(offered) & set(given), (given, offered)
+    assert payloads == [f'/choose_article{{"article_id":"{a}"}}' for a in offered] + [
+        "/request_human"
+    ]
+    # Picking one answers from it, for the question asked before.
+    reply = rasa_bot.send(sender, payloads[0])
+    assert metas(reply)[0]["kind"] == "faq_answer"
+    assert metas(reply)[0]["articles"][0]["id"] == offered[0]
 
 
 def test_gibberish_gets_the_fallback_meta(rasa_bot: RasaBot) -> None:  # noqa: F811

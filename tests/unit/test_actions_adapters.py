@@ -155,3 +155,22 @@ def test_unsure_nlu_still_gets_the_help_center_and_else_the_fallback(fake_kb: Fa
     # An understood question with nothing relevant keeps the "not found + person" reply.
     messages, _ = run(actions.ActionAnswerFaq(), tracker("bán vé máy bay không", "ask_faq"))
     assert messages[0]["buttons"] == [actions.HUMAN_BUTTON]
+
+
+def test_not_helpful_after_an_answer_offers_the_other_articles(fake_kb: FakeKB) -> None:
+    fake_kb.hits = [hit("phi-giao-hang", 0.7, SHIPPING), hit("doi-tra", 0.45, RETURNS)]
+    answer_meta = {"kind": "faq_answer", "articles": [{"id": "phi-giao-hang"}]}
+    answered = {"custom": {"cskh_meta": answer_meta}}
+    t = Tracker("u1", {}, {"text": "/feedback_not_helpful",
+                           "intent": {"name": "feedback_not_helpful"}, "entities": []},
+                [{"event": "user", "text": "phí ship đi tỉnh"},
+                 {"event": "bot", "text": "35.000đ", "data": answered},
+                 {"event": "user", "text": "/feedback_not_helpful"}],
+                False, None, {}, "action_listen")
+    messages, _ = run(actions.ActionFeedbackNotHelpful(), t)
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads == ['/choose_article{"article_id":"doi-tra"}', "/request_human"]
+    assert fake_kb.queries[-1] == "phí ship đi tỉnh"  # the customer's question, searched again
+    meta = metas(messages)[0]
+    assert meta["kind"] == "feedback" and meta["helpful"] is False
+    assert [a["id"] for a in meta["articles"]] == ["doi-tra"]

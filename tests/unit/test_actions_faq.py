@@ -13,10 +13,12 @@ import pytest
 
 from actions.faq import (
     NO_ANSWER_TEXT,
+    NOT_HELPFUL_TEXT,
     FaqConfig,
     answer_article,
     answer_question,
     extract_answer,
+    next_best,
     split_sentences,
 )
 from cskh.text import tokens
@@ -225,3 +227,20 @@ def test_a_bulleted_list_comes_whole_or_not_at_all() -> None:
     )
     answer = extract_answer("phi ship ngoai thanh bao nhieu", passage, max_chars=600)
     assert all(part in answer for part in ("20.000đ", "30.000đ", "35.000đ"))
+
+
+def test_not_helpful_offers_the_next_relevant_articles_without_the_one_given() -> None:
+    kb = FakeKB([hit("phi-giao-hang", 0.7), hit("doi-tra", 0.5), hit("bao-hanh", 0.4),
+                 hit("phi-giao-hang", 0.6), hit("xa", 0.1)])
+    answer = next_best(kb, "phí ship đi tỉnh", {"phi-giao-hang"}, CONFIG)
+    assert answer.kind == "choices" and kb.queries == ["phí ship đi tỉnh"]
+    assert [a.id for a in answer.articles] == ["doi-tra", "bao-hanh"]  # "xa" is not relevant
+    assert "hỏi lại" in answer.text and "Gặp nhân viên" in answer.text
+
+
+def test_not_helpful_with_nothing_else_relevant_offers_rephrasing_or_a_person() -> None:
+    kb = FakeKB([hit("phi-giao-hang", 0.7), hit("xa", 0.1)])
+    answer = next_best(kb, "phí ship đi tỉnh", {"phi-giao-hang"}, CONFIG)
+    assert answer.kind == "none" and answer.articles == []
+    assert answer.text == NOT_HELPFUL_TEXT
+    assert next_best(kb, "  ", set(), CONFIG).kind == "none"  # no question to search again
