@@ -1,12 +1,17 @@
-"""Supervisor numbers: the stats view and Prometheus metrics."""
+"""Supervisor numbers: the stats view, the content gaps report and Prometheus metrics."""
 
 from __future__ import annotations
 
-from typing import Any
+import csv
+import io
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import PlainTextResponse
 
+from ..core.hub import Hub, run_sync
+from ..core.views import ContentGaps
+from ..store import content_gaps
 from .deps import HubDep, MetricsReader, Supervisor, errors
 
 router = APIRouter()
@@ -15,6 +20,99 @@ router = APIRouter()
 @router.get("/api/console/stats", responses=errors(401, 403))
 async def stats(agent: Supervisor, hub: HubDep) -> dict[str, Any]:
     return await hub.stats()
+
+
+Days = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=content_gaps.MAX_DAYS,
+        description="The window: the last this many days.",
+    ),
+]
+GapTable = Literal["articles", "questions"]
+
+
+@router.get(
+    "/api/console/content-gaps",
+    response_model=ContentGaps,
+    responses=errors(401, 403, 422),
+)
+async def content_gaps_report(
+    agent: Supervisor, hub: HubDep, days: Days = content_gaps.DEFAULT_DAYS
+) -> ContentGaps:
+    """Per help-center article: answers given, "did this help?" yes/no and handoffs that
+    followed; and the questions the bot could not answer, grouped by wording."""
+    return await run_sync(_read_gaps, hub, days)
+
+
+@router.get(
+    "/api/console/content-gaps.csv",
+    # Not response_class=PlainTextResponse: the JSON errors would be documented as CSV.
+    response_class=Response,
+    responses={
+        200: {
+            "description": "One table of the report as CSV (UTF-8 with a BOM, for Excel)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **errors(401, 403, 422),
+    },
+)
+async def content_gaps_csv(
+    agent: Supervisor,
+    hub: HubDep,
+    days: Days = content_gaps.DEFAULT_DAYS,
+    table: Annotated[
+        GapTable, Query(description="`articles` (default) or `questions`.")
+    ] = "articles",
+) -> Response:
+    report = await run_sync(_read_gaps, hub, days)
+    body = "\ufeff" + gaps_csv(report, table)
+    filename = f"noi-dung-can-bo-sung-{table}-{days}-ngay.csv"
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _read_gaps(hub: Hub, days: int) -> ContentGaps:
+    with hub.store.read() as s:
+        return content_gaps.report(s, days)
+
+
+ARTICLE_HEADER = (
+    "Mã bài viết", "Tiêu đề", "Số lần trả lời", "Hữu ích", "Chưa hữu ích",
+    "Chuyển người sau đó", "Liên kết",
+)
+QUESTION_HEADER = (
+    "Số lần hỏi", "Số hội thoại", "Câu hỏi ví dụ", "Cách hỏi khác", "Lần hỏi gần nhất",
+)
+
+
+def gaps_csv(report: ContentGaps, table: GapTable) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if table == "articles":
+        writer.writerow(ARTICLE_HEADER)
+        for a in report.articles:
+            writer.writerow([
+                _cell(a.article_id), _cell(a.title), a.answers, a.helpful, a.not_helpful,
+                a.handoffs_after, _cell(a.url or ""),
+            ])
+    else:
+        writer.writerow(QUESTION_HEADER)
+        for q in report.questions:
+            writer.writerow([
+                q.count, q.conversations, _cell(q.example), _cell(" | ".join(q.variants)),
+                q.last_asked_at,
+            ])
+    return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    # Customers write these texts: a spreadsheet would run one starting like a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @router.get(

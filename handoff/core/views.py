@@ -275,3 +275,37 @@ class EarlierList(BaseModel):
 class AssistResult(BaseModel):
     available: bool
     hits: list[AssistHit]
+
+
+class ArticleGap(BaseModel):
+    """A help-center article as the bot used it in the report's window."""
+
+    article_id: str
+    title: str
+    url: str | None = None
+    answers: int  # confident FAQ answers that named it
+    helpful: int  # "did this help?" yes, after one of those answers
+    not_helpful: int  # ... and no
+    handoffs_after: int  # handoffs queued within a few customer messages of the answer
+
+
+class QuestionGroup(BaseModel):
+    """Customer questions the bot had no article for, alike in wording."""
+
+    count: int
+    conversations: int
+    example: str  # the most frequent wording
+    variants: list[str]  # other wordings, most frequent first (up to 5)
+    last_asked_at: str
+
+
+class ContentGaps(BaseModel):
+    """The supervisor's "what to write or fix next" report (GET /api/console/content-gaps)."""
+
+    days: int
+    since: str
+    scanned_messages: int
+    # True when the window holds more messages than the report reads (the newest are read).
+    partial: bool
+    articles: list[ArticleGap]  # most "not helpful" + handoffs first
+    questions: list[QuestionGroup]  # biggest groups first

@@ -1014,7 +1014,7 @@
 
   // ------------------------------------------------------------ supervisor
   function renderStats() {
-    var root = $("view-stats");
+    var root = $("stats-live");
     api("GET", "/api/console/stats").then(function (s) {
       clear(root);
       var day = s.last_24h;
@@ -1103,6 +1103,147 @@
     });
   }
 
+  // Content gaps: read when the tab opens, not on every live event like the numbers above
+  // (it reads up to a month of messages).
+  var GAP_WINDOWS = [7, 30, 90];
+  var gapsDays = 30;
+
+  function renderContentGaps() {
+    var root = $("content-gaps");
+    var days = gapsDays;
+    api("GET", "/api/console/content-gaps?days=" + days)
+      .then(function (r) {
+        if (days !== gapsDays) return; // another window was chosen meanwhile
+        clear(root);
+        var head = el("div", "gaps-head");
+        head.appendChild(el("h2", null, "Nội dung cần bổ sung"));
+        var pick = el("select");
+        pick.setAttribute("data-testid", "gaps-days");
+        pick.setAttribute("aria-label", "Khoảng thời gian");
+        GAP_WINDOWS.forEach(function (d) {
+          var option = el("option", null, d + " ngày qua");
+          option.value = String(d);
+          option.selected = d === days;
+          pick.appendChild(option);
+        });
+        pick.addEventListener("change", function () {
+          gapsDays = Number(pick.value);
+          renderContentGaps();
+        });
+        head.appendChild(pick);
+        root.appendChild(head);
+        root.appendChild(
+          el(
+            "p",
+            "muted",
+            "Bài viết khách thấy chưa hữu ích hoặc vẫn phải gặp nhân viên, và câu hỏi bot chưa " +
+              "trả lời được. Nên viết hoặc sửa trước các dòng đầu."
+          )
+        );
+        if (r.partial) {
+          var partial = el("p", "muted", "Chỉ tính " + r.scanned_messages + " tin nhắn gần nhất.");
+          partial.setAttribute("data-testid", "gaps-partial");
+          root.appendChild(partial);
+        }
+        root.appendChild(gapsTitle("Bài viết bot đã dùng để trả lời", "articles", days));
+        root.appendChild(articleGapsTable(r.articles));
+        root.appendChild(gapsTitle("Câu hỏi bot chưa trả lời được", "questions", days));
+        root.appendChild(questionGapsTable(r.questions));
+      })
+      .catch(function (err) {
+        clear(root);
+        root.appendChild(el("h2", null, "Nội dung cần bổ sung"));
+        root.appendChild(el("p", "error", err.message));
+      });
+  }
+
+  function gapsTitle(text, table, days) {
+    var row = el("div", "gaps-title");
+    row.appendChild(el("h3", null, text));
+    var link = el("a", "gaps-csv", "Tải CSV");
+    link.href = "/api/console/content-gaps.csv?table=" + table + "&days=" + days;
+    link.setAttribute("download", "");
+    link.setAttribute("data-testid", "gaps-csv-" + table);
+    row.appendChild(link);
+    return row;
+  }
+
+  function gapsTable(testid, headers) {
+    var table = el("table", "gaps-table");
+    table.setAttribute("data-testid", testid);
+    var hr = el("tr");
+    headers.forEach(function (h) {
+      hr.appendChild(el("th", null, h));
+    });
+    table.appendChild(hr);
+    return table;
+  }
+
+  function cell(tr, text, testid, cls) {
+    var td = el("td", cls, text);
+    td.setAttribute("data-testid", testid);
+    tr.appendChild(td);
+    return td;
+  }
+
+  function articleGapsTable(articles) {
+    if (!articles.length) {
+      var none = el("p", "muted", "Chưa có câu trả lời nào từ trung tâm trợ giúp trong khoảng này.");
+      none.setAttribute("data-testid", "gaps-articles-empty");
+      return none;
+    }
+    var table = gapsTable("gaps-articles", [
+      "Bài viết",
+      "Số lần trả lời",
+      "Hữu ích",
+      "Chưa hữu ích",
+      "Chuyển người sau đó",
+    ]);
+    articles.forEach(function (a) {
+      var tr = el("tr", a.not_helpful + a.handoffs_after > 0 ? "gap--attention" : null);
+      tr.setAttribute("data-testid", "gap-article");
+      tr.setAttribute("data-article-id", a.article_id);
+      var title = cell(tr, null, "gap-title");
+      // Only web links: the URL comes from the bot's message.
+      if (a.url && /^https?:\/\//i.test(a.url)) {
+        var link = el("a", null, a.title);
+        link.href = a.url;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        title.appendChild(link);
+      } else {
+        title.textContent = a.title;
+      }
+      cell(tr, a.answers, "gap-answers", "num");
+      cell(tr, a.helpful, "gap-helpful", "num");
+      cell(tr, a.not_helpful, "gap-not-helpful", "num");
+      cell(tr, a.handoffs_after, "gap-handoffs", "num");
+      table.appendChild(tr);
+    });
+    return table;
+  }
+
+  function questionGapsTable(groups) {
+    if (!groups.length) {
+      var none = el("p", "muted", "Bot đã trả lời được mọi câu hỏi trong khoảng này.");
+      none.setAttribute("data-testid", "gaps-questions-empty");
+      return none;
+    }
+    var table = gapsTable("gaps-questions", ["Số lần hỏi", "Câu hỏi ví dụ", "Cách hỏi khác"]);
+    groups.forEach(function (g) {
+      var tr = el("tr");
+      tr.setAttribute("data-testid", "gap-question");
+      cell(tr, g.count, "gap-count", "num").title = g.conversations + " hội thoại";
+      cell(tr, g.example, "gap-example");
+      var variants = cell(tr, null, "gap-variants", "muted");
+      g.variants.forEach(function (v) {
+        variants.appendChild(el("div", null, v));
+      });
+      table.appendChild(tr);
+    });
+    return table;
+  }
+
   var SVG_NS = "http://www.w3.org/2000/svg";
 
   function svg(tag, attrs, text) {
@@ -1152,7 +1293,10 @@
     $("view-stats").hidden = name !== "stats";
     $("tab-queue").classList.toggle("tab--active", name === "queue");
     $("tab-stats").classList.toggle("tab--active", name === "stats");
-    if (name === "stats") renderStats();
+    if (name === "stats") {
+      renderStats();
+      renderContentGaps();
+    }
   }
 
   // ----------------------------------------------------------------- live
