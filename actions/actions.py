@@ -40,7 +40,7 @@ _kb: SearchesKnowledge | None = None
 _orders: OrderDesk | None = None
 
 KB_UNAVAILABLE_TEXT = (
-    "Dạ hệ thống tra cứu của Sao Mai Shop đang tạm gián đoạn ạ. Anh/chị vui lòng thử lại sau "
+    "Dạ hệ thống tra cứu của $shop đang tạm gián đoạn ạ. $Kh vui lòng thử lại sau "
     "ít phút, hoặc nhắn \"gặp nhân viên\" để được hỗ trợ trực tiếp."
 )
 HUMAN_BUTTON = {"title": "Gặp nhân viên", "payload": "/request_human"}

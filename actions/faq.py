@@ -105,11 +105,11 @@ class FaqAnswer:
 
 
 NO_ANSWER_TEXT = (
-    "Dạ em chưa tìm thấy thông tin phù hợp với câu hỏi này trong trung tâm trợ giúp của "
-    "Sao Mai Shop ạ. Anh/chị có thể hỏi lại theo cách khác, hoặc bấm \"Gặp nhân viên\" để "
+    "Dạ $em chưa tìm thấy thông tin phù hợp với câu hỏi này trong trung tâm trợ giúp của "
+    "$shop ạ. $Kh có thể hỏi lại theo cách khác, hoặc bấm \"Gặp nhân viên\" để "
     "được tư vấn viên hỗ trợ trực tiếp."
 )
-CHOICES_TEXT = "Dạ anh/chị đang muốn hỏi về nội dung nào dưới đây ạ? Anh/chị chọn giúp em nhé."
+CHOICES_TEXT = "Dạ $kh đang muốn hỏi về nội dung nào dưới đây ạ? $Kh chọn giúp $em nhé."
 
 
 def _terms(text: str) -> set[str]:
@@ -229,12 +229,12 @@ def answer_question(
 
 
 NOT_HELPFUL_TEXT = (
-    "Dạ em xin lỗi vì câu trả lời chưa đúng ý anh/chị. Anh/chị có thể hỏi lại theo cách "
+    "Dạ $em xin lỗi vì câu trả lời chưa đúng ý $kh. $Kh có thể hỏi lại theo cách "
     "khác, hoặc bấm \"Gặp nhân viên\" để được tư vấn viên hỗ trợ trực tiếp ạ."
 )
 NEXT_BEST_TEXT = (
-    "Dạ em xin lỗi vì câu trả lời chưa đúng ý anh/chị. Có thể anh/chị đang hỏi về một trong "
-    "các nội dung dưới đây; nếu không phải, anh/chị hỏi lại theo cách khác hoặc bấm \"Gặp "
+    "Dạ $em xin lỗi vì câu trả lời chưa đúng ý $kh. Có thể $kh đang hỏi về một trong "
+    "các nội dung dưới đây; nếu không phải, $kh hỏi lại theo cách khác hoặc bấm \"Gặp "
     "nhân viên\" để được tư vấn viên hỗ trợ trực tiếp ạ."
 )
 

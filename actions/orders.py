@@ -113,8 +113,8 @@ class OrderStore:
 
 
 ASK_CODE_TEXT = (
-    "Dạ anh/chị cho em xin mã đơn hàng (dạng DH + 6 chữ số, ví dụ DH123456 — có trong tin "
-    "nhắn hoặc email xác nhận đơn) để em tra cứu ngay nhé."
+    "Dạ $kh cho $em xin mã đơn hàng (dạng DH + 6 chữ số, ví dụ DH123456 — có trong tin "
+    "nhắn hoặc email xác nhận đơn) để $em tra cứu ngay nhé."
 )
 
 
@@ -133,42 +133,42 @@ def describe_order(order: Order) -> str:
     if order.status == "da_giao" and order.delivered_at:
         lines.append(f"Ngày giao: {_vn_date(order.delivered_at)}.")
     if order.status == "da_huy":
-        lines.append("Nếu anh/chị đã thanh toán trước, tiền sẽ được hoàn theo chính sách hủy đơn.")
+        lines.append("Nếu $kh đã thanh toán trước, tiền sẽ được hoàn theo chính sách hủy đơn.")
     return " ".join(lines)
 
 
 def not_found_text(code: str) -> str:
     return (
-        f"Dạ em không tìm thấy đơn hàng {code} trong hệ thống ạ. Anh/chị kiểm tra lại giúp "
-        "em mã đơn (DH + 6 chữ số, trong tin nhắn hoặc email xác nhận), hoặc nhắn \"gặp "
+        f"Dạ $em không tìm thấy đơn hàng {code} trong hệ thống ạ. $Kh kiểm tra lại giúp "
+        "$em mã đơn (DH + 6 chữ số, trong tin nhắn hoặc email xác nhận), hoặc nhắn \"gặp "
         "nhân viên\" để được hỗ trợ trực tiếp nhé."
     )
 
 
 def ask_last4_text(code: str) -> str:
     return (
-        f"Dạ em đã tìm thấy đơn hàng {code}. Để bảo vệ thông tin đơn hàng của anh/chị, anh/chị "
-        "cho em xin 4 số cuối của số điện thoại đặt đơn này ạ."
+        f"Dạ $em đã tìm thấy đơn hàng {code}. Để bảo vệ thông tin đơn hàng của $kh, $kh "
+        "cho $em xin 4 số cuối của số điện thoại đặt đơn này ạ."
     )
 
 
 def wrong_last4_text(code: str, tries_left: int) -> str:
     return (
-        f"Dạ 4 số cuối này chưa khớp với số điện thoại đặt đơn {code} ạ. Anh/chị kiểm tra lại "
-        f"giúp em (còn {tries_left} lần thử), hoặc nhắn \"gặp nhân viên\" để được hỗ trợ nhé."
+        f"Dạ 4 số cuối này chưa khớp với số điện thoại đặt đơn {code} ạ. $Kh kiểm tra lại "
+        f"giúp $em (còn {tries_left} lần thử), hoặc nhắn \"gặp nhân viên\" để được hỗ trợ nhé."
     )
 
 
 def locked_text(code: str) -> str:
     return (
-        f"Dạ vì lý do bảo mật, em tạm thời không tra cứu được đơn {code} qua chat ạ. Anh/chị "
-        "nhắn \"gặp nhân viên\" để nhân viên xác minh và hỗ trợ mình nhé."
+        f"Dạ vì lý do bảo mật, $em tạm thời không tra cứu được đơn {code} qua chat ạ. $Kh "
+        "nhắn \"gặp nhân viên\" để nhân viên xác minh và hỗ trợ $kh nhé."
     )
 
 
 TOO_MANY_LOOKUPS_TEXT = (
-    "Dạ anh/chị đã tra cứu nhiều mã đơn trong cuộc trò chuyện này rồi ạ. Để bảo vệ thông tin "
-    "khách hàng, anh/chị nhắn \"gặp nhân viên\" để được hỗ trợ tiếp nhé."
+    "Dạ $kh đã tra cứu nhiều mã đơn trong cuộc trò chuyện này rồi ạ. Để bảo vệ thông tin "
+    "khách hàng, $kh nhắn \"gặp nhân viên\" để được hỗ trợ tiếp nhé."
 )
 
 

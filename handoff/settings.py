@@ -59,6 +59,13 @@ class HubSettings(BaseSettings):
     port: int = 8000
     secret_key: str | None = None
 
+    # The assistant's voice (cskh/persona.py): the shop's name, how the bot (and the canned
+    # replies) call themselves and the customer. Every customer-facing text uses them.
+    shop_name: str = "Sao Mai Shop"
+    bot_self: str = "em"
+    bot_customer: str = "anh/chị"
+    widget_welcome: str = "Dạ $shop xin chào $kh! $Em có thể giúp gì cho $kh ạ?"
+
     # Input limits: Messenger/Zalo cap at 2000 chars, a web chat message above 5000 is abuse.
     max_message_chars: int = 5000
     max_body_bytes: int = 64 * 1024

@@ -173,8 +173,9 @@ async def agents(agent: CurrentAgent, hub: HubDep) -> AgentList:
 
 
 @router.get("/canned", response_model=CannedList)
-async def canned(agent: CurrentAgent, settings: SettingsDep) -> CannedList:
-    return CannedList(replies=canned_replies(settings))
+async def canned(agent: CurrentAgent, settings: SettingsDep, hub: HubDep) -> CannedList:
+    # Agents speak in the shop's voice too: the replies are rendered with its persona.
+    return CannedList(replies=[hub.persona.render(r) for r in canned_replies(settings)])
 
 
 def canned_replies(settings: HubSettings) -> list[str]:

@@ -85,6 +85,8 @@ class WidgetTopic(BaseModel):
 
 class WidgetTopics(BaseModel):
     topics: list[WidgetTopic]
+    # The empty chat's greeting in the shop's persona (a page's data-welcome overrides it).
+    welcome: str = ""
 
 
 # Every empty chat asks for the topics: one query a minute per process is enough for an
@@ -107,7 +109,8 @@ async def widget_topics(
         return cached[1]
     found = await run_sync(_read_topics, hub, tuple(settings.widget_topics))
     result = WidgetTopics(
-        topics=[WidgetTopic(title=t.title, article_id=t.article_id) for t in found]
+        topics=[WidgetTopic(title=t.title, article_id=t.article_id) for t in found],
+        welcome=hub.persona.render(settings.widget_welcome),
     )
     _topics_cache[hub] = (time.monotonic() + TOPICS_TTL_SECONDS, result)
     return result

@@ -29,6 +29,9 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
+from cskh.persona import Persona
+
 from ..core import copy_vi
 from ..core.hours import format_local
 from ..core.views import Button, CustomerMessage
@@ -242,7 +245,9 @@ def quick_replies(buttons: Sequence[Button]) -> list[dict[str, str]]:
     return replies[:MAX_QUICK_REPLIES]
 
 
-def message_parts(message: CustomerMessage) -> list[dict[str, Any]]:
+def message_parts(
+    message: CustomerMessage, persona: Persona = DEFAULT_PERSONA
+) -> list[dict[str, Any]]:
     """The Send API `message` objects for one hub message, in order: its text (split), a
     media attachment from Rasa, the buttons as quick replies on the last one."""
     parts: list[dict[str, Any]] = [{"text": t} for t in split_text(message.text)]
@@ -252,7 +257,8 @@ def message_parts(message: CustomerMessage) -> list[dict[str, Any]]:
     replies = quick_replies(message.buttons)
     if replies:
         if not parts:
-            parts = [{"text": copy_vi.MESSENGER_CHOOSE}]  # quick replies need something to ride on
+            # Quick replies need something to ride on.
+            parts = [{"text": persona.render(copy_vi.MESSENGER_CHOOSE)}]
         parts[-1]["quick_replies"] = replies
     return parts
 
@@ -338,6 +344,7 @@ class MessengerChannel:
     ) -> None:
         assert settings.messenger_enabled
         self.settings = settings
+        self._persona = Persona(settings.shop_name, settings.bot_self, settings.bot_customer)
         self._get_hub = get_hub
         self._app_secret: str = settings.messenger_app_secret or ""
         self._verify_token: str = settings.messenger_verify_token or ""
@@ -397,7 +404,7 @@ class MessengerChannel:
 
     async def deliver(self, message: OutboundMessage) -> None:
         envelope = self.envelope(message)
-        pieces = message_parts(message.message)
+        pieces = message_parts(message.message, self._persona)
         if not pieces:
             log.warning("message %s has nothing Messenger can show", message.message.id)
         async def send(part: dict[str, Any]) -> None:

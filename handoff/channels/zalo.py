@@ -38,6 +38,9 @@ import anyio.to_thread
 import httpx
 from fastapi import APIRouter, Request
 
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
+from cskh.persona import Persona
+
 from ..api.deps import HubDep, SettingsDep
 from ..core import copy_vi
 from ..core.hours import format_local
@@ -305,13 +308,18 @@ async def zalo_webhook(request: Request, hub: HubDep, settings: SettingsDep) -> 
 
 
 # =========================================================================== outbound
-def format_text(text: str, options: Sequence[str] = (), link: str | None = None) -> str:
+def format_text(
+    text: str,
+    options: Sequence[str] = (),
+    link: str | None = None,
+    persona: Persona = DEFAULT_PERSONA,
+) -> str:
     """What Zalo shows for one hub message: its text, a link to a bot image, and offered
     choices as a numbered list ("1. Có" on its own line) with a one-line hint."""
     blocks = [b for b in (text.strip(), link or "") if b]
     if options:
         numbered = "\n".join(f"{i}. {title}" for i, title in enumerate(options, start=1))
-        blocks.append(f"{numbered}\n{copy_vi.ZALO_CHOICE_HINT}")
+        blocks.append(f"{numbered}\n{persona.render(copy_vi.ZALO_CHOICE_HINT)}")
     return "\n\n".join(blocks)
 
 
@@ -405,7 +413,10 @@ class ZaloChannel:
                 raise DeliveryError(copy_vi.zalo_window_closed(days, until), permanent=True)
         content = message.message
         text = format_text(
-            content.text, [b.title for b in content.buttons], _attachment_link(content.attachment)
+            content.text,
+            [b.title for b in content.buttons],
+            _attachment_link(content.attachment),
+            Persona(self.settings.shop_name, self.settings.bot_self, self.settings.bot_customer),
         )
         pieces = split_text(text)
         if not pieces:

@@ -1,7 +1,9 @@
 """Every sentence the hub itself writes in Vietnamese: customer notices, agent-facing errors.
 
-One module so the voice stays one voice and a wording change is one edit. Bot answers come
-from Rasa (`bot/domain.yml`, `actions/`); escalation replies from `triage/escalation.yml`.
+One module so the voice stays one voice and a wording change is one edit. What customers
+read is written in the persona's templates (cskh/persona.py); agent-facing text is plain.
+Bot answers come from Rasa (`bot/domain.yml`, `actions/`); escalation replies from
+`triage/escalation.yml`.
 """
 
 from __future__ import annotations
@@ -11,46 +13,48 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 # ------------------------------------------------------------------ to the customer
+# Templates in the assistant's voice ($shop, $em/$Em, $kh/$Kh: cskh/persona.py); the hub
+# renders them with the configured persona before anything is stored or sent.
 BOT_DOWN_REPLY = (
-    "Xin lỗi bạn, trợ lý tự động đang tạm thời gặp sự cố. Tin nhắn của bạn đã được lưu lại "
-    "và chúng tôi sẽ phản hồi sớm nhất có thể."
+    "Dạ $em xin lỗi $kh, trợ lý tự động đang tạm thời gặp sự cố. Tin nhắn của $kh đã được "
+    "lưu lại và $shop sẽ phản hồi sớm nhất có thể ạ."
 )
 ESCALATION_REPLY = (
-    "Mình rất tiếc vì trải nghiệm chưa tốt của bạn. Mình đang chuyển bạn tới nhân viên "
-    "hỗ trợ, bạn vui lòng chờ trong giây lát nhé."
+    "Dạ $em rất tiếc vì trải nghiệm chưa tốt của $kh. $Em đang chuyển cuộc trò chuyện tới "
+    "nhân viên hỗ trợ, $kh vui lòng chờ trong giây lát ạ."
 )
 # A conversation the queue did not admit (too many handoffs from one address this hour).
 HANDOFF_NOT_ADMITTED = (
-    "Hiện đang có rất nhiều yêu cầu gặp nhân viên từ kết nối của bạn. Trợ lý vẫn ở đây để "
-    "giúp bạn; bạn vui lòng thử lại yêu cầu gặp nhân viên sau ít phút nhé."
+    "Dạ hiện đang có rất nhiều yêu cầu gặp nhân viên từ kết nối của $kh. $Em vẫn ở đây để "
+    "hỗ trợ; $kh vui lòng thử lại yêu cầu gặp nhân viên sau ít phút ạ."
 )
 CSAT_QUESTION = (
-    "Cuộc trò chuyện với nhân viên đã kết thúc. Bạn hài lòng với sự hỗ trợ ở mức nào? "
-    "(1 = rất không hài lòng, 5 = rất hài lòng)"
+    "Cuộc trò chuyện với nhân viên đã kết thúc. $Kh hài lòng với sự hỗ trợ của $shop ở mức "
+    "nào ạ? (1 = rất không hài lòng, 5 = rất hài lòng)"
 )
-CSAT_THANKS = "Cảm ơn bạn đã đánh giá! Nếu cần thêm gì, bạn cứ nhắn cho mình nhé."
+CSAT_THANKS = "Dạ $em cảm ơn $kh đã đánh giá! Nếu cần thêm gì, $kh cứ nhắn cho $em nhé."
 CSAT_BUTTONS = [{"title": f"{n} ⭐", "payload": f'/csat{{"score":{n}}}'} for n in range(1, 6)]
 CONTACT_INVITE = (
-    "Nếu muốn, bạn có thể để lại số điện thoại hoặc email, nhân viên sẽ liên hệ lại với bạn."
+    "Nếu muốn, $kh có thể để lại số điện thoại hoặc email, nhân viên sẽ liên hệ lại với $kh."
 )
-HANDED_BACK = "Trợ lý tự động sẽ tiếp tục hỗ trợ bạn."
+HANDED_BACK = "Trợ lý tự động sẽ tiếp tục hỗ trợ $kh."
 TRANSFERRED_TO_TEAM = (
-    "Cuộc trò chuyện đang được chuyển tới bộ phận phù hợp, bạn vui lòng chờ nhé."
+    "Cuộc trò chuyện đang được chuyển tới bộ phận phù hợp, $kh vui lòng chờ giúp $em nhé."
 )
 # A customer already waiting for a person writes what the bot cannot answer.
 FOLLOW_UP_NOTED = (
-    "Dạ em đã ghi nhận tin nhắn này, nhân viên sẽ đọc khi tiếp nhận cuộc trò chuyện ạ."
+    "Dạ $em đã ghi nhận tin nhắn này, nhân viên sẽ đọc khi tiếp nhận cuộc trò chuyện ạ."
 )
-WAIT_SHORT = "Nhân viên sẽ phản hồi bạn trong giây lát."
+WAIT_SHORT = "Nhân viên sẽ phản hồi $kh trong giây lát ạ."
 ATTACHMENT_RECEIVED = (
-    "Mình đã nhận được tệp/hình ảnh bạn gửi. Bạn mô tả thêm bằng lời giúp mình nhé, "
+    "Dạ $em đã nhận được tệp/hình ảnh $kh gửi. $Kh mô tả thêm bằng lời giúp $em nhé, "
     "nhân viên cũng sẽ xem được tệp này."
 )
 
 
 def contact_thanks(phones: Sequence[str], emails: Sequence[str]) -> str:
     left = ", ".join([*phones, *emails])
-    return f"Cảm ơn bạn! Chúng tôi đã ghi nhận thông tin liên hệ ({left}) và sẽ liên hệ lại sớm."
+    return f"Dạ $em cảm ơn $kh! $shop đã ghi nhận thông tin liên hệ ({left}) và sẽ liên hệ lại sớm."
 
 
 def agent_joined(name: str) -> str:
@@ -58,7 +62,7 @@ def agent_joined(name: str) -> str:
 
 
 def agent_took_over(name: str) -> str:
-    return f"Nhân viên {name} sẽ tiếp tục hỗ trợ bạn."
+    return f"Nhân viên {name} sẽ tiếp tục hỗ trợ $kh."
 
 
 def agent_left(name: str) -> str:
@@ -67,16 +71,16 @@ def agent_left(name: str) -> str:
 
 def queue_position(position: int, minutes: int) -> str:
     return (
-        f"Bạn đang ở vị trí số {position} trong hàng chờ. "
+        f"$Kh đang ở vị trí số {position} trong hàng chờ. "
         f"Thời gian chờ dự kiến khoảng {minutes} phút."
     )
 
 
 def nobody_online(position: int) -> str:
     return (
-        f"Bạn đang ở vị trí số {position} trong hàng chờ. Hiện chưa có nhân viên nào trực "
-        "tuyến; nhân viên sẽ trả lời ngay khi vào ca. Trong lúc chờ, trợ lý tự động vẫn trả "
-        "lời được các câu hỏi thường gặp và tra cứu đơn hàng cho bạn."
+        f"$Kh đang ở vị trí số {position} trong hàng chờ. Hiện chưa có nhân viên nào trực "
+        "tuyến; nhân viên sẽ trả lời ngay khi vào ca. Trong lúc chờ, $em vẫn trả lời được các "
+        "câu hỏi thường gặp và tra cứu đơn hàng cho $kh ạ."
     )
 
 
@@ -84,7 +88,7 @@ def out_of_hours(hours: str, opens: str, *, invite: bool = True) -> str:
     """`invite`: ask for a phone number or e-mail (not when the customer gave one already)."""
     return (
         f"Hiện đã ngoài giờ làm việc của bộ phận hỗ trợ ({hours.replace('-', '–')}). "
-        f"Nhân viên sẽ trả lời bạn từ {opens}. Tin nhắn của bạn đã được lưu lại. "
+        f"Nhân viên sẽ trả lời $kh từ {opens}. Tin nhắn của $kh đã được lưu lại. "
         + (CONTACT_INVITE if invite else "")
     ).strip()
 
@@ -104,11 +108,12 @@ def transfer_note(note: str) -> str:
 
 # The agents' canned replies unless CSKH_HUB_CANNED_REPLIES_FILE names a JSON list.
 DEFAULT_CANNED = [
-    "Chào bạn, mình là nhân viên hỗ trợ. Mình đã đọc nội dung bạn trao đổi, mình kiểm tra ngay.",
-    "Bạn vui lòng cho mình xin mã đơn hàng (ví dụ DH123456) để mình kiểm tra nhé.",
-    "Mình rất xin lỗi vì sự bất tiện này. Mình sẽ xử lý ngay cho bạn.",
-    "Bạn vui lòng chờ mình một chút, mình đang kiểm tra thông tin.",
-    "Vấn đề của bạn đã được xử lý. Bạn còn cần mình hỗ trợ gì thêm không ạ?",
+    "Dạ $em chào $kh, $em là nhân viên hỗ trợ của $shop. $Em đã đọc nội dung $kh trao đổi, "
+    "$em kiểm tra ngay ạ.",
+    "$Kh vui lòng cho $em xin mã đơn hàng (ví dụ DH123456) để $em kiểm tra nhé.",
+    "Dạ $em rất xin lỗi vì sự bất tiện này. $Em sẽ xử lý ngay cho $kh ạ.",
+    "$Kh vui lòng chờ $em một chút, $em đang kiểm tra thông tin ạ.",
+    "Dạ vấn đề của $kh đã được xử lý. $Kh còn cần $em hỗ trợ gì thêm không ạ?",
 ]
 
 # ------------------------------------------------------------ error codes -> wording
@@ -140,14 +145,15 @@ ERRORS: dict[str, str] = {
         "Đã quá thời hạn nền tảng cho phép trả lời khách này (hết hạn lúc {until}): "
         "chờ khách nhắn lại hoặc liên hệ qua kênh khác."
     ),
+    # Error wordings reach customers and agents alike: impersonal, so no persona is needed.
     "rate_limited": (
-        "Bạn đang gửi quá nhanh, vui lòng thử lại sau {retry_after} giây. "
+        "Tin nhắn được gửi quá nhanh, vui lòng thử lại sau {retry_after} giây. "
         "Tin nhắn vừa rồi chưa được gửi."
     ),
     "login_locked": (
         "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {retry_after} giây."
     ),
-    "internal_error": "Xin lỗi, hệ thống đang bận. Tin nhắn của bạn đã được lưu, vui lòng thử lại.",
+    "internal_error": "Xin lỗi, hệ thống đang bận. Tin nhắn đã được lưu, vui lòng thử lại.",
     # access
     "rest_disabled": (
         "Kênh REST đang tắt: đặt CSKH_HUB_REST_TOKEN để bật nó trong môi trường production."
@@ -204,7 +210,7 @@ def error_text(code: str, params: Mapping[str, Any] | None = None) -> str:
 # ------------------------------------------------------------ Messenger (channels/messenger.py)
 # Delivery failures are read by agents next to the message; webhook errors by whoever sets up
 # the Page's webhook.
-MESSENGER_CHOOSE = "Bạn chọn một trong các lựa chọn dưới đây nhé."
+MESSENGER_CHOOSE = "$Kh chọn giúp $em một trong các lựa chọn dưới đây nhé."
 
 _MESSENGER_FAILURES = {
     "window": (
@@ -271,7 +277,7 @@ ERRORS.update(
 
 # ====================================================== Zalo OA (handoff/channels/zalo.py)
 # Zalo has no buttons: offered choices are sent as a numbered list followed by this hint.
-ZALO_CHOICE_HINT = "Bạn trả lời bằng số thứ tự hoặc nội dung lựa chọn nhé."
+ZALO_CHOICE_HINT = "$Kh trả lời giúp $em bằng số thứ tự hoặc nội dung lựa chọn nhé."
 
 # Why a message could not be sent through Zalo, as the agent sees it on the message.
 ZALO_REFUSALS: dict[int, str] = {

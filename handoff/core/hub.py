@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cskh import query_vector
+from cskh.persona import Persona
 from cskh.text import fold
 from triage.facts import EMAIL, find_phones
 
@@ -209,6 +210,7 @@ class Hub:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
+        self.persona = Persona(settings.shop_name, settings.bot_self, settings.bot_customer)
         self.store = store
         self.rasa = rasa
         self.triage = triage
@@ -431,7 +433,7 @@ class Hub:
             ack = []
             if conv.state != ASSIGNED:
                 notice = {"notice": "attachment"}
-                ack.append(messages.add(s, conv.id, "bot", copy_vi.ATTACHMENT_RECEIVED, notice))
+                ack.append(self._add(s, conv.id, "bot", copy_vi.ATTACHMENT_RECEIVED, notice))
             return _Inbound(self._finish(s, conv, added, ack))
         if conv.state in IN_HANDOFF:
             self._refresh_summary(s, conv)
@@ -459,7 +461,7 @@ class Hub:
             score = parse_csat(inbound.bot_text)
             if score is not None:
                 lifecycle.record_csat(s, conv, score)
-                thanks = messages.add(s, conv.id, "bot", copy_vi.CSAT_THANKS)
+                thanks = self._add(s, conv.id, "bot", copy_vi.CSAT_THANKS)
                 return _Inbound(self._finish(s, conv, added, [thanks]))
             conv.csat_pending = False  # the customer moved on: do not ask again
 
@@ -486,6 +488,21 @@ class Hub:
             profile=profile,
             bot_text=inbound.bot_text,
         )
+
+    def _add(
+        self, s: Session, conversation_id: str, role: str, text: str,
+        meta: dict[str, Any] | None = None,
+    ) -> Message:
+        """Store a message; what the bot and the hub say is rendered in the persona's voice
+        here, the one place every such text passes (agents' own words are left alone)."""
+        if role in ("bot", "system"):
+            text = self.persona.render(text)
+            if meta and meta.get("buttons"):
+                meta = {**meta, "buttons": [
+                    {**b, "title": self.persona.render(str(b.get("title", "")))}
+                    for b in meta["buttons"]
+                ]}
+        return messages.add(s, conversation_id, role, text, meta)
 
     def _customer_lock(
         self, channel: str, sender_id: str
@@ -624,7 +641,7 @@ class Hub:
             recovered = conv.flag == "bot_unavailable"
             if recovered:
                 lifecycle.clear_bot_failures(conv)  # its card leaves the consoles' lists
-            stored = [messages.add(s, conv.id, "bot", t, meta) for t, meta in visible]
+            stored = [self._add(s, conv.id, "bot", t, meta) for t, meta in visible]
             if metas:
                 # The bot may itself report a handoff request or a failure: decide again with
                 # the bot's reading of this message (`latest["replies"]`, triage's contract).
@@ -650,7 +667,7 @@ class Hub:
                 messages.set_answer_status(s, got.message_id, FAILED_ANSWER)
             failures = lifecycle.note_bot_failure(s, conv, error)
             replies = [
-                messages.add(
+                self._add(
                     s, conv.id, "bot", copy_vi.BOT_DOWN_REPLY, {"notice": "bot_unavailable"}
                 )
             ]
@@ -679,7 +696,7 @@ class Hub:
             reasons = {"reasons": decision.reasons}
             messages.add_event(s, conv.id, "handoff_not_admitted", "", reasons)
             return [
-                messages.add(
+                self._add(
                     s, conv.id, "bot", copy_vi.HANDOFF_NOT_ADMITTED, {"notice": "not_admitted"}
                 )
             ]
@@ -692,7 +709,7 @@ class Hub:
         replies = []
         if decision.reply or "bot_unavailable" not in decision.reasons:
             replies.append(
-                messages.add(
+                self._add(
                     s,
                     conv.id,
                     "bot",
@@ -726,7 +743,7 @@ class Hub:
                 contact = lifecycle.add_contact(s, conv, phones, emails)
                 if contact is not None:
                     thanks = copy_vi.contact_thanks(contact["phones"], contact["emails"])
-                    return [messages.add(s, conv.id, "system", thanks, {"notice": "contact"})]
+                    return [self._add(s, conv.id, "system", thanks, {"notice": "contact"})]
         return []
 
     def _bot_turn_while_queued(
@@ -744,13 +761,17 @@ class Hub:
         read it, and the wait is restated at most once a minute."""
         if visible and all(_is_an_answer(m) for m in metas):
             stored = [
-                messages.add(s, conv.id, "bot", text, {**meta, "while_queued": True})
+                self._add(s, conv.id, "bot", text, {**meta, "while_queued": True})
                 for text, meta in visible
             ]
             if any(m.get("kind") == "order_status" for m in metas):
                 self._refresh_summary(s, conv)  # the order the bot looked up is a fact
             return self._finish(s, conv, prior, stored, inline=inline)
-        replies = [messages.add(s, conv.id, "bot", copy_vi.FOLLOW_UP_NOTED, {"notice": "noted"})]
+        # The bot's reading stays on the notice: reports count what it could not answer.
+        noted: dict[str, Any] = {"notice": "noted"}
+        if metas:
+            noted["cskh_meta"] = metas
+        replies = [self._add(s, conv.id, "bot", copy_vi.FOLLOW_UP_NOTED, noted)]
         last = messages.last_notice_at(s, conv.id)
         if not last or (utcnow() - last).total_seconds() >= STILL_WAITING_NOTICE_SECONDS:
             s.flush()
@@ -776,7 +797,7 @@ class Hub:
             minutes = max(1, round(status.eta_seconds / 60))
             told["eta_minutes"] = minutes
             text = copy_vi.queue_position(status.position, minutes)
-        return messages.add(s, conv.id, "system", text, told)
+        return self._add(s, conv.id, "system", text, told)
 
     def _queue_status(self, s: Session, conv: Conversation) -> QueueStatus:
         position = reporting.queue_position(s, conv)
@@ -852,7 +873,7 @@ class Hub:
     def _tx_claim(self, cid: str, agent: AgentInfo) -> _Step:
         with self.store.write() as s:
             conv = lifecycle.claim(s, cid, agent)
-            notice = messages.add(
+            notice = self._add(
                 s,
                 cid,
                 "system",
@@ -874,7 +895,7 @@ class Hub:
             if ends is not None and utcnow() > ends:
                 # The platform would refuse it: say so now, not after a failed delivery.
                 raise Conflict("outside_reply_window", until=format_local(ends, self.settings))
-            msg = messages.add(
+            msg = messages.add(  # the agent's own words: no persona rendering
                 s, cid, "agent", text, {"agent_name": agent.display_name}, agent_id=agent.id
             )
             lifecycle.note_agent_reply(s, conv)
@@ -903,7 +924,7 @@ class Hub:
             )
             added = []
             if note:
-                internal = messages.add(
+                internal = messages.add(  # the agent's note, for agents only
                     s,
                     cid,
                     "system",
@@ -917,7 +938,7 @@ class Hub:
                 text, kind = copy_vi.agent_took_over(target.display_name), "agent_joined"
             else:
                 text, kind = copy_vi.TRANSFERRED_TO_TEAM, "transferred"
-            notice = messages.add(s, cid, "system", text, {"notice": kind})
+            notice = self._add(s, cid, "system", text, {"notice": kind})
             return self._finish(s, conv, added, [notice], changed_hands=True, inline=False)
 
     async def resolve(self, cid: str, agent: AgentInfo, note: str = "") -> ConversationView:
@@ -929,10 +950,10 @@ class Hub:
         with self.store.write() as s:
             conv = lifecycle.owned(s, cid, agent)
             lifecycle.resolve(s, conv, agent, note)
-            left = messages.add(
+            left = self._add(
                 s, cid, "system", copy_vi.agent_left(agent.display_name), {"notice": "agent_left"}
             )
-            csat = messages.add(
+            csat = self._add(
                 s,
                 cid,
                 "bot",
@@ -949,7 +970,7 @@ class Hub:
     def _tx_handback(self, cid: str, agent: AgentInfo, note: str) -> _Step:
         with self.store.write() as s:
             conv = lifecycle.handback(s, cid, agent, note)
-            left = messages.add(s, cid, "system", copy_vi.HANDED_BACK, {"notice": "agent_left"})
+            left = self._add(s, cid, "system", copy_vi.HANDED_BACK, {"notice": "agent_left"})
             return self._finish(s, conv, [], [left], changed_hands=True, inline=False)
 
     async def may_type(self, cid: str, agent: AgentInfo) -> ConversationView | None:

@@ -22,7 +22,8 @@
   var data = (script && script.dataset) || {};
   var server = (data.server || new URL(script.src, location.href).origin).replace(/\/+$/, "");
   var title = data.title || "Hỗ trợ khách hàng";
-  var welcomeText = data.welcome || "Dạ em chào anh/chị! Em có thể giúp gì cho mình ạ?";
+  // A page's own greeting, else the hub's (in the shop's persona, with the topics).
+  var welcomeText = data.welcome || "";
   var mode = data.mode === "inline" ? "inline" : "bubble";
   var storageKey = "cskh_session_id:" + server;
   var MAX_CHARS = 5000;
@@ -212,6 +213,7 @@
         return r.ok ? r.json() : null;
       })
       .then(function (body) {
+        if (!welcomeText && body && body.welcome) welcomeBubble.textContent = body.welcome;
         var topics = (body && body.topics) || [];
         topics.forEach(function (t) {
           if (!t || !t.title) return;

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from handoff.app import create_app
-from handoff.core.copy_vi import CONTACT_INVITE
+from handoff.core.copy_vi import CONTACT_INVITE as _INVITE_TEMPLATE
 from handoff.core.hours import business_status
 from handoff.core.hours import zone as _zone
 from handoff.core.hub import Hub
@@ -19,6 +20,8 @@ from handoff.settings import HubSettings
 
 from .conftest import agent_client, make_client, say
 from .support import CannedRasa, KeywordTriage
+
+CONTACT_INVITE = DEFAULT_PERSONA.render(_INVITE_TEMPLATE)
 
 
 def _dump(view: Any) -> Any:

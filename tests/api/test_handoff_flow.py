@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from handoff.app import create_app
-from handoff.core.copy_vi import CSAT_QUESTION
+from handoff.core import copy_vi
 from handoff.core.hub import Hub, run_sync
 from handoff.core.views import AgentInfo
 from handoff.errors import Conflict
@@ -128,7 +129,7 @@ async def test_claim_reply_transfer_resolve_csat(
     assert r.status_code == 200 and r.json()["conversation"]["state"] == "bot"
     hist = (await client.get("/api/conversations/dung/history")).json()
     texts = [m["text"] for m in hist["messages"]]
-    assert "Chào bạn" in texts and CSAT_QUESTION in texts
+    assert "Chào bạn" in texts and DEFAULT_PERSONA.render(copy_vi.CSAT_QUESTION) in texts
     assert not any("hoàn tiền" in t for t in texts)  # internal transfer note stays internal
     assert hist["messages"][-1]["buttons"][4]["payload"] == '/csat{"score":5}'
 

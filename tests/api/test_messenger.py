@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from handoff.app import create_app
 from handoff.channels import messenger
 from handoff.channels.base import Attachment, DeliveryError, OutboundMessage
@@ -555,7 +556,7 @@ async def test_an_attachment_is_stored_for_agents_and_acknowledged(
         [{"kind": "sticker", "url": "https://x/like.png", "name": "👍"}],
     ]
     assert bot.calls == []  # nothing for the bot to read
-    assert graph.texts() == [copy_vi.ATTACHMENT_RECEIVED, copy_vi.ATTACHMENT_RECEIVED]
+    assert graph.texts() == [DEFAULT_PERSONA.render(copy_vi.ATTACHMENT_RECEIVED)] * 2
 
 
 async def test_a_long_answer_is_sent_in_ordered_parts_with_the_buttons_on_the_last(

@@ -115,7 +115,7 @@ async def test_transient_failures_are_retried_and_delivered_once(
     await until(lambda: len(channel.sent) == 2)
     await asyncio.sleep(0.3)
     texts = [m.text for m in channel.sent]
-    assert len(texts) == 2 and texts[1].startswith("Bạn đang ở vị trí số 1")
+    assert len(texts) == 2 and texts[1].startswith("Anh/chị đang ở vị trí số 1")
     rows = outbox_rows(hub)
     assert [r.status for r in rows] == ["sent", "sent"]
     assert rows[0].attempts == 4  # three failures + the send that went through

@@ -9,13 +9,16 @@ import numpy as np
 import pytest
 
 from cskh import query_vector
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from handoff.app import create_app
-from handoff.core.copy_vi import BOT_DOWN_REPLY
+from handoff.core import copy_vi
 from handoff.core.hub import Hub
 from handoff.settings import HubSettings
 
 from .conftest import CannedRasa, make_client, say
 from .support import KeywordTriage
+
+BOT_DOWN_REPLY = DEFAULT_PERSONA.render(copy_vi.BOT_DOWN_REPLY)
 
 
 def _dump(view: Any) -> Any:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, select, update
 
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from handoff.app import create_app
 from handoff.channels import zalo
 from handoff.channels.base import Attachment, DeliveryError, InboundMessage, OutboundMessage
@@ -42,7 +43,7 @@ from tests.fakes.zalo import (
 from .conftest import agent_client, make_client
 from .support import CannedRasa, KeywordTriage
 
-HINT = copy_vi.ZALO_CHOICE_HINT
+HINT = DEFAULT_PERSONA.render(copy_vi.ZALO_CHOICE_HINT)
 
 
 # ============================================================================ fixtures
@@ -254,7 +255,7 @@ async def test_an_image_is_kept_for_agents_and_acknowledged(
     r = await post(zclient, image_event("u-img", url, msg_id="img-1"))
     assert r.status_code == 200
     await until(lambda: len(fake.sent) == 1)
-    assert fake.sent[0].text == copy_vi.ATTACHMENT_RECEIVED
+    assert fake.sent[0].text == DEFAULT_PERSONA.render(copy_vi.ATTACHMENT_RECEIVED)
     assert rasa.calls == []  # nothing for the bot to read
     lan = await agent_client(zapp, zhub, "lan")
     detail = await lan.get(f"/api/console/conversations/{await conversation_id(zhub, 'u-img')}")

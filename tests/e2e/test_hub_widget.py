@@ -57,7 +57,7 @@ def test_chat_page_answers_shipping_fee_from_the_article(
         assert link.get_attribute("href") == SHIPPING_URL
         assert link.get_attribute("rel") == "noopener noreferrer"
         # "Did this help?" with its two buttons.
-        bots.filter(has_text="giúp được bạn không").first.wait_for()
+        bots.filter(has_text="giúp được anh/chị không").first.wait_for()
         buttons = page.get_by_test_id("cskh-quick-reply")
         buttons.nth(1).wait_for()
         assert buttons.all_inner_texts() == ["Có, cảm ơn", "Chưa giúp được"]
@@ -162,7 +162,7 @@ def test_did_this_help_no_once_offers_more_twice_hands_over(browser: Any, stack:
         wait_online(page)
         send(page, "đổi trả hàng trong bao lâu")
         bots = page.get_by_test_id("cskh-msg-bot")
-        bots.filter(has_text="giúp được bạn không").first.wait_for()
+        bots.filter(has_text="giúp được anh/chị không").first.wait_for()
         page.get_by_test_id("cskh-quick-reply").filter(has_text="Chưa giúp được").click()
 
         # One "no": other articles for the same question, rephrasing, or a person; the chat
@@ -177,7 +177,7 @@ def test_did_this_help_no_once_offers_more_twice_hands_over(browser: Any, stack:
 
         # The customer picks one; it does not help either: a person takes over.
         choices.first.click()
-        bots.filter(has_text="giúp được bạn không").nth(1).wait_for()
+        bots.filter(has_text="giúp được anh/chị không").nth(1).wait_for()
         page.get_by_test_id("cskh-quick-reply").filter(has_text="Chưa giúp được").click()
         page.get_by_test_id("cskh-status").filter(has_text="Đang chờ nhân viên").wait_for()
         shot(page, "feedback_two_no_handover")

@@ -157,7 +157,7 @@ def test_stock_rasa_webchat_talks_to_the_hub(browser: Any, stack: Stack) -> None
         assert link.get_attribute("target") == "_blank"
 
         # (3) "Did this help?" with its two buttons as the widget's quick replies.
-        _wait_response(page, "giúp được bạn không", after=before)
+        _wait_response(page, "giúp được anh/chị không", after=before)
         page.locator(REPLY).nth(len(HELPFUL_BUTTONS) - 1).wait_for()
         assert page.locator(REPLY).all_inner_texts() == HELPFUL_BUTTONS
         assert page.locator(REPLIES).count() == 1

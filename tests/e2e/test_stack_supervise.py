@@ -18,8 +18,12 @@ from typing import Any
 
 import pytest
 
+from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from cskh.stack import Stack
-from handoff.core.copy_vi import BOT_DOWN_REPLY
+from handoff.core import copy_vi
+
+BOT_DOWN_REPLY = DEFAULT_PERSONA.render(copy_vi.BOT_DOWN_REPLY)
+
 
 pytestmark = pytest.mark.e2e
 
