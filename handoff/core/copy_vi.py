@@ -23,6 +23,11 @@ ESCALATION_REPLY = (
     "Dạ $em rất tiếc vì trải nghiệm chưa tốt của $kh. $Em đang chuyển cuộc trò chuyện tới "
     "nhân viên hỗ trợ, $kh vui lòng chờ trong giây lát ạ."
 )
+# Out of hours, instead of an escalation reply that promises a person "in a moment".
+HANDED_OVER_CLOSED = (
+    "Dạ $em rất tiếc vì sự bất tiện này. $Em đã chuyển toàn bộ nội dung cho nhân viên hỗ trợ "
+    "của $shop, $kh không cần nhắc lại ạ."
+)
 # A conversation the queue did not admit (too many handoffs from one address this hour).
 HANDOFF_NOT_ADMITTED = (
     "Dạ hiện đang có rất nhiều yêu cầu gặp nhân viên từ kết nối của $kh. $Em vẫn ở đây để "

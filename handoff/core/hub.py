@@ -708,15 +708,12 @@ class Hub:
             self.metrics.handoffs.inc(reason=reason)
         replies = []
         if decision.reply or "bot_unavailable" not in decision.reasons:
-            replies.append(
-                self._add(
-                    s,
-                    conv.id,
-                    "bot",
-                    decision.reply or copy_vi.ESCALATION_REPLY,
-                    {"notice": "escalated"},
-                )
-            )
+            reply = decision.reply or copy_vi.ESCALATION_REPLY
+            if not business_status(self.settings, utcnow())[0]:
+                # The escalation replies promise a person "in a moment"; at night the notice
+                # that follows says when one will read it, and nothing may contradict it.
+                reply = copy_vi.HANDED_OVER_CLOSED
+            replies.append(self._add(s, conv.id, "bot", reply, {"notice": "escalated"}))
         s.flush()
         replies.append(self._queue_notice(s, conv))
         return replies

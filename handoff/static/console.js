@@ -407,6 +407,14 @@
     span.title = "SLA " + (responded ? "giải quyết " : "phản hồi đầu tiên ") + fmtDuration(target);
   }
 
+  function customerContact(conv) {
+    var contact = (conv.profile && conv.profile.contact) || {};
+    var facts = (conv.handoff && conv.handoff.summary && conv.handoff.summary.facts) || {};
+    var known = [].concat(contact.phones || [], facts.phones || [], contact.emails || [],
+      facts.emails || []);
+    return known.length ? known[0] : "";
+  }
+
   function itemNode(conv, withClaim) {
     var li = el("li", "item");
     li.setAttribute("data-testid", withClaim ? "queue-item" : "mine-item");
@@ -428,6 +436,18 @@
     if (conv.flag) head.appendChild(el("span", "badge badge--flag", REASONS[conv.flag] || conv.flag));
     if (conv.team) head.appendChild(el("span", "badge", "Nhóm " + conv.team));
     head.appendChild(channelBadge(conv));
+    // Who and how they feel, without opening the chat: a phone or e-mail when the customer
+    // gave one (left out of hours, or said in the chat), the latest sentiment of the summary.
+    var who = customerContact(conv);
+    if (who) {
+      var whoNode = el("span", "badge badge--contact", who);
+      whoNode.setAttribute("data-testid", "item-contact");
+      head.appendChild(whoNode);
+    }
+    var summary = conv.handoff && conv.handoff.summary;
+    var latest = summary && summary.sentiment && summary.sentiment.latest;
+    var mood = latest ? sentimentBadge(latest) : null;
+    if (mood) head.appendChild(mood);
     if (withClaim) {
       var btn = el("button", "claim", "Nhận");
       btn.type = "button";
@@ -613,7 +633,8 @@
 
   function headNode(conv) {
     var head = el("div", "conv-head");
-    head.appendChild(el("strong", null, "Khách " + conv.external_id.slice(0, 12)));
+    var known = customerContact(conv);
+    head.appendChild(el("strong", null, "Khách " + (known || conv.external_id.slice(0, 12))));
     head.appendChild(channelBadge(conv));
     var win = windowNode(conv);
     if (win) head.appendChild(win);

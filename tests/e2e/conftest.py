@@ -9,17 +9,20 @@ pointed at the stack's database; the browser is Debian's Chromium driven by Play
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_e2e import MESSENGER_APP_SECRET, MESSENGER_PAGE_TOKEN, MESSENGER_VERIFY_TOKEN
+from hub_e2e import (
+    MESSENGER_APP_SECRET,
+    MESSENGER_PAGE_TOKEN,
+    MESSENGER_VERIFY_TOKEN,
+    Account,
+    cskh_agent_add,
+)
 
-from cskh.paths import DEFAULT_INDEX_DIR, REPO_ROOT
+from cskh.paths import DEFAULT_INDEX_DIR
 from cskh.stack import RASA_MODEL, Stack, StackConfig
 from tests.fakes.graph import FakeGraph
 from tests.fakes.zalo import FakeZalo
@@ -73,45 +76,6 @@ def stack(
     running.start(timeout=300)
     yield running
     running.stop()
-
-
-@dataclass(frozen=True)
-class Account:
-    username: str
-    password: str
-    name: str
-    role: str
-
-
-def cskh_agent_add(stack: Stack, account: Account, team: str | None = None) -> None:
-    """`cskh agent add` (the command an operator runs) against the stack's hub database."""
-    cli = Path(sys.executable).with_name("cskh")
-    command = [
-        str(cli),
-        "agent",
-        "add",
-        account.username,
-        "--name",
-        account.name,
-        "--role",
-        account.role,
-        "--password-stdin",
-    ]
-    if team:
-        command += ["--team", team]
-    assert stack.config.database_url
-    env = {**os.environ, "CSKH_HUB_DATABASE_URL": stack.config.database_url}
-    done = subprocess.run(
-        command,
-        input=account.password + "\n",
-        text=True,
-        capture_output=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    assert account.username in done.stdout
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -182,3 +187,42 @@ def HostSite(hub_url: str, port: int) -> StaticSite:
         f"<script src='{hub_url}/widget.js' data-server='{hub_url}'></script></body></html>"
     ).encode()
     return StaticSite({"/": (page, "text/html; charset=utf-8")}, port)
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    password: str
+    name: str
+    role: str
+
+
+def cskh_agent_add(stack: Stack, account: Account, team: str | None = None) -> None:
+    """`cskh agent add` (the command an operator runs) against the stack's hub database."""
+    cli = Path(sys.executable).with_name("cskh")
+    command = [
+        str(cli),
+        "agent",
+        "add",
+        account.username,
+        "--name",
+        account.name,
+        "--role",
+        account.role,
+        "--password-stdin",
+    ]
+    if team:
+        command += ["--team", team]
+    assert stack.config.database_url
+    env = {**os.environ, "CSKH_HUB_DATABASE_URL": stack.config.database_url}
+    done = subprocess.run(
+        command,
+        input=account.password + "\n",
+        text=True,
+        capture_output=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert account.username in done.stdout

@@ -24,8 +24,7 @@ import httpx
 import psycopg
 import pytest
 import redis
-from conftest import Account, cskh_agent_add
-from hub_e2e import login, new_page, send, shot, wait_online
+from hub_e2e import Account, cskh_agent_add, login, new_page, send, shot, wait_online
 
 from cskh.stack import Stack, StackConfig, free_port
 from handoff.rasa import rendezvous_order
