@@ -102,6 +102,7 @@ class HubSettings(BaseSettings):
     # How often waiting customers' places are re-checked; each is told at most once a minute,
     # and only when the place or the estimate changed.
     queue_update_check_seconds: float = Field(default=20.0, gt=0)
+    queue_notice_min_seconds: float = Field(default=60.0, ge=0)
     # How often each replica looks for customer messages a crash left unanswered, and how
     # old such a message must be (longer than any answer in flight: Rasa's timeout, with
     # margin) before another process may answer it.

@@ -96,7 +96,6 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-STILL_WAITING_NOTICE_SECONDS = 60
 # bot/serve.py MESSAGE_ID_KEY: the hub's id of the message Rasa answers.
 RASA_MESSAGE_ID_KEY = "cskh_message_id"
 IN_HANDOFF = (QUEUED, ASSIGNED)
@@ -770,7 +769,7 @@ class Hub:
             noted["cskh_meta"] = metas
         replies = [self._add(s, conv.id, "bot", copy_vi.FOLLOW_UP_NOTED, noted)]
         last = messages.last_notice_at(s, conv.id)
-        if not last or (utcnow() - last).total_seconds() >= STILL_WAITING_NOTICE_SECONDS:
+        if not last or (utcnow() - last).total_seconds() >= self.settings.queue_notice_min_seconds:
             s.flush()
             replies.append(self._queue_notice(s, conv))
         return self._finish(s, conv, prior, replies, inline=inline)
@@ -830,7 +829,7 @@ class Hub:
                 continue
             last = messages.last_queue_notice(s, conv.id)
             if last is None or utcnow() - last.created_at < timedelta(
-                seconds=STILL_WAITING_NOTICE_SECONDS
+                seconds=self.settings.queue_notice_min_seconds
             ):
                 continue
             status = self._queue_status(s, conv)

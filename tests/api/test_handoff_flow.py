@@ -313,12 +313,10 @@ async def test_outside_business_hours_notice(database_url: str) -> None:
 async def test_waiting_customers_are_told_when_their_place_or_estimate_changes(
     app: Any, client: httpx.AsyncClient, hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from handoff.core import hub as hub_module
-
     await say(client, "w1", "gặp nhân viên")
     await say(client, "w2", "gặp nhân viên")
     # Nothing changed yet: nobody is told again.
-    monkeypatch.setattr(hub_module, "STILL_WAITING_NOTICE_SECONDS", 0)
+    monkeypatch.setattr(hub.settings, "queue_notice_min_seconds", 0)
     assert await hub.push_queue_updates() == 0
     # An agent signs in: both now get a real estimate, once.
     await hub.presence.connected(999)

@@ -297,3 +297,55 @@ def test_agent_sees_the_customers_earlier_conversations_on_other_channels(
     finally:
         customer_ctx.close()
         agent_ctx.close()
+
+
+def test_claim_loser_is_told_who_took_it_and_assist_follows_the_issue(
+    browser: Any, stack: Stack, agents: dict[str, Any]
+) -> None:
+    hub = stack.config.hub_url
+    lan, boss = agents["lan"], agents["boss"]
+    customer_ctx, customer, errors = new_page(browser, 480, 860)
+    # Lan's page logs the refused claim (HTTP 409) as a console error: expected here.
+    lan_ctx, lan_page, _lan_errors = new_page(browser, 1400, 900)
+    boss_ctx, boss_page, boss_errors = new_page(browser, 1400, 900)
+    muted = {"on": False}
+
+    def relay(ws: Any) -> None:
+        # Lan's console socket, with the hub's side silenced on demand: her page keeps a card
+        # that someone else has just taken, as a slow network would.
+        server = ws.connect_to_server()
+        server.on_message(lambda message: None if muted["on"] else ws.send(message))
+
+    lan_page.route_web_socket("**/socket.io/**", relay)
+    try:
+        login(lan_page, hub, lan.username, lan.password)
+        login(boss_page, hub, boss.username, boss.password)
+        customer.goto(hub + "/")
+        wait_online(customer)
+        send(customer, "tủ lạnh giao tới bị móp cửa, tôi muốn đổi trả hàng")
+        send(customer, "mã đơn DH100004")
+        send(customer, "cho tôi gặp nhân viên")
+        customer.get_by_test_id("cskh-status").filter(has_text="Đang chờ nhân viên").wait_for()
+        card = lan_page.get_by_test_id("queue-item").filter(has_text="tủ lạnh")
+        card.wait_for()
+        # The suggestions follow what the chat is about, not its last line ("gặp nhân viên").
+        card.locator(".item-text").first.click()
+        hits = lan_page.get_by_test_id("assist-hit")
+        hits.first.wait_for()
+        assert "đổi trả" in hits.first.inner_text().lower(), hits.all_inner_texts()
+
+        muted["on"] = True
+        boss_page.get_by_test_id("queue-item").filter(has_text="tủ lạnh").get_by_test_id(
+            "claim"
+        ).click()
+        boss_page.get_by_test_id("conv-state").filter(has_text=boss.name).wait_for()
+        card.get_by_test_id("claim").click()  # too late: her page did not hear of it
+        flash = lan_page.get_by_test_id("flash")
+        flash.wait_for()
+        assert f"{boss.name} đã nhận cuộc trò chuyện này" in flash.inner_text()
+        shot(lan_page, "console_claim_lost")
+        assert not errors and not boss_errors
+    finally:
+        customer_ctx.close()
+        lan_ctx.close()
+        boss_ctx.close()

@@ -1,0 +1,77 @@
+"""Waiting for a person, in real browsers: the estimate is honest (none while nobody is
+signed in) and the place in the queue is pushed to the customer when it changes. Its own
+stack, always open, re-checking the queue every second (the shop's default is every 20 s,
+each customer told at most once a minute).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hub_e2e import Account, cskh_agent_add, login, new_page, send, shot, wait_online
+
+from cskh.stack import Stack, StackConfig
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run_dir: Path = tmp_path_factory.mktemp("waiting")
+    env = {
+        "CSKH_HUB_BUSINESS_HOURS": "00:00-23:59",
+        "CSKH_HUB_BUSINESS_DAYS": "1-7",
+        "CSKH_HUB_QUEUE_UPDATE_CHECK_SECONDS": "1",
+        "CSKH_HUB_QUEUE_NOTICE_MIN_SECONDS": "2",
+    }
+    running = Stack(StackConfig.isolated(run_dir, extra_env=env))
+    running.start(timeout=300)
+    yield running
+    running.stop()
+
+
+def _notices(page: Any) -> Any:
+    return page.get_by_test_id("cskh-notice")
+
+
+def test_place_and_estimate_are_honest_and_pushed(browser: Any, queue_stack: Stack) -> None:
+    hub = queue_stack.config.hub_url
+    lan = Account("lan", "mat-khau-lan-1", "Nguyễn Lan", "agent")
+    cskh_agent_add(queue_stack, lan)
+    first_ctx, first, errors = new_page(browser, 1280, 800)
+    second_ctx, second, second_errors = new_page(browser, 375, 667)
+    agent_ctx, agent, agent_errors = new_page(browser, 1400, 900)
+    try:
+        # Nobody signed in: the place, and no invented estimate.
+        first.goto(hub + "/")
+        wait_online(first)
+        send(first, "đơn hàng giao sai màu, cho tôi gặp nhân viên")
+        _notices(first).filter(has_text="chưa có nhân viên nào trực tuyến").wait_for()
+        assert "phút" not in " ".join(_notices(first).all_inner_texts())
+
+        # An agent signs in: the waiting customer is told the estimate without asking.
+        login(agent, hub, lan.username, lan.password)
+        _notices(first).filter(has_text="Thời gian chờ dự kiến").wait_for()
+        shot(first, "waiting_estimate_pushed_desktop")
+
+        # A second customer queues behind; when the first is taken, they move up, live.
+        second.goto(hub + "/")
+        wait_online(second)
+        send(second, "tôi muốn đổi địa chỉ nhận hàng, gặp nhân viên giúp tôi")
+        _notices(second).filter(has_text="vị trí số 2").wait_for()
+        item = agent.get_by_test_id("queue-item").filter(has_text="giao sai màu")
+        item.get_by_test_id("claim").click()
+        _notices(second).filter(has_text="vị trí số 1").wait_for()
+        shot(second, "waiting_moved_up_375")
+        # Told once per change, not on every check.
+        second.wait_for_timeout(3000)
+        told = [t for t in _notices(second).all_inner_texts() if "vị trí số" in t]
+        assert len(told) == 2, told
+        assert not errors and not second_errors and not agent_errors
+    finally:
+        first_ctx.close()
+        second_ctx.close()
+        agent_ctx.close()
