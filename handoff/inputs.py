@@ -54,14 +54,19 @@ def clean_sender(raw: Any) -> str:
         raw = str(raw)
     if not isinstance(raw, str) or not raw.strip():
         raise InputError(422, "sender_required")
-    sender = raw.strip()
-    if len(sender) > 128 or _CONTROL_RE.search(sender):
-        raise InputError(422, "invalid_sender")
+    return _short_id(raw.strip(), "invalid_sender")
+
+
+def _short_id(value: str, code: str) -> str:
+    """An id the hub stores and compares as text: at most 128 characters, no control
+    characters, valid UTF-8 (a lone surrogate from a JSON escape is refused)."""
+    if not value or len(value) > 128 or _CONTROL_RE.search(value):
+        raise InputError(422, code)
     try:
-        sender.encode("utf-8")
+        value.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InputError(400, "invalid_sender") from exc
-    return sender
+        raise InputError(400, code) from exc
+    return value
 
 
 def clean_message_id(raw: Any) -> str | None:
@@ -73,14 +78,7 @@ def clean_message_id(raw: Any) -> str | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, str | int):
         raise InputError(422, "invalid_message_id")
-    message_id = str(raw).strip()
-    if not message_id or len(message_id) > 128 or _CONTROL_RE.search(message_id):
-        raise InputError(422, "invalid_message_id")
-    try:
-        message_id.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InputError(400, "invalid_message_id") from exc
-    return message_id
+    return _short_id(str(raw).strip(), "invalid_message_id")
 
 
 def clean_metadata(

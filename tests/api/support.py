@@ -5,11 +5,13 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import uvicorn
+from sqlalchemy import event
 
 from cskh import query_vector
 from handoff.rasa import RasaUnavailable
@@ -164,3 +166,18 @@ class LiveServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=15)
+
+
+@contextmanager
+def counting(hub: Any) -> Iterator[list[str]]:
+    """The SQL statements the hub's engine runs inside the block (query-count tests)."""
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(hub.store.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(hub.store.engine, "before_cursor_execute", count)

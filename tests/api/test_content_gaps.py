@@ -11,21 +11,19 @@ import csv
 import io
 import random
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from handoff.core.hub import Hub
 from handoff.store import content_gaps
 from handoff.store.models import utcnow
 
 from .conftest import agent_client, say
-from .support import CannedRasa
+from .support import CannedRasa, counting
 
 SHIP = ("phi-van-chuyen", "Phí vận chuyển")
 RETURNS = ("chinh-sach-doi-tra", "Chính sách đổi trả hàng")
@@ -301,18 +299,6 @@ async def test_only_the_newest_messages_are_read_and_the_report_says_so(
     await boss.aclose()
 
 
-@contextmanager
-def counting(hub: Hub) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(hub.store.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(hub.store.engine, "before_cursor_execute", count)
 
 
 async def test_the_number_of_queries_does_not_grow_with_the_conversations(

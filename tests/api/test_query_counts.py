@@ -3,17 +3,15 @@ conversations as with 2: cards are loaded in batches, never one query per conver
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from handoff.channels.base import InboundMessage
 from handoff.core.hub import Hub
 
 from .conftest import agent_client
+from .support import counting
 
 FIRST_PAINT = [
     "/api/auth/me",
@@ -24,18 +22,6 @@ FIRST_PAINT = [
 ]
 
 
-@contextmanager
-def counting(hub: Hub) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(hub.store.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(hub.store.engine, "before_cursor_execute", count)
 
 
 async def fill_queue(hub: Hub, start: int, stop: int) -> None:
