@@ -284,7 +284,9 @@ def build_argv(args: list[str]) -> list[str]:
     if token and not has("--enable-api"):
         argv.append("--enable-api")
     if token and not has("--auth-token"):
-        argv += ["--auth-token", token]
+        # One argument, "--auth-token=…": a token that starts with "-" (token_urlsafe makes
+        # one in 64) would otherwise be read by argparse as an option and Rasa would not start.
+        argv += [f"--auth-token={token}"]
     if not has("-i", "--interface"):
         argv += ["--interface", "127.0.0.1"]
     if not has("--endpoints"):
@@ -307,7 +309,7 @@ def main() -> None:
     # but not its folder.
     (REPO_ROOT / "var" / "rasa").mkdir(parents=True, exist_ok=True)
     sys.argv = build_argv(sys.argv[1:])
-    shown = " ".join("***" if prev == "--auth-token" else a
+    shown = " ".join("***" if prev == "--auth-token" or a.startswith("--auth-token=") else a
                      for prev, a in zip(["", *sys.argv], sys.argv, strict=False))
     print(f"serve.py: patches {sorted(patches) or 'none'}; {shown}", flush=True)
 
