@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cskh.paths import REPO_ROOT
+from cskh.persona import Persona
 
 # Only used when nothing else is configured; a production deployment must set its own.
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -272,6 +273,10 @@ class HubSettings(BaseSettings):
             if rel and rel != ":memory:" and not rel.startswith("file:"):
                 url = "sqlite:///" + str((REPO_ROOT / rel).resolve())
         return url
+
+    def persona(self) -> Persona:
+        """The voice every customer-facing text is rendered in (cskh/persona.py)."""
+        return Persona(self.shop_name, self.bot_self, self.bot_customer)
 
     def hours(self) -> tuple[time, time]:
         start, end = self.business_hours.split("-")

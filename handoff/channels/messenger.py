@@ -344,7 +344,7 @@ class MessengerChannel:
     ) -> None:
         assert settings.messenger_enabled
         self.settings = settings
-        self._persona = Persona(settings.shop_name, settings.bot_self, settings.bot_customer)
+        self._persona = settings.persona()
         self._get_hub = get_hub
         self._app_secret: str = settings.messenger_app_secret or ""
         self._verify_token: str = settings.messenger_verify_token or ""

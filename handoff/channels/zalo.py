@@ -393,6 +393,7 @@ class ZaloChannel:
     ) -> None:
         self.settings = settings
         self._get_hub = get_hub
+        self._persona = settings.persona()
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(10.0))
         self._token: Token | None = None
         self._renewing = asyncio.Lock()  # one renewal thread per process at a time
@@ -416,7 +417,7 @@ class ZaloChannel:
             content.text,
             [b.title for b in content.buttons],
             _attachment_link(content.attachment),
-            Persona(self.settings.shop_name, self.settings.bot_self, self.settings.bot_customer),
+            self._persona,
         )
         pieces = split_text(text)
         if not pieces:

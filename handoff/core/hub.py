@@ -29,7 +29,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cskh import query_vector
-from cskh.persona import Persona
 from cskh.text import fold
 from triage.facts import EMAIL, find_phones
 
@@ -209,7 +208,7 @@ class Hub:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
-        self.persona = Persona(settings.shop_name, settings.bot_self, settings.bot_customer)
+        self.persona = settings.persona()
         self.store = store
         self.rasa = rasa
         self.triage = triage
@@ -422,9 +421,9 @@ class Hub:
         )
         s.flush()
         added = [messages.view(msg)]
-        if inbound.text:
-            # A phone number or e-mail links this conversation to the customer's others.
-            contacts.remember(s, conv.id, *find_contact(inbound.text))
+        # A phone number or e-mail links this conversation to the customer's others.
+        phones, emails = find_contact(inbound.text) if inbound.text else ([], [])
+        contacts.remember(s, conv.id, phones, emails)
         if not inbound.bot_text or conv.state not in BOT_ANSWERS or conv.csat_pending:
             msg.answer_status = ANSWERED  # not the bot's to answer (a person, a rating...)
         if not inbound.bot_text:
@@ -434,15 +433,17 @@ class Hub:
                 notice = {"notice": "attachment"}
                 ack.append(self._add(s, conv.id, "bot", copy_vi.ATTACHMENT_RECEIVED, notice))
             return _Inbound(self._finish(s, conv, added, ack))
-        if conv.state in IN_HANDOFF:
-            self._refresh_summary(s, conv)
         if conv.state == ASSIGNED:
+            self._refresh_summary(s, conv)
             return _Inbound(self._finish(s, conv, added, []))  # a person has it: no bot
         if conv.state == QUEUED:
+            history = messages.transcript(s, conv.id, before_id=msg.id)
+            user_turn = messages.turn(msg)
+            self._refresh_summary(s, conv, [*history, user_turn])
             # Waiting for a person is no reason to wait for an answer the help center has:
             # the bot keeps answering (its turns are marked for the agent); the place in
             # the queue does not change.
-            noted = self._while_waiting(s, conv, inbound.text)
+            noted = self._while_waiting(s, conv, phones, emails)
             if noted:
                 msg.answer_status = ANSWERED
                 return _Inbound(self._finish(s, conv, added, noted))
@@ -451,8 +452,8 @@ class Hub:
                 admitted=admitted,
                 message_id=msg.id,
                 to_bot=True,
-                history=messages.transcript(s, conv.id, before_id=msg.id),
-                user_turn=messages.turn(msg),
+                history=history,
+                user_turn=user_turn,
                 profile=dict(conv.profile or {}),
                 bot_text=inbound.bot_text,
             )
@@ -717,29 +718,32 @@ class Hub:
         replies.append(self._queue_notice(s, conv))
         return replies
 
-    def _refresh_summary(self, s: Session, conv: Conversation) -> None:
+    def _refresh_summary(
+        self, s: Session, conv: Conversation, turns: list[dict[str, Any]] | None = None
+    ) -> None:
         """The customer said more after the handoff (an order code, a phone number...): the
-        summary the agent reads is rebuilt from the whole conversation, same reasons."""
+        summary the agent reads is rebuilt from the whole conversation (`turns` when the
+        caller has read it already), same reasons."""
         handoff = s.get(Handoff, conv.current_handoff_id) if conv.current_handoff_id else None
         if handoff is None or handoff.summary is None:
             return
-        s.flush()
-        summary = self.triage.summarize(
-            messages.transcript(s, conv.id), handoff.reasons, conv.channel, None
-        )
+        if turns is None:
+            s.flush()
+            turns = messages.transcript(s, conv.id)
+        summary = self.triage.summarize(turns, handoff.reasons, conv.channel, None)
         if summary != handoff.summary:
             handoff.summary = summary
 
-    def _while_waiting(self, s: Session, conv: Conversation, text: str) -> list[Message]:
-        """A queued customer writes again: out of hours a phone or e-mail is taken down
-        (and that is the whole answer); otherwise nothing, the bot answers."""
-        if not business_status(self.settings, utcnow())[0]:
-            phones, emails = find_contact(text)
-            if phones or emails:
-                contact = lifecycle.add_contact(s, conv, phones, emails)
-                if contact is not None:
-                    thanks = copy_vi.contact_thanks(contact["phones"], contact["emails"])
-                    return [self._add(s, conv.id, "system", thanks, {"notice": "contact"})]
+    def _while_waiting(
+        self, s: Session, conv: Conversation, phones: list[str], emails: list[str]
+    ) -> list[Message]:
+        """A queued customer writes again: out of hours a phone or e-mail they gave is taken
+        down (and that is the whole answer); otherwise nothing, the bot answers."""
+        if (phones or emails) and not business_status(self.settings, utcnow())[0]:
+            contact = lifecycle.add_contact(s, conv, phones, emails)
+            if contact is not None:
+                thanks = copy_vi.contact_thanks(contact["phones"], contact["emails"])
+                return [self._add(s, conv.id, "system", thanks, {"notice": "contact"})]
         return []
 
     def _bot_turn_while_queued(
@@ -774,8 +778,10 @@ class Hub:
             replies.append(self._queue_notice(s, conv))
         return self._finish(s, conv, prior, replies, inline=inline)
 
-    def _queue_notice(self, s: Session, conv: Conversation) -> Message:
-        status = self._queue_status(s, conv)
+    def _queue_notice(
+        self, s: Session, conv: Conversation, status: QueueStatus | None = None
+    ) -> Message:
+        status = status or self._queue_status(s, conv)
         told: dict[str, Any] = {"notice": "queued", "position": status.position}
         if not status.open and status.opens_at is not None:
             text = copy_vi.out_of_hours(
@@ -795,8 +801,11 @@ class Hub:
             text = copy_vi.queue_position(status.position, minutes)
         return self._add(s, conv.id, "system", text, told)
 
-    def _queue_status(self, s: Session, conv: Conversation) -> QueueStatus:
-        position = reporting.queue_position(s, conv)
+    def _queue_status(
+        self, s: Session, conv: Conversation, position: int | None = None
+    ) -> QueueStatus:
+        """`position`: the place when the caller has it already (the queue listing)."""
+        position = position or reporting.queue_position(s, conv)
         is_open, opens_at = business_status(self.settings, utcnow())
         eta = None
         online = self.presence.online_agent_ids()
@@ -832,12 +841,12 @@ class Hub:
                 seconds=self.settings.queue_notice_min_seconds
             ):
                 continue
-            status = self._queue_status(s, conv)
+            status = self._queue_status(s, conv, item.position)
             told = last.meta or {}
             eta = round(status.eta_seconds / 60) if status.eta_seconds else None
             if told.get("position") == status.position and told.get("eta_minutes") == eta:
                 continue
-            notice = self._queue_notice(s, conv)
+            notice = self._queue_notice(s, conv, status)
             steps.append(self._finish(s, conv, [], [notice], inline=False))
         return steps
 
