@@ -30,6 +30,7 @@ from cskh.text import has_diacritics, normalize, tokens
 from ..core.views import ArticleGap, ContentGaps, QuestionGroup
 from .conversations import iso
 from .models import Handoff, Message, utcnow
+from .topics import answered_article
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 365
@@ -206,17 +207,11 @@ class Tally:
             self.counts[article].handoffs += 1
 
     def _answered(self, item: dict[str, Any]) -> str | None:
-        if not item.get("confident", True):
+        given = answered_article(item)
+        if given is None:
             return None
-        articles = item.get("articles") or []
-        first = articles[0] if isinstance(articles, list) and articles else None
-        if not isinstance(first, dict):
-            return None
-        article_id, title, url = first.get("id"), first.get("title"), first.get("url")
-        if not isinstance(article_id, str) or not article_id.strip():
-            return None
-        title = title.strip() if isinstance(title, str) and title.strip() else article_id
-        url = url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+        article_id, title, url = given
+        title = title or article_id
         counts = self.counts.get(article_id)
         if counts is None:
             counts = self.counts[article_id] = ArticleCounts(title, url)

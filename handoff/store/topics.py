@@ -97,19 +97,28 @@ def suggested(
     return topics
 
 
+def answered_article(item: Any) -> tuple[str, str | None, str | None] | None:
+    """(article id, title, http(s) link) of the article a confident FAQ answer gave, from one
+    `cskh_meta` item; None for any other item. Title and link are None when missing."""
+    if not isinstance(item, dict) or item.get("kind") != "faq_answer":
+        return None
+    if not item.get("confident", True):
+        return None
+    articles = item.get("articles") or []
+    first = articles[0] if isinstance(articles, list) and articles else None
+    if not isinstance(first, dict):
+        return None
+    article_id, title, url = first.get("id"), first.get("title"), first.get("url")
+    if not isinstance(article_id, str) or not article_id.strip():
+        return None
+    title = title.strip() if isinstance(title, str) and title.strip() else None
+    url = url if isinstance(url, str) and url.startswith(("https://", "http://")) else None
+    return article_id, title, url
+
+
 def _answered(meta: Any) -> list[tuple[str, str]]:
     """(article id, title) of each confident FAQ answer a stored bot message carries."""
     if not isinstance(meta, dict):
         return []
-    found: list[tuple[str, str]] = []
-    for item in meta.get("cskh_meta") or []:
-        if not isinstance(item, dict) or item.get("kind") != "faq_answer":
-            continue
-        if not item.get("confident", True):
-            continue
-        articles = item.get("articles") or []
-        first = articles[0] if articles and isinstance(articles[0], dict) else {}
-        article_id, title = first.get("id"), first.get("title")
-        if isinstance(article_id, str) and article_id and isinstance(title, str) and title:
-            found.append((article_id, title.strip()))
-    return found
+    found = (answered_article(item) for item in meta.get("cskh_meta") or [])
+    return [(a[0], a[1]) for a in found if a is not None and a[1] is not None]
