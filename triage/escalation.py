@@ -357,7 +357,7 @@ def _not_helpful_in_a_row(recent: Sequence[Turn], latest: Turn, rule: BotFailedR
     """How many "not helpful" answers in a row the customer gave, the latest included: by
     their button payloads, or by the bot's feedback metas where payloads are not kept."""
     said = 0
-    for turn in [*reversed([t for t in recent if _role(t) == "user"])]:
+    for turn in reversed([t for t in recent if _role(t) == "user"]):
         text = str(turn.get("text", "")).strip()
         if text in rule.negative_feedback_texts:
             said += 1
