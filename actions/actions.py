@@ -20,16 +20,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import (
+    HEDGED_FOLLOW_UP_TEXT,
     NOT_HELPFUL_TEXT,
+    ArticleRef,
     FaqAnswer,
-    FaqConfig,
     SearchesKnowledge,
     answer_article,
     answer_question,
     next_best,
 )
 from actions.orders import OrderDesk, OrderStore, OrderTurn, last4_digits, normalize_order_code
-from actions.settings import ActionSettings, get_settings
+from actions.settings import get_settings
 from actions.telemetry import ACTION_METRICS
 from cskh import query_vector
 
@@ -44,17 +45,13 @@ KB_UNAVAILABLE_TEXT = (
     "ít phút, hoặc nhắn \"gặp nhân viên\" để được hỗ trợ trực tiếp."
 )
 HUMAN_BUTTON = {"title": "Gặp nhân viên", "payload": "/request_human"}
+# The same two answers as utter_ask_helpful (bot/domain.yml), for the hedged answer's buttons.
+HELPFUL_BUTTON = {"title": "Có, cảm ơn", "payload": "/feedback_helpful"}
+NOT_HELPFUL_BUTTON = {"title": "Chưa giúp được", "payload": "/feedback_not_helpful"}
 
 
-def _faq_config(settings: ActionSettings) -> FaqConfig:
-    return FaqConfig(
-        confident_score=settings.confident_score,
-        confident_score_no_diacritics=settings.confident_score_no_diacritics,
-        min_relevant_score=settings.min_relevant_score,
-        ambiguity_margin=settings.ambiguity_margin,
-        max_answer_chars=settings.max_answer_chars,
-        max_choices=settings.max_choices,
-    )
+def _article_button(article: ArticleRef) -> dict[str, str]:
+    return {"title": article.title, "payload": f'/choose_article{{"article_id":"{article.id}"}}'}
 
 
 def get_knowledge_base() -> SearchesKnowledge:
@@ -140,15 +137,22 @@ def _last_customer_text(tracker: Tracker) -> str:
 
 
 def _emit_faq(dispatcher: CollectingDispatcher, answer: FaqAnswer) -> None:
-    if answer.kind == "answer":
+    if answer.hedged:
+        # The likely answer, then "is this it?" with the runner-ups as the other choices.
+        dispatcher.utter_message(text=answer.text)
+        dispatcher.utter_message(json_message=_meta(answer.meta()))
+        buttons = [
+            HELPFUL_BUTTON,
+            *(_article_button(a) for a in answer.alternatives),
+            NOT_HELPFUL_BUTTON,
+        ]
+        dispatcher.utter_message(text=HEDGED_FOLLOW_UP_TEXT, buttons=buttons)
+    elif answer.kind == "answer":
         dispatcher.utter_message(text=answer.text)
         dispatcher.utter_message(json_message=_meta(answer.meta()))
         dispatcher.utter_message(response="utter_ask_helpful")
     elif answer.kind == "choices":
-        buttons = [
-            {"title": a.title, "payload": f'/choose_article{{"article_id":"{a.id}"}}'}
-            for a in answer.articles
-        ]
+        buttons = [_article_button(a) for a in answer.articles]
         dispatcher.utter_message(text=answer.text, buttons=[*buttons, HUMAN_BUTTON])
         dispatcher.utter_message(json_message=_meta(answer.meta()))
     else:
@@ -163,7 +167,7 @@ class ActionAnswerFaq(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        config = _faq_config(get_settings())
+        config = get_settings().faq_config()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         article_id = next(tracker.get_latest_entity_values("article_id"), None)
         try:
@@ -231,12 +235,9 @@ class ActionFeedbackNotHelpful(Action):
         else:
             answer = next_best(
                 kb, _last_customer_text(tracker), _articles_given(tracker),
-                _faq_config(get_settings()),
+                get_settings().faq_config(),
             )
-        buttons = [
-            {"title": a.title, "payload": f'/choose_article{{"article_id":"{a.id}"}}'}
-            for a in answer.articles
-        ]
+        buttons = [_article_button(a) for a in answer.articles]
         dispatcher.utter_message(text=answer.text, buttons=[*buttons, HUMAN_BUTTON])
         articles = [a.to_json() for a in answer.articles]
         dispatcher.utter_message(

@@ -2,8 +2,12 @@
 
 Decision, on the best hits of `KnowledgeBase.search`:
 - strong best hit and no close competitor from another article -> answer with the sentences of
-  that passage that address the question, plus "Xem thêm: <title> – <url>";
-- weak best hit, or two articles scoring about the same -> offer up to 3 article titles;
+  that passage that address the question, plus "Xem thêm: <title> – <url>" (confident);
+- a plausible best hit that is not sure enough, or another article scoring about the same ->
+  the same answer from the best passage, with the runner-up articles offered as buttons next
+  to it (hedged): the customer reads the likely answer at once instead of a bare list of
+  titles to click through, and one click away is the alternative;
+- only weak hits -> offer up to 3 article titles;
 - nothing relevant -> say so honestly and offer a person.
 """
 
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal, Protocol
 
-from cskh.text import has_diacritics, tokens
+from cskh.text import fold, has_diacritics, tokens
 
 # Folded function words: matching on them would make every sentence look relevant.
 _STOPWORDS = frozenset(
@@ -23,6 +27,10 @@ _STOPWORDS = frozenset(
     hoi khi khong la lam len luc ma minh mot nao ne neu nha nhe nhi nhu nhung o oi roi sao se
     shop thi the toi tu va vay vao ve voi vui xin cam on admin ad""".split()
 )
+# Question words ("bao lâu", "số nào", "ở đâu", "mấy"): the answer says "7 ngày", not "bao
+# lâu"; a sentence sharing them ("trong bài") is no closer to answering. What they ask for
+# is scored separately (`_ASKS`).
+_QUESTION_WORDS = frozenset("bao lau nhieu trong dau may kieu bn".split())
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-Ỹ0-9\"“(])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _MARKDOWN = re.compile(r"\*\*|__|`")
@@ -41,6 +49,9 @@ class HitLike(Protocol):
 
     @property
     def url(self) -> str: ...
+
+    @property
+    def section(self) -> str: ...
 
     @property
     def text(self) -> str: ...
@@ -67,8 +78,15 @@ class FaqConfig:
     confident_score_no_diacritics: float = 0.45
     min_relevant_score: float = 0.40
     ambiguity_margin: float = 0.02
+    # Below the confident bar but at least this: answer from the best passage and offer the
+    # runner-ups beside it (hedged) rather than only a list of titles.
+    hedge_score: float = 0.45
+    # Another section of the best article this close to the best hit is sent too (see
+    # `_answer_body`).
+    section_margin: float = 0.03
     max_answer_chars: int = 600
     max_choices: int = 3
+    max_alternatives: int = 2
     top_k: int = 8
 
 
@@ -88,16 +106,27 @@ class FaqAnswer:
     kind: AnswerKind
     text: str
     query: str
+    # "answer": the article answered from, then the alternatives offered beside a hedged answer
     articles: list[ArticleRef] = field(default_factory=list)
 
     @property
+    def alternatives(self) -> list[ArticleRef]:
+        """Articles offered as buttons next to a hedged answer (empty when confident)."""
+        return self.articles[1:] if self.kind == "answer" else []
+
+    @property
+    def hedged(self) -> bool:
+        return self.kind == "answer" and len(self.articles) > 1
+
+    @property
     def confident(self) -> bool:
-        return self.kind == "answer"
+        """Sent as the answer, with no choice list beside it."""
+        return self.kind == "answer" and len(self.articles) == 1
 
     def meta(self) -> dict[str, Any]:
         """The `cskh_meta` payload of docs/contracts.md (a "none" answer is 0 choices)."""
         return {
-            "kind": "faq_answer" if self.confident else "faq_choices",
+            "kind": "faq_answer" if self.kind == "answer" else "faq_choices",
             "confident": self.confident,
             "articles": [a.to_json() for a in self.articles],
             "query": self.query,
@@ -110,10 +139,61 @@ NO_ANSWER_TEXT = (
     "được tư vấn viên hỗ trợ trực tiếp."
 )
 CHOICES_TEXT = "Dạ $kh đang muốn hỏi về nội dung nào dưới đây ạ? $Kh chọn giúp $em nhé."
+HEDGED_FOLLOW_UP_TEXT = (
+    "Thông tin trên có đúng điều $kh cần không ạ? Nếu $kh đang hỏi về nội dung khác, "
+    "$kh chọn bên dưới giúp $em nhé."
+)
 
 
-def _terms(text: str) -> set[str]:
-    words = [t for t in tokens(text) if t not in _STOPWORDS]
+# What kind of fact a question asks for, read from its (folded, teencode-expanded) words,
+# and what a sentence carrying that kind of fact looks like (on its folded text). "bao lâu"
+# wants a duration, "bao nhiêu"/"phí" an amount, "số nào"/"hotline" a number to call or
+# text, "ở đâu" a place, "làm sao"/"cách" the steps. A sentence that overlaps the
+# question's words but not its kind ("đổi trả ... bạn chịu phí" for "đổi trả trong bao
+# lâu") is the wrong sentence to send.
+_ASKS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        "duration",
+        re.compile(r"\b(bao lau|bao gio|khi nao|may ngay|may gio|may tieng|may phut|may thang"
+                   r"|may tuan|may nam|thoi gian|thoi han|han|trong bao|luc nao|den khi)\b"),
+        re.compile(r"\d+\s*(?:[–-]\s*\d+\s*)?(?:ngay|gio|tieng|phut|tuan|thang|nam|h)\b"
+                   r"|\b(?:ngay|tuc thi|trong ngay)\b|\d{1,2}:\d{2}"),
+    ),
+    (
+        "amount",
+        re.compile(r"\b(bao nhieu|nhieu tien|may tien|gia|phi|ton|mat tien|tinh tien|muc|toi da"
+                   r"|toi thieu|bn|nhieu)\b"),
+        re.compile(r"\d[\d.,]*\s*(?:d|k|dong|nghin|trieu|ty|vnd|%)(?![a-z])"
+                   r"|\d[\d.,]*\s*(?:lan|diem|san pham|ma|don)\b|mien phi"),
+    ),
+    (
+        "contact",
+        re.compile(r"\b(so nao|so may|hotline|tong dai|goi so|nhan tin|sdt|so dien thoai"
+                   r"|lien he|dau so|cu phap|soan)\b"),
+        re.compile(r"\*\d+#|\b\d{4}\s?\d{3,4}\b|\b\d{3,5}\b|zalo|email|@"),
+    ),
+    (
+        "place",
+        re.compile(r"\b(o dau|cho nao|dia chi|noi nao|tai dau|gui ve dau|den dau)\b"),
+        re.compile(r"\b(?:so \d+|duong|quan|phuong|tinh|thanh pho|tp|dia chi|showroom"
+                   r"|trung tam|cai dat|muc|tai khoan|trang|ung dung|app|website)\b"),
+    ),
+)
+# Asking how to do something: the steps (a list) answer it.
+_ASKS_HOW = re.compile(r"\b(lam sao|lam the nao|the nao|cach|nhu nao|ra sao|cac buoc|kieu gi"
+                       r"|huong dan|lam gi|thu tuc|quy trinh)\b")
+# Weight of a sentence matching the kind of fact asked, against one shared content word.
+_ASK_BONUS = 3.0
+
+
+def _asks(query: str) -> list[re.Pattern[str]]:
+    """The fact shapes the question asks for (empty for a question with no such cue)."""
+    text = " ".join(tokens(query))
+    return [shape for _, cue, shape in _ASKS if cue.search(text)]
+
+
+def _terms(text: str, also_skip: frozenset[str] = frozenset()) -> set[str]:
+    words = [t for t in tokens(text) if t not in _STOPWORDS and t not in also_skip]
     return set(words) | {f"{a}_{b}" for a, b in pairwise(words)}
 
 
@@ -147,8 +227,33 @@ def _units(sentences: Sequence[str]) -> list[list[int]]:
     return units
 
 
+def _scored_units(query: str, passage: str) -> tuple[list[str], list[list[int]], list[float]]:
+    """The passage's sentences, its units (see `_units`) and how well each unit answers the
+    query: shared words (a bigram counts double, it is much more specific), plus a bonus for
+    carrying the kind of fact asked (a duration for "bao lâu"...) or the steps for "làm sao"."""
+    sentences = split_sentences(passage)
+    query_terms = _terms(query, _QUESTION_WORDS)
+    shapes = _asks(query)
+    wants_steps = bool(_ASKS_HOW.search(" ".join(tokens(query))))
+
+    def score(sentence: str) -> float:
+        shared = query_terms & _terms(sentence)
+        value = sum(2.0 if "_" in t else 1.0 for t in shared)
+        folded = fold(sentence)
+        if any(shape.search(folded) for shape in shapes):
+            value += _ASK_BONUS
+        if wants_steps and _LIST_ITEM.match(sentence):
+            value += _ASK_BONUS
+        return value
+
+    scores = [score(s) for s in sentences]
+    units = _units(sentences)
+    return sentences, units, [max(scores[i] for i in unit) for unit in units]
+
+
 def extract_answer(query: str, passage: str, max_chars: int = 600) -> str:
-    """The sentences of `passage` that answer `query`, in their original order.
+    """The sentences of `passage` that answer `query`, in their original order (all of them
+    when the passage fits in `max_chars`).
 
     Sentences are scored by overlap with the query on folded, teencode-expanded terms (a
     bigram match counts double, it is much more specific). Whole units are kept greedily up
@@ -156,18 +261,12 @@ def extract_answer(query: str, passage: str, max_chars: int = 600) -> str:
     none), and comes with the sentence that introduces it; the best unit is always kept, even
     when it is longer (the platforms split long messages, a half list would mislead).
     """
-    sentences = split_sentences(passage)
+    sentences, units, unit_scores = _scored_units(query, passage)
     if not sentences:
         return ""
-    query_terms = _terms(query)
-
-    def score(sentence: str) -> float:
-        shared = query_terms & _terms(sentence)
-        return sum(2.0 if "_" in t else 1.0 for t in shared)
-
-    scores = [score(s) for s in sentences]
-    units = _units(sentences)
-    unit_scores = [max(scores[i] for i in unit) for unit in units]
+    if sum(len(sentence) + 1 for sentence in sentences) <= max_chars:
+        # It fits: trimming a short section only risks dropping the sentence that answers.
+        return "\n".join(sentences)
     best = max(unit_scores)
     if best == 0:
         ranked = list(range(len(units)))  # nothing overlaps: the passage opening
@@ -203,6 +302,29 @@ def format_answer(body: str, title: str, url: str) -> str:
     return f"{body}\n\nXem thêm: {title} – {url}"
 
 
+def _answer_body(query: str, hits: Sequence[HitLike], config: FaqConfig) -> str:
+    """The answer from the best passage and, when another section of the same article scores
+    within `section_margin` of it, from that section too, under its own heading.
+
+    Sections of one article share its title and most of its words, so the search often
+    ranks a neighbour of the right section first by a hair (section-level recall@1 is well
+    below article-level); sending both is a longer reply that does hold the answer."""
+    best = hits[0]
+    runner_up = next(
+        (h for h in hits[1:] if h.article_id == best.article_id and h.section != best.section
+         and h.score >= best.score - config.section_margin),
+        None,
+    )
+    if runner_up is None:
+        return extract_answer(query, best.text, config.max_answer_chars)
+    budget = config.max_answer_chars // 2
+    return "\n\n".join(
+        f"{h.section}:\n{extract_answer(query, h.text, budget)}"
+        if h.section and h.section != h.title else extract_answer(query, h.text, budget)
+        for h in (best, runner_up)
+    )
+
+
 def answer_question(
     kb: SearchesKnowledge, query: str, config: FaqConfig,
     known_vectors: Mapping[str, Any] | None = None,
@@ -220,10 +342,12 @@ def answer_question(
     best = relevant[0]
     contested = len(articles) > 1 and articles[1].score >= best.score - config.ambiguity_margin
     bar = config.confident_score if has_diacritics(query) else config.confident_score_no_diacritics
+    body = format_answer(_answer_body(query, relevant, config), best.title, best.url)
     if best.score >= bar and not contested:
-        body = extract_answer(query, best.text, config.max_answer_chars)
+        return FaqAnswer("answer", body, query, [articles[0]])
+    if best.score >= config.hedge_score and len(articles) > 1:
         return FaqAnswer(
-            "answer", format_answer(body, best.title, best.url), query, [articles[0]]
+            "answer", body, query, articles[: 1 + config.max_alternatives]
         )
     return FaqAnswer("choices", CHOICES_TEXT, query, articles[: config.max_choices])
 

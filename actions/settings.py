@@ -5,12 +5,14 @@ Example: `CSKH_ACTIONS_INDEX_DIR=/srv/cskh/index CSKH_ACTIONS_CONFIDENT_SCORE=0.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from actions.faq import FaqConfig
 from cskh.paths import DEFAULT_INDEX_DIR
 
 _HERE = Path(__file__).resolve().parent
@@ -38,8 +40,21 @@ class ActionSettings(BaseSettings):
     min_relevant_score: float = Field(default=0.40, ge=0.0, le=1.0)
     # Two different articles within this margin of each other -> offer both instead of guessing.
     ambiguity_margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    # Below the confident bar (or contested) but at least this: answer from the best passage
+    # with up to `max_alternatives` other articles as buttons beside it (actions/faq.py).
+    hedge_score: float = Field(default=0.45, ge=0.0, le=1.0)
+    # Another section of the best article this close to the best hit is sent too.
+    section_margin: float = Field(default=0.03, ge=0.0, le=1.0)
     max_answer_chars: int = Field(default=600, ge=100)
     max_choices: int = Field(default=3, ge=1, le=5)
+    max_alternatives: int = Field(default=2, ge=1, le=3)
+
+    def faq_config(self) -> FaqConfig:
+        """The FAQ decision settings; a FaqConfig field with no setting keeps its default."""
+        settable = type(self).model_fields
+        return FaqConfig(
+            **{f.name: getattr(self, f.name) for f in fields(FaqConfig) if f.name in settable}
+        )
 
 
 @lru_cache(maxsize=1)

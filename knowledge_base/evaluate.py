@@ -19,7 +19,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -244,7 +244,8 @@ def missing_facts(reply: str, facts: Sequence[str]) -> list[str]:
 
 def sent_text(answer: FaqAnswer) -> str:
     """What the customer reads: the message text, and for a choice list the offered titles
-    (buttons). An answer's text is already trimmed and ends with "Xem thêm: title – url"."""
+    (buttons). An answer's text is already trimmed and ends with "Xem thêm: title – url";
+    a hedged answer's alternatives are buttons, not text, so they add no facts."""
     if answer.kind == "choices":
         return "\n".join([answer.text, *(a.title for a in answer.articles)])
     return answer.text
@@ -252,21 +253,18 @@ def sent_text(answer: FaqAnswer) -> str:
 
 def action_faq_config() -> FaqConfig:
     """The FaqConfig the action server uses (`actions/settings.py`, CSKH_ACTIONS_* apply)."""
-    from actions.faq import FaqConfig
     from actions.settings import ActionSettings
 
-    settings = ActionSettings()
-    return FaqConfig(**{
-        f.name: getattr(settings, f.name) for f in fields(FaqConfig) if hasattr(settings, f.name)
-    })
+    return ActionSettings().faq_config()
 
 
 @dataclass(frozen=True)
 class AnswerOutcome:
     """The first reply to one question, and what picking the right offered title gives."""
 
-    kind: str  # "answer" (confident, no choice list) | "choices" | "none"
-    right_article: bool  # answer: its article is the expected one; choices: it is offered
+    # "answer" (confident, no choice list) | "hedged" (answer + alternatives) | "choices" | "none"
+    kind: str
+    right_article: bool  # answer/hedged: its article is the expected one; choices: offered
     missing: tuple[str, ...]  # facts missing from the first reply
     picked_missing: tuple[str, ...] | None  # after picking the right title; None if not offered
 
@@ -284,12 +282,18 @@ def answer_outcome(
     answer = answer_question(kb, question.question, config)
     offered = [a.id for a in answer.articles]
     picked: tuple[str, ...] | None = None
-    if answer.kind == "choices" and question.article in offered:
+    # The customer clicks the right title: offered in a choice list, or beside a hedged answer.
+    clickable = offered if answer.kind == "choices" else offered[1:]
+    if question.article in clickable:
         chosen = answer_article(kb, question.article, question.question, config)
         picked = tuple(missing_facts(sent_text(chosen), question.facts))
+    kind = "hedged" if answer.hedged else answer.kind
     return AnswerOutcome(
-        kind=answer.kind,
-        right_article=question.article in offered,
+        kind=kind,
+        right_article=(
+            offered[:1] == [question.article] if answer.kind == "answer"
+            else question.article in offered
+        ),
         missing=tuple(missing_facts(sent_text(answer), question.facts)),
         picked_missing=picked,
     )
@@ -302,6 +306,8 @@ class AnswerMetrics:
     confident: float  # share sent as an answer, without a choice list
     n_confident: int
     confident_right: float  # of the confident answers, right article (nan if none)
+    hedged: float  # share answered from the best passage with alternatives beside it
+    hedged_right: float  # of the hedged answers, the answer's own article is right
     choices: float  # share answered with a choice list
     choices_offering_right: float  # of the choice lists, the right title offered (nan if none)
     facts_after_pick: float  # first reply, or the right offered title once picked
@@ -314,6 +320,7 @@ def answer_metrics(outcomes: Sequence[AnswerOutcome]) -> AnswerMetrics:
         return hits / total if total else float("nan")
 
     confident = [o for o in outcomes if o.confident]
+    hedged = [o for o in outcomes if o.kind == "hedged"]
     choices = [o for o in outcomes if o.kind == "choices"]
     return AnswerMetrics(
         n=n,
@@ -321,6 +328,8 @@ def answer_metrics(outcomes: Sequence[AnswerOutcome]) -> AnswerMetrics:
         confident=share(len(confident), n),
         n_confident=len(confident),
         confident_right=share(sum(o.right_article for o in confident), len(confident)),
+        hedged=share(len(hedged), n),
+        hedged_right=share(sum(o.right_article for o in hedged), len(hedged)),
         choices=share(len(choices), n),
         choices_offering_right=share(sum(o.right_article for o in choices), len(choices)),
         facts_after_pick=share(
@@ -348,13 +357,15 @@ def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
 
     header = (
         f"{'subset':<15} {'n':>4} {'facts':>6} {'confident':>9} {'conf-right':>10} "
+        f"{'hedged':>6} {'hedg-right':>10} "
         f"{'choices':>7} {'offers-right':>12} {'facts-after-pick':>16}"
     )
     lines = [header, "-" * len(header)]
     for subset, m in results:
         lines.append(
             f"{subset:<15} {m.n:>4} {f(m.facts_in_reply):>6} {f(m.confident):>9} "
-            f"{f(m.confident_right):>10} {f(m.choices):>7} {f(m.choices_offering_right):>12} "
+            f"{f(m.confident_right):>10} {f(m.hedged):>6} {f(m.hedged_right):>10} "
+            f"{f(m.choices):>7} {f(m.choices_offering_right):>12} "
             f"{f(m.facts_after_pick):>16}"
         )
     return "\n".join(lines)

@@ -69,7 +69,7 @@ def test_weak_question_offers_article_buttons_then_answers_the_choice(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
     sender = new_sender()
-    reply = rasa_bot.send(sender, "cho mình hỏi về thanh toán")
+    reply = rasa_bot.send(sender, "đổi hàng được không")  # returns, or changing an order?
     meta = metas(reply)
     assert meta and meta[0]["kind"] == "faq_choices" and meta[0]["confident"] is False
     buttons = [b for m in reply for b in m.get("buttons", [])]
@@ -80,6 +80,26 @@ def test_weak_question_offers_article_buttons_then_answers_the_choice(
     reply = rasa_bot.send(sender, choices[0]["payload"])
     assert metas(reply)[0]["kind"] == "faq_answer"
     assert chosen["url"] in texts(reply)
+
+
+def test_contested_question_gets_the_likely_answer_with_the_others_beside_it(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    sender = new_sender()
+    reply = rasa_bot.send(sender, "cho mình hỏi về thanh toán")
+    meta = metas(reply)
+    assert meta and meta[0]["kind"] == "faq_answer" and meta[0]["confident"] is False
+    shown, *others = meta[0]["articles"]
+    assert others and shown["url"] in texts(reply)  # the answer itself, with its link
+    payloads = [b["payload"] for m in reply for b in m.get("buttons", [])]
+    assert payloads == [
+        "/feedback_helpful",
+        *(f'/choose_article{{"article_id":"{a["id"]}"}}' for a in others),
+        "/feedback_not_helpful",
+    ]
+    # Picking the other article answers from it.
+    reply = rasa_bot.send(sender, payloads[1])
+    assert metas(reply)[0]["kind"] == "faq_answer" and others[0]["url"] in texts(reply)
 
 
 def test_order_details_only_after_the_phone_digits(rasa_bot: RasaBot) -> None:  # noqa: F811

@@ -52,8 +52,26 @@ def test_confident_answer_then_meta_then_helpful_question() -> None:
     assert events == []
 
 
+def test_hedged_answer_offers_the_runner_up_beside_the_feedback_buttons(
+    fake_kb: FakeKB,
+) -> None:
+    fake_kb.hits = [hit("a", 0.62, SHIPPING), hit("b", 0.61, RETURNS)]
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("phí ship đi tỉnh", "ask_faq"))
+    assert "35.000đ" in messages[0]["text"] and "7 ngày" not in messages[0]["text"]
+    meta = metas(messages)[0]
+    assert meta["kind"] == "faq_answer" and meta["confident"] is False
+    assert [a["id"] for a in meta["articles"]] == ["a", "b"]
+    follow_up = messages[2]
+    assert "nội dung khác" in follow_up["text"]
+    assert [b["payload"] for b in follow_up["buttons"]] == [
+        "/feedback_helpful",
+        '/choose_article{"article_id":"b"}',
+        "/feedback_not_helpful",
+    ]
+
+
 def test_weak_match_gives_article_buttons_and_a_person(fake_kb: FakeKB) -> None:
-    fake_kb.hits = [hit("a", 0.5), hit("b", 0.49)]
+    fake_kb.hits = [hit("a", 0.44), hit("b", 0.43)]  # below the hedge score
     messages, _ = run(actions.ActionAnswerFaq(), tracker("hỏi chút", "ask_faq"))
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads == [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,6 +43,7 @@ class FakeHit:
     url: str
     text: str
     score: float
+    section: str = ""
 
 
 class FakeKB:
@@ -66,9 +67,9 @@ class FakeKB:
         return [h for h in self.hits if h.article_id == article_id][:top_k]
 
 
-def hit(article: str, score: float, text: str = SHIPPING) -> FakeHit:
+def hit(article: str, score: float, text: str = SHIPPING, section: str = "") -> FakeHit:
     url = f"https://saomaishop.vn/ho-tro/{article}"
-    return FakeHit(article, f"Bài {article}", url, text, score)
+    return FakeHit(article, f"Bài {article}", url, text, score, section)
 
 
 CONFIG = FaqConfig(confident_score=0.45, confident_score_no_diacritics=0.45,
@@ -86,9 +87,38 @@ def test_split_sentences_keeps_list_items_whole_and_strips_markdown() -> None:
 
 @pytest.mark.parametrize("query", ["phí giao hàng đi tỉnh bao nhiêu", "phi giao hang di tinh"])
 def test_extract_answer_picks_the_sentence_that_answers(query: str) -> None:
-    answer = extract_answer(query, SHIPPING)
+    answer = extract_answer(query, SHIPPING, max_chars=150)
     assert "35.000đ" in answer
     assert "theo dõi đơn" not in answer  # unrelated sentence dropped
+
+
+def test_a_passage_that_fits_is_sent_whole() -> None:
+    assert extract_answer("phí giao hàng đi tỉnh", SHIPPING, max_chars=600) == "\n".join(
+        split_sentences(SHIPPING)
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "wanted"),
+    [
+        # Each sentence shares "đổi trả"; the question word says which one answers.
+        ("đổi trả trong bao lâu", "7 ngày"),
+        ("doi tra mat bao lau", "7 ngày"),
+        ("đổi trả tốn bao nhiêu tiền", "50.000đ"),
+        ("đổi trả thì gọi số nào", "1900 6868"),
+    ],
+)
+def test_extract_answer_prefers_the_sentence_with_the_kind_of_fact_asked(
+    query: str, wanted: str
+) -> None:
+    sentences = [
+        "Khi đổi trả, bạn gửi kèm hóa đơn và phụ kiện trong hộp.",
+        "Đổi trả vì lý do cá nhân thu phí 50.000đ.",
+        "Bạn được đổi trả trong 7 ngày kể từ khi nhận.",
+        "Cần hỗ trợ đổi trả, bạn gọi 1900 6868.",
+    ]
+    answer = extract_answer(query, " ".join(sentences), max_chars=60)
+    assert answer in sentences and wanted in answer
 
 
 def test_extract_answer_keeps_original_order_and_cap() -> None:
@@ -126,11 +156,47 @@ def test_weak_best_hit_offers_distinct_titles() -> None:
     assert answer.meta()["kind"] == "faq_choices" and answer.meta()["confident"] is False
 
 
-def test_two_articles_neck_and_neck_are_not_guessed() -> None:
-    kb = FakeKB([hit("a", 0.80), hit("b", 0.78)])
-    assert answer_question(kb, "q", CONFIG).kind == "choices"
+def test_two_articles_neck_and_neck_get_a_hedged_answer() -> None:
+    # The likely answer is sent, with the other article offered beside it, not as a
+    # confident answer.
+    kb = FakeKB([hit("a", 0.80), hit("b", 0.78, RETURNS)])
+    answer = answer_question(kb, "phí ship đi tỉnh", CONFIG)
+    assert answer.kind == "answer" and answer.hedged and not answer.confident
+    assert "35.000đ" in answer.text and "7 ngày" not in answer.text
+    assert [a.id for a in answer.alternatives] == ["b"]
+    meta = answer.meta()
+    assert meta["kind"] == "faq_answer" and meta["confident"] is False
+    assert [a["id"] for a in meta["articles"]] == ["a", "b"]
     kb = FakeKB([hit("a", 0.80), hit("a", 0.79), hit("b", 0.60)])  # same article twice is fine
-    assert answer_question(kb, "q", CONFIG).kind == "answer"
+    answer = answer_question(kb, "q", CONFIG)
+    assert answer.confident and answer.alternatives == []
+
+
+def test_a_plausible_but_unsure_best_hit_is_hedged_a_weak_one_is_a_choice_list() -> None:
+    config = FaqConfig(confident_score=0.6, confident_score_no_diacritics=0.6,
+                       min_relevant_score=0.3, hedge_score=0.45, max_alternatives=2)
+    hits = [hit("a", 0.50), hit("b", 0.40), hit("c", 0.35), hit("d", 0.32)]
+    answer = answer_question(FakeKB(hits), "phí ship", config)
+    assert answer.hedged and [a.id for a in answer.articles] == ["a", "b", "c"]
+    weak = [replace(h, score=h.score - 0.1) for h in hits]
+    answer = answer_question(FakeKB(weak), "phí ship", config)
+    assert answer.kind == "choices" and not answer.hedged
+
+
+def test_a_close_second_section_of_the_same_article_is_sent_under_its_heading() -> None:
+    config = FaqConfig(confident_score=0.45, min_relevant_score=0.25, section_margin=0.03)
+    kb = FakeKB([
+        hit("doi-tra", 0.70, SHIPPING, "Phí gửi trả"),
+        hit("doi-tra", 0.68, RETURNS, "Thời hạn đổi trả"),
+        hit("khac", 0.30),
+    ])
+    answer = answer_question(kb, "đổi trả", config)
+    assert answer.confident
+    assert "Phí gửi trả:" in answer.text and "Thời hạn đổi trả:\n" in answer.text
+    assert answer.text.index("Phí gửi trả:") < answer.text.index("Thời hạn đổi trả:")
+    far = FakeKB([hit("doi-tra", 0.70, SHIPPING, "Phí"), hit("doi-tra", 0.60, RETURNS, "Hạn")])
+    text = answer_question(far, "đổi trả", config).text
+    assert "7 ngày" not in text and "Phí:" not in text
 
 
 def test_queries_without_diacritics_have_their_own_bar() -> None:

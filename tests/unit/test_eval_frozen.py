@@ -164,19 +164,25 @@ def returns_question(facts: tuple[str, ...] = ("7 ngày",)) -> Question:
     return Question("đổi trả được mấy ngày", "doi-tra", "Thời hạn", "diacritics", facts)
 
 
-def test_answer_outcome_runs_the_faq_logic_confident_and_choices() -> None:
+def test_answer_outcome_runs_the_faq_logic_confident_hedged_and_choices() -> None:
     confident = FakeKB([FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.8),
                         FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.3)])
     got = answer_outcome(confident, returns_question(), CONFIG)
     assert got == AnswerOutcome("answer", True, (), None)
 
-    contested = FakeKB([FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.45),
-                        FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.44)])
+    # Contested: the answer comes from the (wrong) best article, the right one beside it.
+    contested = FakeKB([FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.47),
+                        FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.46)])
     got = answer_outcome(contested, returns_question(("7 ngày", "tem mác")), CONFIG)
-    assert got.kind == "choices" and got.right_article
+    assert got.kind == "hedged" and not got.right_article
     assert got.missing == ("7 ngày", "tem mác")
-    # Picking "Đổi trả" sends the sentence that answers the question; the rest is trimmed.
-    assert got.picked_missing == ("tem mác",)
+    assert got.picked_missing == ()  # picking "Đổi trả" sends its short passage whole
+
+    weak = FakeKB([FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.40),
+                   FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.39)])
+    got = answer_outcome(weak, returns_question(("7 ngày",)), CONFIG)
+    assert got.kind == "choices" and got.right_article and got.missing == ("7 ngày",)
+    assert got.picked_missing == ()
 
 
 def test_run_answer_eval_skips_questions_without_facts() -> None:
