@@ -20,6 +20,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import (
+    HEDGED_ALTERNATIVES_TEXT,
     HEDGED_FOLLOW_UP_TEXT,
     NOT_HELPFUL_TEXT,
     ArticleRef,
@@ -146,7 +147,8 @@ def _emit_faq(dispatcher: CollectingDispatcher, answer: FaqAnswer) -> None:
             *(_article_button(a) for a in answer.alternatives),
             NOT_HELPFUL_BUTTON,
         ]
-        dispatcher.utter_message(text=HEDGED_FOLLOW_UP_TEXT, buttons=buttons)
+        text = HEDGED_ALTERNATIVES_TEXT if answer.alternatives else HEDGED_FOLLOW_UP_TEXT
+        dispatcher.utter_message(text=text, buttons=buttons)
     elif answer.kind == "answer":
         dispatcher.utter_message(text=answer.text)
         dispatcher.utter_message(json_message=_meta(answer.meta()))

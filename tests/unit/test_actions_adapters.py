@@ -70,9 +70,16 @@ def test_hedged_answer_offers_the_runner_up_beside_the_feedback_buttons(
     ]
 
 
-def test_weak_match_gives_article_buttons_and_a_person(fake_kb: FakeKB) -> None:
-    fake_kb.hits = [hit("a", 0.44), hit("b", 0.43)]  # below the hedge score
-    messages, _ = run(actions.ActionAnswerFaq(), tracker("hỏi chút", "ask_faq"))
+def test_weak_match_gives_article_buttons_and_a_person(
+    fake_kb: FakeKB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CSKH_ACTIONS_HEDGE_SCORE", "0.45")  # a band of title lists only
+    actions.get_settings.cache_clear()
+    fake_kb.hits = [hit("a", 0.44), hit("b", 0.43)]
+    try:
+        messages, _ = run(actions.ActionAnswerFaq(), tracker("hỏi chút", "ask_faq"))
+    finally:
+        actions.get_settings.cache_clear()
     payloads = [b["payload"] for b in messages[0]["buttons"]]
     assert payloads == [
         '/choose_article{"article_id":"a"}',

@@ -72,8 +72,9 @@ def hit(article: str, score: float, text: str = SHIPPING, section: str = "") -> 
     return FakeHit(article, f"Bài {article}", url, text, score, section)
 
 
+# With a band (0.25-0.45) where only a list of titles is offered.
 CONFIG = FaqConfig(confident_score=0.45, confident_score_no_diacritics=0.45,
-                   min_relevant_score=0.25, ambiguity_margin=0.04)
+                   min_relevant_score=0.25, ambiguity_margin=0.04, hedge_score=0.45)
 
 
 def test_split_sentences_keeps_list_items_whole_and_strips_markdown() -> None:
@@ -202,8 +203,18 @@ def test_a_close_second_section_of_the_same_article_is_sent_under_its_heading() 
 def test_queries_without_diacritics_have_their_own_bar() -> None:
     config = FaqConfig(confident_score=0.6, confident_score_no_diacritics=0.45)
     kb = FakeKB([hit("phi-giao-hang", 0.5)])
-    assert answer_question(kb, "phí giao hàng", config).kind == "choices"
-    assert answer_question(kb, "phi giao hang", config).kind == "answer"
+    assert not answer_question(kb, "phí giao hàng", config).confident
+    assert answer_question(kb, "phi giao hang", config).confident
+
+
+def test_by_default_every_relevant_unsure_answer_is_hedged_never_a_bare_title_list() -> None:
+    config = FaqConfig()
+    kb = FakeKB([hit("a", config.min_relevant_score), hit("b", config.min_relevant_score - 0.01)])
+    answer = answer_question(kb, "phí ship", config)
+    assert answer.kind == "answer" and answer.hedged and answer.alternatives == []
+    assert answer.meta()["confident"] is False
+    below = FakeKB([hit("a", config.min_relevant_score - 0.01)])
+    assert answer_question(below, "phí ship", config).kind == "none"
 
 
 def test_nothing_relevant_says_so() -> None:

@@ -157,7 +157,7 @@ class FakeKB:
 RETURNS = "Bạn được đổi trả trong 7 ngày kể từ khi nhận hàng. Hàng phải còn tem mác."
 REFUNDS = "Tiền hoàn về tài khoản trong 3-5 ngày làm việc."
 CONFIG = FaqConfig(confident_score=0.5, confident_score_no_diacritics=0.5,
-                   min_relevant_score=0.2, ambiguity_margin=0.05)
+                   min_relevant_score=0.2, ambiguity_margin=0.05, hedge_score=0.45)
 
 
 def returns_question(facts: tuple[str, ...] = ("7 ngày",)) -> Question:
