@@ -319,10 +319,12 @@ def _answer_body(query: str, hits: Sequence[HitLike], config: FaqConfig) -> str:
     )
     if runner_up is None:
         return extract_answer(query, best.text, config.max_answer_chars)
-    budget = config.max_answer_chars // 2
+    # Each section as it would be sent alone: halving the budget cut the very sentence that
+    # answers ("trong 7 ngày" heads a list) out of sections that fit whole.
     return "\n\n".join(
-        f"{h.section}:\n{extract_answer(query, h.text, budget)}"
-        if h.section and h.section != h.title else extract_answer(query, h.text, budget)
+        f"{h.section}:\n{extract_answer(query, h.text, config.max_answer_chars)}"
+        if h.section and h.section != h.title
+        else extract_answer(query, h.text, config.max_answer_chars)
         for h in (best, runner_up)
     )
 
