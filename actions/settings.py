@@ -38,8 +38,9 @@ class ActionSettings(BaseSettings):
     confident_score: float = Field(default=0.55, ge=0.0, le=1.0)
     confident_score_no_diacritics: float = Field(default=0.45, ge=0.0, le=1.0)
     min_relevant_score: float = Field(default=0.40, ge=0.0, le=1.0)
-    # Two different articles within this margin of each other -> offer both instead of guessing.
-    ambiguity_margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    # Two different articles within this margin of each other -> a hedged answer, not a
+    # confident one (actions/faq.py FaqConfig says how it was chosen).
+    ambiguity_margin: float = Field(default=0.06, ge=0.0, le=1.0)
     # Below the confident bar (or contested) but at least this: answer from the best passage
     # with up to `max_alternatives` other articles as buttons beside it (actions/faq.py);
     # set it above MIN_RELEVANT_SCORE for a list of titles only in between.

@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     grid = itertools.product(
         (0.50, 0.55, 0.60, 0.65), (0.40, 0.45, 0.50, 0.55), (0.35, 0.38, 0.40, 0.42, 0.45),
-        (0.0, 0.02, 0.04),
+        (0.0, 0.02, 0.04, 0.06),
     )
     results = []
     for confident, folded, minimum, margin in grid:

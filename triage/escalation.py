@@ -385,8 +385,9 @@ def _bot_failed(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> bo
     metas = [m for m in map(_meta, bot_turns) if m is not None]
     streak = 0
     for meta in reversed([m for m in metas if m.get("kind") in rule.answer_kinds]):
-        weak = meta.get("kind") in rule.weak_kinds or meta.get("confident") is False
-        if not weak:
+        # A hedged answer (faq_answer, confident false) is an answer with "is this it?" and
+        # the other titles beside it: "Chưa giúp được" or asking again is the failure signal.
+        if meta.get("kind") not in rule.weak_kinds:
             break
         streak += 1
     return streak >= rule.weak_in_a_row

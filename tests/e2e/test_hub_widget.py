@@ -160,7 +160,7 @@ def test_did_this_help_no_once_offers_more_twice_hands_over(browser: Any, stack:
     try:
         page.goto(hub + "/")
         wait_online(page)
-        send(page, "đổi trả hàng trong bao lâu")
+        send(page, "đổi trả hàng được mấy ngày")
         bots = page.get_by_test_id("cskh-msg-bot")
         bots.filter(has_text="giúp được anh/chị không").first.wait_for()
         page.get_by_test_id("cskh-quick-reply").filter(has_text="Chưa giúp được").click()

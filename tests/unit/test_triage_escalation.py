@@ -33,6 +33,13 @@ def answer(confident: bool = True) -> dict[str, Any]:
                articles=[{"id": "a", "title": "A", "url": "/a", "score": 0.8}], query="q")
 
 
+def hedged() -> dict[str, Any]:
+    return bot(kind="faq_answer", confident=False, query="q", articles=[
+        {"id": "a", "title": "A", "url": "/a", "score": 0.5},
+        {"id": "b", "title": "B", "url": "/b", "score": 0.49},
+    ])
+
+
 ESCALATE = [
     # (id, history, latest, profile, expected reason)
     ("angry-one-message", [], user("ĐM shop lừa đảo!!!", ANGRY), None, "angry"),
@@ -104,6 +111,9 @@ NO_ESCALATE = [
     ("one-weak-answer", [user("a", NEU), answer(True), user("b", NEU), answer(False)],
      user("cái thứ 2", NEU), None),
     ("weak-then-confident", [answer(False), answer(True)], user("ok", NEU), None),
+    # Hedged answers (the likely passage with "is this it?") are answers, not failures.
+    ("two-hedged-answers", [user("a", NEU), hedged(), user("b", NEU), hedged()],
+     user("c", NEU), None),
     # One "Chưa giúp được": the bot offers to rephrase or a person; the chat stays with it.
     ("one-not-helpful", [user("phí ship?", NEU), answer(True)],
      user("/feedback_not_helpful"), None),
