@@ -138,10 +138,13 @@ def _last_customer_text(tracker: Tracker) -> str:
 
 
 def _emit_faq(dispatcher: CollectingDispatcher, answer: FaqAnswer) -> None:
-    if answer.hedged:
-        # The likely answer, then "is this it?" with the runner-ups as the other choices.
+    if answer.kind == "answer":
         dispatcher.utter_message(text=answer.text)
         dispatcher.utter_message(json_message=_meta(answer.meta()))
+        if not answer.hedged:
+            dispatcher.utter_message(response="utter_ask_helpful")
+            return
+        # "Is this it?", with the runner-ups as the other choices.
         buttons = [
             HELPFUL_BUTTON,
             *(_article_button(a) for a in answer.alternatives),
@@ -149,10 +152,6 @@ def _emit_faq(dispatcher: CollectingDispatcher, answer: FaqAnswer) -> None:
         ]
         text = HEDGED_ALTERNATIVES_TEXT if answer.alternatives else HEDGED_FOLLOW_UP_TEXT
         dispatcher.utter_message(text=text, buttons=buttons)
-    elif answer.kind == "answer":
-        dispatcher.utter_message(text=answer.text)
-        dispatcher.utter_message(json_message=_meta(answer.meta()))
-        dispatcher.utter_message(response="utter_ask_helpful")
     elif answer.kind == "choices":
         buttons = [_article_button(a) for a in answer.articles]
         dispatcher.utter_message(text=answer.text, buttons=[*buttons, HUMAN_BUTTON])

@@ -192,10 +192,10 @@ _ASKS_HOW = re.compile(r"\b(lam sao|lam the nao|the nao|cach|nhu nao|ra sao|cac 
 _ASK_BONUS = 3.0
 
 
-def _asks(query: str) -> list[re.Pattern[str]]:
-    """The fact shapes the question asks for (empty for a question with no such cue)."""
-    text = " ".join(tokens(query))
-    return [shape for _, cue, shape in _ASKS if cue.search(text)]
+def _asks(query_words: str) -> list[re.Pattern[str]]:
+    """The fact shapes a question (its `tokens` joined by spaces) asks for; empty when it has
+    no such cue."""
+    return [shape for _, cue, shape in _ASKS if cue.search(query_words)]
 
 
 def _terms(text: str, also_skip: frozenset[str] = frozenset()) -> set[str]:
@@ -233,14 +233,14 @@ def _units(sentences: Sequence[str]) -> list[list[int]]:
     return units
 
 
-def _scored_units(query: str, passage: str) -> tuple[list[str], list[list[int]], list[float]]:
-    """The passage's sentences, its units (see `_units`) and how well each unit answers the
-    query: shared words (a bigram counts double, it is much more specific), plus a bonus for
+def _scored_units(query: str, sentences: Sequence[str]) -> tuple[list[list[int]], list[float]]:
+    """The units of a passage's sentences (see `_units`) and how well each answers the query:
+    shared words (a bigram counts double, it is much more specific), plus a bonus for
     carrying the kind of fact asked (a duration for "bao lâu"...) or the steps for "làm sao"."""
-    sentences = split_sentences(passage)
     query_terms = _terms(query, _QUESTION_WORDS)
-    shapes = _asks(query)
-    wants_steps = bool(_ASKS_HOW.search(" ".join(tokens(query))))
+    query_words = " ".join(tokens(query))
+    shapes = _asks(query_words)
+    wants_steps = bool(_ASKS_HOW.search(query_words))
 
     def score(sentence: str) -> float:
         shared = query_terms & _terms(sentence)
@@ -254,7 +254,7 @@ def _scored_units(query: str, passage: str) -> tuple[list[str], list[list[int]],
 
     scores = [score(s) for s in sentences]
     units = _units(sentences)
-    return sentences, units, [max(scores[i] for i in unit) for unit in units]
+    return units, [max(scores[i] for i in unit) for unit in units]
 
 
 def extract_answer(query: str, passage: str, max_chars: int = 600) -> str:
@@ -267,12 +267,11 @@ def extract_answer(query: str, passage: str, max_chars: int = 600) -> str:
     none), and comes with the sentence that introduces it; the best unit is always kept, even
     when it is longer (the platforms split long messages, a half list would mislead).
     """
-    sentences, units, unit_scores = _scored_units(query, passage)
-    if not sentences:
-        return ""
+    sentences = split_sentences(passage)
     if sum(len(sentence) + 1 for sentence in sentences) <= max_chars:
         # It fits: trimming a short section only risks dropping the sentence that answers.
         return "\n".join(sentences)
+    units, unit_scores = _scored_units(query, sentences)
     best = max(unit_scores)
     if best == 0:
         ranked = list(range(len(units)))  # nothing overlaps: the passage opening
@@ -323,14 +322,14 @@ def _answer_body(query: str, hits: Sequence[HitLike], config: FaqConfig) -> str:
     )
     if runner_up is None:
         return extract_answer(query, best.text, config.max_answer_chars)
-    # Each section as it would be sent alone: halving the budget cut the very sentence that
-    # answers ("trong 7 ngày" heads a list) out of sections that fit whole.
-    return "\n\n".join(
-        f"{h.section}:\n{extract_answer(query, h.text, config.max_answer_chars)}"
-        if h.section and h.section != h.title
-        else extract_answer(query, h.text, config.max_answer_chars)
-        for h in (best, runner_up)
-    )
+
+    def under_heading(hit: HitLike) -> str:
+        # Each section as it would be sent alone: halving the budget cut the very sentence
+        # that answers ("trong 7 ngày" heads a list) out of sections that fit whole.
+        body = extract_answer(query, hit.text, config.max_answer_chars)
+        return f"{hit.section}:\n{body}" if hit.section and hit.section != hit.title else body
+
+    return "\n\n".join(under_heading(h) for h in (best, runner_up))
 
 
 def answer_question(
@@ -350,14 +349,13 @@ def answer_question(
     best = relevant[0]
     contested = len(articles) > 1 and articles[1].score >= best.score - config.ambiguity_margin
     bar = config.confident_score if has_diacritics(query) else config.confident_score_no_diacritics
+    confident = best.score >= bar and not contested
+    if not confident and best.score < config.hedge_score:
+        return FaqAnswer("choices", CHOICES_TEXT, query, articles[: config.max_choices])
     body = format_answer(_answer_body(query, relevant, config), best.title, best.url)
-    if best.score >= bar and not contested:
+    if confident:
         return FaqAnswer("answer", body, query, [articles[0]])
-    if best.score >= config.hedge_score:
-        return FaqAnswer(
-            "answer", body, query, articles[: 1 + config.max_alternatives], hedged=True
-        )
-    return FaqAnswer("choices", CHOICES_TEXT, query, articles[: config.max_choices])
+    return FaqAnswer("answer", body, query, articles[: 1 + config.max_alternatives], hedged=True)
 
 
 NOT_HELPFUL_TEXT = (
