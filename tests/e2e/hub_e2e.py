@@ -124,6 +124,23 @@ def login(page: Any, hub_url: str, username: str, password: str) -> None:
     page.locator("#conn.conn--ok").wait_for()
 
 
+def rest_say(
+    stack: Stack, sender: str, text: str, message_id: str | None = None, timeout: float = 60
+) -> list[dict[str, Any]]:
+    """One customer message through the hub's REST channel (Rasa's REST contract); its
+    replies. `message_id`: the client's id of the message, for redelivery tests."""
+    payload: dict[str, Any] = {"sender": sender, "message": text}
+    if message_id is not None:
+        payload["metadata"] = {"message_id": message_id}
+    request = urllib.request.Request(
+        f"{stack.config.hub_url}/webhooks/rest/webhook",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
 def hub_db(stack: Stack, sql: str, **params: Any) -> list[Any]:
     """Rows from the stack's hub database (the source of truth the hub writes first)."""
     assert stack.config.database_url

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import urllib.request
 import uuid
 from typing import Any
 
 import pytest
-from hub_e2e import login, new_page, shot
+from hub_e2e import login, new_page, rest_say, shot
 
 from cskh.stack import Stack
 
@@ -27,16 +25,6 @@ ARTICLE = "phi-van-chuyen"  # what the real bot answers it from
 # The same question the help center has no article for, with and without accents: the bot
 # finds nothing for one and does not understand the other.
 UNANSWERED = ("shop có cho thuê lều cắm trại không", "co cho thue leu cam trai khong")
-
-
-def _say(stack: Stack, sender: str, text: str) -> list[dict[str, Any]]:
-    request = urllib.request.Request(
-        stack.config.hub_url + "/webhooks/rest/webhook",
-        data=json.dumps({"sender": sender, "message": text}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 def _article(report: dict[str, Any]) -> dict[str, Any]:
@@ -62,12 +50,12 @@ def test_supervisor_sees_what_to_write_next(
         before = ctx.request.get(f"{hub}/api/console/content-gaps").json()
 
         run = uuid.uuid4().hex[:8]
-        _say(stack, f"gaps-{run}-1", ANSWERED)
-        _say(stack, f"gaps-{run}-1", "/feedback_not_helpful")
-        _say(stack, f"gaps-{run}-2", ANSWERED)
-        _say(stack, f"gaps-{run}-2", "/feedback_helpful")
+        rest_say(stack, f"gaps-{run}-1", ANSWERED, timeout=120)
+        rest_say(stack, f"gaps-{run}-1", "/feedback_not_helpful", timeout=120)
+        rest_say(stack, f"gaps-{run}-2", ANSWERED, timeout=120)
+        rest_say(stack, f"gaps-{run}-2", "/feedback_helpful", timeout=120)
         for n, question in enumerate(UNANSWERED):
-            _say(stack, f"gaps-{run}-q{n}", question)
+            rest_say(stack, f"gaps-{run}-q{n}", question, timeout=120)
 
         after = ctx.request.get(f"{hub}/api/console/content-gaps").json()
         was, now = _article(before), _article(after)

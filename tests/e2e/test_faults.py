@@ -24,11 +24,10 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
-from hub_e2e import hub_db
+from hub_e2e import hub_db, rest_say
 
 from cskh.stack import Stack, StackConfig
 
@@ -179,18 +178,6 @@ def test_rasa_answers_a_message_sent_again_from_its_tracker(crash_stack: Stack) 
     assert sum(e["event"] == "user" for e in events) == 2
 
 
-def _say(stack: Stack, sender: str, text: str, message_id: str) -> list[dict[str, Any]]:
-    body = json.dumps(
-        {"sender": sender, "message": text, "metadata": {"message_id": message_id}}
-    ).encode()
-    request = urllib.request.Request(
-        f"{stack.config.hub_url}/webhooks/rest/webhook", data=body,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
-
-
 def test_rasa_frozen_beyond_the_timeout_gets_a_polite_delay_and_recovers(
     crash_stack: Stack,
 ) -> None:
@@ -199,7 +186,7 @@ def test_rasa_frozen_beyond_the_timeout_gets_a_polite_delay_and_recovers(
     os.killpg(rasa.pid, signal.SIGSTOP)  # alive but answering nothing (a stuck Rasa)
     try:
         started = time.monotonic()
-        out = _say(crash_stack, "slow-1", "phí ship ra Hà Nội bao nhiêu", "slow-1-m1")
+        out = rest_say(crash_stack, "slow-1", "phí ship ra Hà Nội bao nhiêu", "slow-1-m1")
         took = time.monotonic() - started
     finally:
         os.killpg(rasa.pid, signal.SIGCONT)
@@ -208,10 +195,10 @@ def test_rasa_frozen_beyond_the_timeout_gets_a_polite_delay_and_recovers(
     assert took < 15, took  # the 4 s timeout, not forever
     # Rasa back: the next message is answered normally, without restarting anything; the
     # customer's app sending the first one again gets it answered once.
-    out = _say(crash_stack, "slow-1", "đổi trả hàng trong bao lâu", "slow-1-m2")
+    out = rest_say(crash_stack, "slow-1", "đổi trả hàng trong bao lâu", "slow-1-m2")
     assert "sự cố" not in " ".join(m.get("text") or "" for m in out), out
     time.sleep(9)  # older than CSKH_HUB_RESUME_AFTER_SECONDS: no longer possibly in flight
-    again = _say(crash_stack, "slow-1", "phí ship ra Hà Nội bao nhiêu", "slow-1-m1")
+    again = rest_say(crash_stack, "slow-1", "phí ship ra Hà Nội bao nhiêu", "slow-1-m1")
     assert "20.000đ" in " ".join(m.get("text") or "" for m in again), again
     rows = hub_db(
         crash_stack,
@@ -271,7 +258,7 @@ def test_postgres_connections_terminated_mid_traffic_lose_nothing(crash_stack: S
         )
     assert all(r[1] == "answered" for r in rows), rows
     # And the hub still answers, without a restart.
-    out = _say(crash_stack, "pg-after", "xin chào shop", "pg-after-m1")
+    out = rest_say(crash_stack, "pg-after", "xin chào shop", "pg-after-m1")
     assert out and "sự cố" not in " ".join(m.get("text") or "" for m in out)
 
 
@@ -281,12 +268,12 @@ def test_action_server_killed_gets_a_polite_answer_and_recovers(crash_stack: Sta
     os.killpg(actions.process.pid, signal.SIGKILL)
     actions.process.wait(timeout=10)
     # Help-center answers come from the action server; Rasa itself still answers greetings.
-    out = _say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m1")
+    out = rest_say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m1")
     texts = " ".join(m.get("text") or "" for m in out)
     assert out and "20.000đ" not in texts, out
     assert "sự cố" in texts or "thử lại" in texts, out  # a polite delay, never silence
     crash_stack.restart("actions", timeout=120)
-    out = _say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m2")
+    out = rest_say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m2")
     assert "20.000đ" in " ".join(m.get("text") or "" for m in out), out
     rows = hub_db(
         crash_stack,
@@ -297,5 +284,5 @@ def test_action_server_killed_gets_a_polite_answer_and_recovers(crash_stack: Sta
     # answered properly now (a failed message is not a duplicate).
     assert sorted(rows) == [("act-1-m1", "failed"), ("act-1-m2", "answered")], rows
     time.sleep(9)  # older than CSKH_HUB_RESUME_AFTER_SECONDS: no longer possibly in flight
-    again = _say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m1")
+    again = rest_say(crash_stack, "act-1", "phí ship ra Hà Nội bao nhiêu", "act-1-m1")
     assert "20.000đ" in " ".join(m.get("text") or "" for m in again), again

@@ -8,15 +8,13 @@ conversation is answered from the help center once it is back.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
 import time
-import urllib.request
-from typing import Any
 
 import pytest
+from hub_e2e import rest_say
 
 from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from cskh.stack import Stack
@@ -26,16 +24,6 @@ BOT_DOWN_REPLY = DEFAULT_PERSONA.render(copy_vi.BOT_DOWN_REPLY)
 
 
 pytestmark = pytest.mark.e2e
-
-
-def _say(stack: Stack, sender: str, text: str) -> list[dict[str, Any]]:
-    request = urllib.request.Request(
-        stack.config.hub_url + "/webhooks/rest/webhook",
-        data=json.dumps({"sender": sender, "message": text}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
 
 
 def test_crashed_action_server_is_restarted_and_nothing_goes_unanswered(stack: Stack) -> None:
@@ -55,7 +43,7 @@ def test_crashed_action_server_is_restarted_and_nothing_goes_unanswered(stack: S
         while actions.process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         # Meanwhile Rasa cannot run the FAQ action: the hub says so instead of staying silent.
-        out = _say(stack, "sup-1", "phí ship ra Hà Nội bao nhiêu?")
+        out = rest_say(stack, "sup-1", "phí ship ra Hà Nội bao nhiêu?")
         # (The action server needs ~2 s to load its index; this reaches Rasa in ~0.1 s.)
         assert [m.get("text", "") for m in out] == [BOT_DOWN_REPLY], out
 
@@ -65,7 +53,7 @@ def test_crashed_action_server_is_restarted_and_nothing_goes_unanswered(stack: S
         assert any("actions is back" in line for line in lines), lines
         assert actions.process.pid != crashed_pid and actions.process.poll() is None
 
-        out = _say(stack, "sup-1", "phí ship ra Hà Nội bao nhiêu?")
+        out = rest_say(stack, "sup-1", "phí ship ra Hà Nội bao nhiêu?")
         assert "20.000đ" in " ".join(m.get("text", "") for m in out), out
     finally:
         stop.set()
