@@ -4,6 +4,7 @@
     cskh sentiment --input FILE --json       one JSON line per message, in order
     cskh sentiment train [--if-changed]      (re)train the default model
     cskh sentiment train --encoder st:NAME   train our head on a sentence-transformers encoder
+    cskh sentiment train --max-false-angry 0.03 --model-dir DIR   another false-angry budget
     --model bundled|st:NAME|hf:NAME          which model scores (default: $CSKH_SENTIMENT_MODEL,
                                              else $CSKH_HUB_SENTIMENT_MODEL, else bundled)
     cskh summarize FILE [--json]             transcript JSON -> handoff summary
@@ -15,6 +16,7 @@ exposes `eval_commands()` and `cskh/cli.py` wires `cskh eval sentiment` from it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -108,6 +110,7 @@ def _train(args: argparse.Namespace) -> int:
     from triage.sentiment import (
         SentenceTransformerEncoder,
         SentimentModelUnavailable,
+        TrainConfig,
         needs_training,
         train,
     )
@@ -121,12 +124,17 @@ def _train(args: argparse.Namespace) -> int:
     # Only an st: head records its encoder as the thing to match; the bundled manifest
     # check stays as it was.
     encoder_name = backend.spec if backend.kind == "st" else None
-    if args.if_changed and not needs_training(args.data, model_dir, encoder_name=encoder_name):
+    config = TrainConfig()
+    if args.max_false_angry is not None:
+        config = dataclasses.replace(config, max_false_angry=args.max_false_angry)
+    if args.if_changed and not needs_training(
+        args.data, model_dir, config, encoder_name=encoder_name
+    ):
         print(f"sentiment model up to date ({model_dir})")
         return 0
     try:
         encoder = SentenceTransformerEncoder(backend.name) if backend.kind == "st" else None
-        report = train(args.data, model_dir, encoder=encoder)
+        report = train(args.data, model_dir, config, encoder=encoder)
     except SentimentModelUnavailable as exc:
         raise _cli_error(str(exc)) from exc
     except ValueError as exc:
@@ -360,6 +368,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--encoder", default=None, metavar="SPEC",
                    help="train: the vectors the head learns from, 'bundled' (e5) or "
                    "'st:<sentence-transformers name or path>' (default: the --model setting)")
+    p.add_argument("--max-false-angry", type=float, default=None, metavar="SHARE",
+                   help="train: share of calm out-of-fold training messages the angry "
+                   "threshold may flag (default: TrainConfig.max_false_angry, 0.02)")
     _add_model_options(p)
     p.set_defaults(handler=_sentiment)
 

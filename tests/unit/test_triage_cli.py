@@ -56,6 +56,19 @@ def test_train_and_retrain_only_if_changed(trained, capsys) -> None:
     assert "up to date" in capsys.readouterr().out
 
 
+def test_train_with_another_false_angry_budget(trained, tmp_path, capsys) -> None:
+    other = ["--data", str(trained[0]), "--model-dir", str(tmp_path / "m")]
+    assert cli.main(["sentiment", "train", "--max-false-angry", "0.3", *other]) == 0
+    manifest, default = read_manifest(tmp_path / "m"), read_manifest(trained[1])
+    assert manifest and default and manifest["config_sha256"] != default["config_sha256"]
+    capsys.readouterr()
+    # The same budget is up to date; the default budget is a different recipe.
+    assert cli.main(["sentiment", "train", "--if-changed", "--max-false-angry", "0.3", *other]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert cli.main(["sentiment", "train", "--if-changed", *other]) == 0
+    assert "trained on" in capsys.readouterr().out
+
+
 def test_sentiment_text_json(trained, capsys) -> None:
     assert cli.main(["sentiment", "Cảm ơn shop nhiều", "--json", *opts(trained)]) == 0
     row = json.loads(capsys.readouterr().out)
