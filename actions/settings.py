@@ -37,14 +37,14 @@ class ActionSettings(BaseSettings):
     # the retrieval eval set; see bot/MEASUREMENTS.md ("FAQ thresholds").
     confident_score: float = Field(default=0.55, ge=0.0, le=1.0)
     confident_score_no_diacritics: float = Field(default=0.45, ge=0.0, le=1.0)
-    min_relevant_score: float = Field(default=0.40, ge=0.0, le=1.0)
+    min_relevant_score: float = Field(default=0.30, ge=0.0, le=1.0)
     # Two different articles within this margin of each other -> a hedged answer, not a
     # confident one (actions/faq.py FaqConfig says how it was chosen).
     ambiguity_margin: float = Field(default=0.06, ge=0.0, le=1.0)
     # Below the confident bar (or contested) but at least this: answer from the best passage
     # with up to `max_alternatives` other articles as buttons beside it (actions/faq.py);
     # set it above MIN_RELEVANT_SCORE for a list of titles only in between.
-    hedge_score: float = Field(default=0.40, ge=0.0, le=1.0)
+    hedge_score: float = Field(default=0.30, ge=0.0, le=1.0)
     # Another section of the best article this close to the best hit is sent too.
     section_margin: float = Field(default=0.03, ge=0.0, le=1.0)
     max_answer_chars: int = Field(default=600, ge=100)

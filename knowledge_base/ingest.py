@@ -17,7 +17,7 @@ import yaml
 
 SUPPORTED_SUFFIXES = (".md", ".txt", ".html", ".htm")
 # Bumped whenever splitting changes, so an index built by older code is re-embedded.
-SPLITTER_VERSION = "2"
+SPLITTER_VERSION = "3"
 MAX_PASSAGE_CHARS = 1400
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
@@ -124,6 +124,10 @@ class _HtmlSections(HTMLParser):
         self._in: str | None = None
         self._heading_text: list[str] = []
         self._skip = 0
+        # One entry per open <ul>/<ol>: None for bullets, else the last number given. Items
+        # keep a "- " / "1. " marker so that the answer never cuts a list in the middle
+        # (actions/faq.py keeps a run of items whole, and needs to see them as items).
+        self._lists: list[int | None] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("script", "style"):
@@ -134,12 +138,25 @@ class _HtmlSections(HTMLParser):
                 self.meta[str(values["name"]).lower()] = str(values["content"])
         elif tag in ("title", "h1", "h2", "h3", "h4"):
             self._in, self._heading_text = tag, []
+        elif tag in ("ul", "ol"):
+            self._lists.append(None if tag == "ul" else 0)
+        elif tag == "li":
+            number = self._lists[-1] if self._lists else None
+            if number is None:
+                self.sections[-1][1].append("\n- ")
+            else:
+                self._lists[-1] = number + 1
+                self.sections[-1][1].append(f"\n{number + 1}. ")
         elif tag in self._BLOCKS:
             self.sections[-1][1].append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
             self._skip = max(0, self._skip - 1)
+        elif tag in ("ul", "ol"):
+            if self._lists:
+                self._lists.pop()
+            self.sections[-1][1].append("\n")
         elif tag == self._in:
             text = " ".join("".join(self._heading_text).split())
             if tag == "title" or (tag == "h1" and not self.title):

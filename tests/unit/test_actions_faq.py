@@ -200,6 +200,35 @@ def test_a_close_second_section_of_the_same_article_is_sent_under_its_heading() 
     assert "7 ngày" not in text and "Phí:" not in text
 
 
+def opening(article: str, score: float, text: str) -> FakeHit:
+    """The text before an article's first heading: its section is the article's title."""
+    return FakeHit(article, f"Bài {article}", f"https://e.vn/{article}", text, score,
+                   f"Bài {article}")
+
+
+def test_an_article_opening_that_wins_is_followed_by_the_articles_best_section() -> None:
+    """"bị trừ tiền 2 lần" matched the opening ("Bài viết này giúp bạn ... bị trừ tiền hai
+    lần") on every word and the customer got no step; the best section now follows it."""
+    intro = "Bài viết này giúp bạn biết cần làm gì khi bị trừ tiền hai lần."
+    config = FaqConfig(confident_score=0.45, min_relevant_score=0.25, section_margin=0.03)
+    kb = FakeKB([
+        opening("loi-tt", 0.70, intro),
+        hit("khac", 0.40),
+        hit("loi-tt", 0.50, RETURNS, "Bị trừ tiền hai lần"),
+    ])
+    answer = answer_question(kb, "bị trừ tiền 2 lần", config)
+    assert answer.confident and answer.text.startswith(intro)
+    assert "Bị trừ tiền hai lần:\n" in answer.text and "7 ngày" in answer.text
+    # Not among the hits: the article's sections are searched; an article that is all
+    # opening is sent as it is.
+    kb = FakeKB([opening("loi-tt", 0.70, intro), hit("khac", 0.40)])
+    kb.search_within = lambda q, a, top_k=1: [  # type: ignore[method-assign]
+        opening("loi-tt", 0.70, intro), hit("loi-tt", 0.2, RETURNS, "Hoàn tiền")][:top_k]
+    assert "Hoàn tiền:\n" in answer_question(kb, "bị trừ tiền 2 lần", config).text
+    alone = FakeKB([opening("loi-tt", 0.70, intro), hit("khac", 0.40)])
+    assert answer_question(alone, "bị trừ tiền 2 lần", config).text.split("\n\n")[0] == intro
+
+
 def test_queries_without_diacritics_have_their_own_bar() -> None:
     config = FaqConfig(confident_score=0.6, confident_score_no_diacritics=0.45)
     kb = FakeKB([hit("phi-giao-hang", 0.5)])

@@ -139,6 +139,7 @@ class FakeHit:
     url: str
     text: str
     score: float
+    section: str = ""
 
 
 class FakeKB:

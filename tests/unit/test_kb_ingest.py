@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from actions.faq import extract_answer
 from knowledge_base.ingest import MAX_PASSAGE_CHARS, IngestError, read_article, read_articles
 
 MD = """---
@@ -57,8 +58,28 @@ def test_html_sections_meta_and_no_script_text(tmp_path: Path) -> None:
     assert article.title == "Quên mật khẩu"
     assert article.url == "https://e.vn/mk"
     sections = dict((p.section, p.text) for p in article.passages())
-    assert sections["Dùng OTP"] == "Nhập số điện thoại.\nNhận mã"
+    assert sections["Dùng OTP"] == "Nhập số điện thoại.\n- Nhận mã"
     assert "alert" not in " ".join(sections.values())
+
+
+def test_html_list_items_keep_their_markers_so_answers_never_cut_them(tmp_path: Path) -> None:
+    """An HTML list reached the answer as plain lines: the intro "gồm:" was sent without the
+    items it announces. Items now carry "- " / "1. ", numbered per list, nested lists too."""
+    (tmp_path / "mk.html").write_text(
+        "<html><head><title>Quên mật khẩu</title></head><body><h2>Các bước</h2>"
+        "<p>Làm như sau:</p><ol><li>Bấm Quên mật khẩu</li><li>Nhập OTP"
+        "<ul><li>mã có 6 số</li></ul></li><li>Đặt mật khẩu mới</li></ol>"
+        "<p>Xong.</p><ol><li>Lại từ đầu</li></ol></body></html>",
+        encoding="utf-8",
+    )
+    (passage,) = read_article(tmp_path / "mk.html").passages()
+    assert passage.text.splitlines() == [
+        "Làm như sau:", "1. Bấm Quên mật khẩu", "2. Nhập OTP", "- mã có 6 số",
+        "3. Đặt mật khẩu mới", "Xong.", "1. Lại từ đầu",
+    ]
+    long_tail = " ".join(["Câu phụ rất dài để vượt giới hạn độ dài câu trả lời."] * 12)
+    steps = extract_answer("quên mật khẩu làm sao", f"{passage.text}\n{long_tail}", 200)
+    assert "1. Bấm Quên mật khẩu" in steps and "3. Đặt mật khẩu mới" in steps
 
 
 def test_long_sections_are_split_on_paragraphs(tmp_path: Path) -> None:
