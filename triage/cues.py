@@ -162,6 +162,9 @@ _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 # headphones, watches) folds to the same "deo" as "đéo". Written with its accent, it is not
 # profanity; unaccented "deo" stays ambiguous and counts.
 _INNOCENT_ACCENTED = re.compile(r"(?<!\w)đeo(?!\w)", re.IGNORECASE)
+# Profanity spelled out to slip past filters, "đ.m", "v.c.l", "d*m": single letters joined by
+# dots or stars read as the word they spell ("đm", "vcl"). Letters only: "1.5" stays a number.
+_SPELLED_OUT = re.compile(r"(?<![^\W\d_])[^\W\d_](?:[.*][^\W\d_])+(?![^\W\d_])")
 # Acronyms that are written in capitals without any shouting.
 _ACRONYMS = {"COD", "SDT", "SĐT", "OTP", "VIP", "CSKH", "VAT", "ATM", "QR", "USB", "SMS", "API"}
 
@@ -239,6 +242,10 @@ def _negated(tokens_: list[str], pattern: re.Pattern[str]) -> int:
     return hits
 
 
+def _spelled_out_joined(text: str) -> str:
+    return _SPELLED_OUT.sub(lambda m: re.sub(r"[.*]", "", m.group()), text)
+
+
 @lru_cache(maxsize=8192)
 def extract_cues(text: str) -> Cues:
     """All lexical cues of one message (cached: the same text is scored by several callers)."""
@@ -251,9 +258,9 @@ def extract_cues(text: str) -> Cues:
     sarcasm = _count(_SARCASM_RE, typed, expanded) + len(SARCASM_MARKS.findall(text))
     return Cues(
         anger=_count(_ANGER_RE, typed, expanded),
-        profanity=len(_PROFANITY_RE.findall(
-            " ".join(words(_INNOCENT_ACCENTED.sub(" ", unicodedata.normalize("NFC", text))))
-        )),
+        profanity=len(_PROFANITY_RE.findall(" ".join(words(_spelled_out_joined(
+            _INNOCENT_ACCENTED.sub(" ", unicodedata.normalize("NFC", text))
+        ))))),
         threat=_count(_THREAT_RE, typed, expanded),
         negative=_count(_NEGATIVE_RE, typed, expanded),
         positive=_count(_POSITIVE_RE, typed, expanded),

@@ -69,7 +69,8 @@ DEFAULT_DATA_PATHS: tuple[Path, ...] = (
 DEFAULT_MODEL_DIR = MODELS_DIR / "sentiment"
 # Bump when features or the saved layout change: a saved model of another version is retrained.
 # v3: cue lexicons without words that collide once diacritics are gone (see triage.cues).
-FEATURE_VERSION = "e5q-tfidf-cues-v4"
+# v5: profanity spelled out with dots or stars ("đ.m") counts as profanity.
+FEATURE_VERSION = "e5q-tfidf-cues-v5"
 
 # One labelled JSONL file or several (read in order, as one data set).
 DataSource = Path | str | Sequence[Path | str]

@@ -102,6 +102,9 @@ def test_decide_from_proba() -> None:
     [
         ("dm shop", "profanity"),
         ("vcl thật", "profanity"),
+        ("đ.m shop", "profanity"),
+        ("V.C.L luôn", "profanity"),
+        ("d*m", "profanity"),
         ("tôi sẽ báo công an", "threat"),
         ("review 1 sao", "threat"),
         ("bao cong an", "threat"),
@@ -122,6 +125,8 @@ def test_cues_avoid_common_false_friends() -> None:
     calm = extract_cues("Cho mình đặt kiện hàng phụ kiện, làm ơn giao COD và VAT nhé")
     assert calm.threat == 0 and calm.profanity == 0 and calm.caps_words == 0
     assert extract_cues("Cảm ơn shop").positive > 0
+    # Dotted letters that spell nothing rude, and numbers, stay innocent.
+    assert extract_cues("giao đến TP.HCM, v.v., bản 1.5 mới").profanity == 0
 
 
 def test_train_save_load_and_retrain_only_on_change(tmp_path: Path) -> None:
