@@ -83,7 +83,7 @@ def _read_gaps(hub: Hub, days: int) -> ContentGaps:
 
 ARTICLE_HEADER = (
     "Mã bài viết", "Tiêu đề", "Số lần trả lời", "Hữu ích", "Chưa hữu ích",
-    "Chuyển người sau đó", "Liên kết",
+    "Chuyển người sau đó", "Liên kết", "Trả lời chưa chắc chắn",
 )
 QUESTION_HEADER = (
     "Số lần hỏi", "Số hội thoại", "Câu hỏi ví dụ", "Cách hỏi khác", "Lần hỏi gần nhất",
@@ -98,7 +98,7 @@ def gaps_csv(report: ContentGaps, table: GapTable) -> str:
         for a in report.articles:
             writer.writerow([
                 _cell(a.article_id), _cell(a.title), a.answers, a.helpful, a.not_helpful,
-                a.handoffs_after, _cell(a.url or ""),
+                a.handoffs_after, _cell(a.url or ""), a.hedged_answers,
             ])
     else:
         writer.writerow(QUESTION_HEADER)

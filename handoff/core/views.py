@@ -284,7 +284,11 @@ class ArticleGap(BaseModel):
     title: str
     url: str | None = None
     answers: int  # confident FAQ answers that named it
-    helpful: int  # "did this help?" yes, after one of those answers
+    # Hedged answers sent from it ("is this it?" with other titles beside it): since the bot
+    # answers down to a search score of 0.30 most answers are hedged; a new field, so
+    # readers of `answers` keep its meaning.
+    hedged_answers: int = 0
+    helpful: int  # "did this help?" yes, after one of those answers (confident or hedged)
     not_helpful: int  # ... and no
     handoffs_after: int  # handoffs queued within a few customer messages of the answer
 

@@ -1216,6 +1216,7 @@
     var table = gapsTable("gaps-articles", [
       "Bài viết",
       "Số lần trả lời",
+      "Trả lời chưa chắc chắn",
       "Hữu ích",
       "Chưa hữu ích",
       "Chuyển người sau đó",
@@ -1236,6 +1237,8 @@
         title.textContent = a.title;
       }
       cell(tr, a.answers, "gap-answers", "num");
+      // Sent with "is this it?" and other titles beside it: the search was not sure.
+      cell(tr, a.hedged_answers || 0, "gap-hedged", "num");
       cell(tr, a.helpful, "gap-helpful", "num");
       cell(tr, a.not_helpful, "gap-not-helpful", "num");
       cell(tr, a.handoffs_after, "gap-handoffs", "num");

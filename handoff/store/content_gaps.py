@@ -3,8 +3,9 @@
 Read from the bot's stored replies (their `cskh_meta`, docs/contracts.md), the customers'
 messages and the `handoffs` rows of a time window:
 
-- per article: how often a confident FAQ answer named it, the "did this help?" verdicts
-  given to those answers, and the handoffs that followed them;
+- per article: how often a confident FAQ answer named it, how often a hedged one was sent
+  from it ("is this it?", other titles beside it), the "did this help?" verdicts given to
+  either, and the handoffs that followed them;
 - the customer questions the bot answered with `fallback` or with `faq_choices` offering no
   article, grouped by wording (accent-folded word sets, Jaccard similarity).
 
@@ -136,6 +137,7 @@ class ArticleCounts:
     title: str
     url: str | None
     answers: int = 0
+    hedged: int = 0
     helpful: int = 0
     not_helpful: int = 0
     handoffs: int = 0
@@ -207,7 +209,7 @@ class Tally:
             self.counts[article].handoffs += 1
 
     def _answered(self, item: dict[str, Any]) -> str | None:
-        given = answered_article(item)
+        given = answered_article(item, hedged_too=True)
         if given is None:
             return None
         article_id, title, url = given
@@ -218,7 +220,10 @@ class Tally:
         else:
             # Messages come oldest first: the newest title and link win.
             counts.title, counts.url = title, url or counts.url
-        counts.answers += 1
+        if item.get("confident", True):
+            counts.answers += 1
+        else:
+            counts.hedged += 1
         return article_id
 
     def articles(self) -> list[ArticleGap]:
@@ -230,13 +235,16 @@ class Tally:
                 title=c.title,
                 url=c.url,
                 answers=c.answers,
+                hedged_answers=c.hedged,
                 helpful=c.helpful,
                 not_helpful=c.not_helpful,
                 handoffs_after=c.handoffs,
             )
             for article_id, c in self.counts.items()
         ]
-        rows.sort(key=lambda a: (-(a.not_helpful + a.handoffs_after), -a.answers, a.title))
+        rows.sort(key=lambda a: (
+            -(a.not_helpful + a.handoffs_after), -(a.answers + a.hedged_answers), a.title
+        ))
         return rows
 
 

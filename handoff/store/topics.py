@@ -97,12 +97,15 @@ def suggested(
     return topics
 
 
-def answered_article(item: Any) -> tuple[str, str | None, str | None] | None:
+def answered_article(
+    item: Any, *, hedged_too: bool = False
+) -> tuple[str, str | None, str | None] | None:
     """(article id, title, http(s) link) of the article a confident FAQ answer gave, from one
-    `cskh_meta` item; None for any other item. Title and link are None when missing."""
+    `cskh_meta` item; None for any other item. Title and link are None when missing.
+    `hedged_too`: also the article a hedged answer ("is this it?") was sent from."""
     if not isinstance(item, dict) or item.get("kind") != "faq_answer":
         return None
-    if not item.get("confident", True):
+    if not hedged_too and not item.get("confident", True):
         return None
     articles = item.get("articles") or []
     first = articles[0] if isinstance(articles, list) and articles else None

@@ -43,6 +43,9 @@ FALLBACK = {
 }
 NOTHING_FOUND = {"có bán trả góp không ạ", '/choose_article{"article_id":"khong-con"}'}
 WEAK = "thanh toán lỗi"
+INSTALMENT = ("tra-gop", "Mua trả góp")
+# Answered from the best passage with "is this it?" and another title beside it.
+HEDGED = {"trả góp được ko": (INSTALMENT, SHIP)}
 PERSON = "gặp nhân viên"  # tests' KeywordTriage hands these over at once
 
 
@@ -72,6 +75,13 @@ class ScriptedRasa(CannedRasa):
                 {"recipient_id": sender, "text": "Câu trả lời này có giúp được bạn không?",
                  "buttons": [{"title": "Có, cảm ơn", "payload": "/feedback_helpful"},
                              {"title": "Chưa giúp được", "payload": "/feedback_not_helpful"}]},
+            ]
+        if message in HEDGED:
+            return [
+                {"recipient_id": sender, "text": "Dạ shop hỗ trợ trả góp 0% ạ."},
+                _meta({"kind": "faq_answer", "confident": False,
+                       "articles": [_article(ref) for ref in HEDGED[message]],
+                       "query": message}, sender),
             ]
         if message in ("/feedback_helpful", "/feedback_not_helpful"):
             helpful = message == "/feedback_helpful"
@@ -165,6 +175,31 @@ async def test_per_article_answers_verdicts_and_handoffs(
     with hub.store.read() as s:
         assert s.scalar(text("SELECT count(*) FROM handoffs")) == 5
     assert body["days"] == content_gaps.DEFAULT_DAYS and body["partial"] is False
+    await boss.aclose()
+
+
+async def test_hedged_answers_are_counted_apart_with_their_verdicts_and_handoffs(
+    app: Any, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    """Most answers are hedged since the bot answers down to a score of 0.30: the article
+    they came from gets them, its verdicts and handoffs; the title offered beside it none."""
+    boss = await agent_client(app, hub, "boss", "supervisor")
+    hedged = next(iter(HEDGED))
+    await talk(client, "h-no", hedged, "/feedback_not_helpful", PERSON)
+    await talk(client, "h-yes", hedged, "/feedback_helpful")
+    await talk(client, "h-then-sure", hedged, "phí ship bao nhiêu", "/feedback_helpful")
+    body = await report(boss)
+    by_id = {a["article_id"]: a for a in body["articles"]}
+    got = by_id[INSTALMENT[0]]
+    assert (got["answers"], got["hedged_answers"], got["helpful"], got["not_helpful"],
+            got["handoffs_after"]) == (0, 3, 1, 1, 1)
+    assert (by_id[SHIP[0]]["answers"], by_id[SHIP[0]]["hedged_answers"]) == (1, 0)
+    assert by_id[SHIP[0]]["helpful"] == 1
+    # It needs work (a "no" and a handoff): first.
+    assert body["articles"][0]["article_id"] == INSTALMENT[0]
+    articles = read_csv(await boss.get("/api/console/content-gaps.csv"))
+    assert articles[0][-1] == "Trả lời chưa chắc chắn"
+    assert [r[-1] for r in articles[1:]] == [str(a["hedged_answers"]) for a in body["articles"]]
     await boss.aclose()
 
 

@@ -75,13 +75,15 @@ def test_supervisor_sees_what_to_write_next(
         assert row.get_by_test_id("gap-title").inner_text() == now["title"]
         shown = [
             int(row.get_by_test_id(cell).inner_text())
-            for cell in ("gap-answers", "gap-helpful", "gap-not-helpful", "gap-handoffs")
+            for cell in ("gap-answers", "gap-hedged", "gap-helpful", "gap-not-helpful",
+                         "gap-handoffs")
         ]
-        assert shown == [now["answers"], now["helpful"], now["not_helpful"],
-                         now["handoffs_after"]]
+        assert shown == [now["answers"], now["hedged_answers"], now["helpful"],
+                         now["not_helpful"], now["handoffs_after"]]
         headers = section.get_by_test_id("gaps-articles").locator("th").all_inner_texts()
         assert headers == [
-            "Bài viết", "Số lần trả lời", "Hữu ích", "Chưa hữu ích", "Chuyển người sau đó"
+            "Bài viết", "Số lần trả lời", "Trả lời chưa chắc chắn", "Hữu ích", "Chưa hữu ích",
+            "Chuyển người sau đó",
         ]
 
         question = section.get_by_test_id("gap-question").filter(
