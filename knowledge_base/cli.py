@@ -176,7 +176,8 @@ def _print_sets(kb: Any, sets: list[tuple[Path, list[Any]]], name: Callable[[Pat
                 "  choices = sent as a choice list; offers-right = of those, the right title "
                 "is offered\n"
                 "  facts-after-pick = facts in the first reply, or in the reply once the "
-                "customer picks the right title"
+                "customer picks the right title\n"
+                "  chars = length of the answers sent (confident or hedged), link line included"
             )
             print(format_answer_table(answers))
 

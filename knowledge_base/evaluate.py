@@ -267,6 +267,9 @@ class AnswerOutcome:
     right_article: bool  # answer/hedged: its article is the expected one; choices: offered
     missing: tuple[str, ...]  # facts missing from the first reply
     picked_missing: tuple[str, ...] | None  # after picking the right title; None if not offered
+    # Characters of the first reply's text when it is an answer (0 for a list or "none"):
+    # sending a second section, or an opening and a section, makes replies longer.
+    reply_chars: int = 0
 
     @property
     def confident(self) -> bool:
@@ -296,6 +299,7 @@ def answer_outcome(
         ),
         missing=tuple(missing_facts(sent_text(answer), question.facts)),
         picked_missing=picked,
+        reply_chars=len(answer.text) if answer.kind == "answer" else 0,
     )
 
 
@@ -311,6 +315,8 @@ class AnswerMetrics:
     choices: float  # share answered with a choice list
     choices_offering_right: float  # of the choice lists, the right title offered (nan if none)
     facts_after_pick: float  # first reply, or the right offered title once picked
+    chars_p50: float  # length of the answers sent (confident or hedged), link line included
+    chars_p95: float
 
 
 def answer_metrics(outcomes: Sequence[AnswerOutcome]) -> AnswerMetrics:
@@ -335,6 +341,8 @@ def answer_metrics(outcomes: Sequence[AnswerOutcome]) -> AnswerMetrics:
         facts_after_pick=share(
             sum(not o.missing or o.picked_missing == () for o in outcomes), n
         ),
+        chars_p50=_percentile([o.reply_chars for o in outcomes if o.reply_chars], 0.5),
+        chars_p95=_percentile([o.reply_chars for o in outcomes if o.reply_chars], 0.95),
     )
 
 
@@ -358,7 +366,7 @@ def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
     header = (
         f"{'subset':<15} {'n':>4} {'facts':>6} {'confident':>9} {'conf-right':>10} "
         f"{'hedged':>6} {'hedg-right':>10} "
-        f"{'choices':>7} {'offers-right':>12} {'facts-after-pick':>16}"
+        f"{'choices':>7} {'offers-right':>12} {'facts-after-pick':>16} {'chars p50/p95':>13}"
     )
     lines = [header, "-" * len(header)]
     for subset, m in results:
@@ -366,6 +374,6 @@ def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
             f"{subset:<15} {m.n:>4} {f(m.facts_in_reply):>6} {f(m.confident):>9} "
             f"{f(m.confident_right):>10} {f(m.hedged):>6} {f(m.hedged_right):>10} "
             f"{f(m.choices):>7} {f(m.choices_offering_right):>12} "
-            f"{f(m.facts_after_pick):>16}"
+            f"{f(m.facts_after_pick):>16} {f'{m.chars_p50:.0f}/{m.chars_p95:.0f}':>13}"
         )
     return "\n".join(lines)

@@ -11,7 +11,7 @@ import os
 import unicodedata
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,12 @@ def test_answer_metrics_counts_confident_choices_and_picks() -> None:
     assert m.facts_after_pick == pytest.approx(2 / 8)
 
 
+def test_answer_metrics_reply_length_counts_answers_only() -> None:
+    answers = [replace(outcome("answer", True), reply_chars=n) for n in (100, 300, 900)]
+    m = answer_metrics([*answers, outcome("choices", True, ["x"]), outcome("none", False)])
+    assert (m.chars_p50, m.chars_p95) == (300, 900)
+
+
 def test_answer_metrics_without_confident_answers_is_not_a_number() -> None:
     m = answer_metrics([outcome("none", False, ["x"])])
     assert m.facts_in_reply == 0.0 and m.confident == 0.0
@@ -169,7 +175,9 @@ def test_answer_outcome_runs_the_faq_logic_confident_hedged_and_choices() -> Non
     confident = FakeKB([FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.8),
                         FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.3)])
     got = answer_outcome(confident, returns_question(), CONFIG)
-    assert got == AnswerOutcome("answer", True, (), None)
+    # The whole passage and the "Xem thêm: Đổi trả – u1" line.
+    assert got == AnswerOutcome("answer", True, (), None,
+                                reply_chars=len(f"{RETURNS}\n\nXem thêm: Đổi trả – u1"))
 
     # Contested: the answer comes from the (wrong) best article, the right one beside it.
     contested = FakeKB([FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.47),
@@ -183,7 +191,7 @@ def test_answer_outcome_runs_the_faq_logic_confident_hedged_and_choices() -> Non
                    FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.39)])
     got = answer_outcome(weak, returns_question(("7 ngày",)), CONFIG)
     assert got.kind == "choices" and got.right_article and got.missing == ("7 ngày",)
-    assert got.picked_missing == ()
+    assert got.picked_missing == () and got.reply_chars == 0
 
 
 def test_run_answer_eval_skips_questions_without_facts() -> None:
