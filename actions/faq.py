@@ -92,9 +92,13 @@ class FaqConfig:
     # and offer the runner-ups beside it (hedged); between min_relevant_score and this, a list
     # of titles only. Equal by default: on our own question sets a hedged answer's article was
     # right 0.81 of the time, and the customer reads it at once instead of clicking a title.
-    # A hedged answer below 0.40 still counts as a weak answer for escalation
-    # (triage/escalation.yml, bot_failed.weak_below_score).
     hedge_score: float = 0.30
+    # A hedged answer from an article scoring below this is a weak match, marked `weak` in
+    # its cskh_meta: the bot answered "nothing relevant" there until 2026-12-01, and such
+    # answers still count as the bot failing (two in a row hand the chat to a person) and
+    # as a question the help center has no article for (content gaps). Uncovered questions
+    # score 0.38-0.49 ("cho thuê lều cắm trại" 0.38), so it does not tell them all apart.
+    weak_score: float = 0.40
     # Another section of the best article this close to the best hit is sent too (see
     # `_answer_body`).
     section_margin: float = 0.03
@@ -125,6 +129,8 @@ class FaqAnswer:
     # An answer sent although the search is not sure: it asks "is this it?" and offers the
     # alternatives (when there are any) beside it.
     hedged: bool = False
+    # Hedged from an article scoring below `FaqConfig.weak_score`: a guess, not an answer.
+    weak: bool = False
 
     @property
     def alternatives(self) -> list[ArticleRef]:
@@ -138,12 +144,15 @@ class FaqAnswer:
 
     def meta(self) -> dict[str, Any]:
         """The `cskh_meta` payload of docs/contracts.md (a "none" answer is 0 choices)."""
-        return {
+        meta: dict[str, Any] = {
             "kind": "faq_answer" if self.kind == "answer" else "faq_choices",
             "confident": self.confident,
             "articles": [a.to_json() for a in self.articles],
             "query": self.query,
         }
+        if self.weak:
+            meta["weak"] = True
+        return meta
 
 
 NO_ANSWER_TEXT = (
@@ -382,7 +391,10 @@ def answer_question(
     body = format_answer(_answer_body(kb, query, relevant, config), best.title, best.url)
     if confident:
         return FaqAnswer("answer", body, query, [articles[0]])
-    return FaqAnswer("answer", body, query, articles[: 1 + config.max_alternatives], hedged=True)
+    return FaqAnswer(
+        "answer", body, query, articles[: 1 + config.max_alternatives], hedged=True,
+        weak=best.score < config.weak_score,
+    )
 
 
 NOT_HELPFUL_TEXT = (

@@ -45,6 +45,8 @@ class ActionSettings(BaseSettings):
     # with up to `max_alternatives` other articles as buttons beside it (actions/faq.py);
     # set it above MIN_RELEVANT_SCORE for a list of titles only in between.
     hedge_score: float = Field(default=0.30, ge=0.0, le=1.0)
+    # A hedged answer from an article scoring below this is marked `weak` (actions/faq.py).
+    weak_score: float = Field(default=0.40, ge=0.0, le=1.0)
     # Another section of the best article this close to the best hit is sent too.
     section_margin: float = Field(default=0.03, ge=0.0, le=1.0)
     max_answer_chars: int = Field(default=600, ge=100)

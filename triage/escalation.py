@@ -95,10 +95,6 @@ class RequestedRule:
 class BotFailedRule:
     weak_in_a_row: int = 2
     weak_kinds: frozenset[str] = frozenset({"faq_choices", "fallback"})
-    # An FAQ answer whose article scored below this is weak too: the bot answers down to a
-    # score of 0.30 (actions/faq.py), but below 0.40 it used to say "not found", and two of
-    # those in a row still mean the bot is not helping.
-    weak_below_score: float = 0.40
     answer_kinds: frozenset[str] = frozenset({"faq_answer", "faq_choices", "fallback",
                                               "order_status"})
     negative_feedback: bool = True
@@ -196,7 +192,6 @@ class Policy:
             bot_failed=BotFailedRule(
                 weak_in_a_row=int(b.get("weak_in_a_row", 2)),
                 weak_kinds=frozenset(b.get("weak_kinds", ["faq_choices", "fallback"])),
-                weak_below_score=float(b.get("weak_below_score", 0.40)),
                 answer_kinds=frozenset(
                     b.get("answer_kinds", ["faq_answer", "faq_choices", "fallback",
                                            "order_status"])
@@ -377,15 +372,6 @@ def _not_helpful_in_a_row(recent: Sequence[Turn], latest: Turn, rule: BotFailedR
     return max(said, told)
 
 
-def _low_scoring_answer(meta: Mapping[str, Any], rule: BotFailedRule) -> bool:
-    articles = meta.get("articles")
-    if meta.get("kind") != "faq_answer" or not isinstance(articles, list) or not articles:
-        return False
-    first = articles[0]
-    score = first.get("score") if isinstance(first, Mapping) else None
-    return isinstance(score, (int, float)) and score < rule.weak_below_score
-
-
 def _bot_failed(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> bool:
     text = str(latest.get("text", ""))
     if rule.negative_feedback:
@@ -401,7 +387,9 @@ def _bot_failed(recent: Sequence[Turn], latest: Turn, rule: BotFailedRule) -> bo
     for meta in reversed([m for m in metas if m.get("kind") in rule.answer_kinds]):
         # A hedged answer (faq_answer, confident false) is an answer with "is this it?" and
         # the other titles beside it: "Chưa giúp được" or asking again is the failure signal.
-        if meta.get("kind") not in rule.weak_kinds and not _low_scoring_answer(meta, rule):
+        # A hedged answer marked `weak` (its article scored below the action server's
+        # weak_score, where it used to say "not found") is weak too.
+        if meta.get("kind") not in rule.weak_kinds and meta.get("weak") is not True:
             break
         streak += 1
     return streak >= rule.weak_in_a_row

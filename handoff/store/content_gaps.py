@@ -6,8 +6,10 @@ messages and the `handoffs` rows of a time window:
 - per article: how often a confident FAQ answer named it, how often a hedged one was sent
   from it ("is this it?", other titles beside it), the "did this help?" verdicts given to
   either, and the handoffs that followed them;
-- the customer questions the bot answered with `fallback` or with `faq_choices` offering no
-  article, grouped by wording (accent-folded word sets, Jaccard similarity).
+- the customer questions the bot answered with `fallback`, with `faq_choices` offering no
+  article or with a `weak` guess (a hedged answer from an article scoring where the bot
+  used to say "nothing relevant"), grouped by wording (accent-folded word sets, Jaccard
+  similarity).
 
 Three statements whatever the window holds, each over a bounded primary-key range: the
 report is read by a person on demand, but `created_at` has no index and the table grows
@@ -179,7 +181,7 @@ class Tally:
                 kind = item.get("kind")
                 if kind in QUESTION_KINDS:
                     awaiting_verdict = last_answer = None
-                if kind == "faq_answer":
+                if kind == "faq_answer" and not item.get("weak"):
                     article = self._answered(item)
                     if article is not None:
                         awaiting_verdict = last_answer = article
@@ -262,7 +264,11 @@ def _pressed_button(turn: Turn) -> bool:
 
 def _unanswered(item: dict[str, Any]) -> bool:
     kind = item.get("kind")
-    return kind == "fallback" or (kind == "faq_choices" and not item.get("articles"))
+    return (
+        kind == "fallback"
+        or (kind == "faq_choices" and not item.get("articles"))
+        or (kind == "faq_answer" and item.get("weak") is True)
+    )
 
 
 # ------------------------------------------------------------------ grouping questions

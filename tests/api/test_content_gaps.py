@@ -46,6 +46,8 @@ WEAK = "thanh toán lỗi"
 INSTALMENT = ("tra-gop", "Mua trả góp")
 # Answered from the best passage with "is this it?" and another title beside it.
 HEDGED = {"trả góp được ko": (INSTALMENT, SHIP)}
+# A weak guess: hedged from an article scoring where the bot used to say "nothing relevant".
+GUESS = "shop có cho thuê lều không"
 PERSON = "gặp nhân viên"  # tests' KeywordTriage hands these over at once
 
 
@@ -81,6 +83,13 @@ class ScriptedRasa(CannedRasa):
                 {"recipient_id": sender, "text": "Dạ shop hỗ trợ trả góp 0% ạ."},
                 _meta({"kind": "faq_answer", "confident": False,
                        "articles": [_article(ref) for ref in HEDGED[message]],
+                       "query": message}, sender),
+            ]
+        if message == GUESS:
+            return [
+                {"recipient_id": sender, "text": "Dạ dữ liệu của bạn được dùng để..."},
+                _meta({"kind": "faq_answer", "confident": False, "weak": True,
+                       "articles": [_article(("chinh-sach-bao-mat", "Chính sách bảo mật"))],
                        "query": message}, sender),
             ]
         if message in ("/feedback_helpful", "/feedback_not_helpful"):
@@ -200,6 +209,20 @@ async def test_hedged_answers_are_counted_apart_with_their_verdicts_and_handoffs
     articles = read_csv(await boss.get("/api/console/content-gaps.csv"))
     assert articles[0][-1] == "Trả lời chưa chắc chắn"
     assert [r[-1] for r in articles[1:]] == [str(a["hedged_answers"]) for a in body["articles"]]
+    await boss.aclose()
+
+
+async def test_a_weak_guess_is_a_question_without_an_article_not_an_answer(
+    app: Any, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    boss = await agent_client(app, hub, "boss", "supervisor")
+    await talk(client, "guess-1", GUESS, "/feedback_not_helpful")
+    await talk(client, "guess-2", GUESS)
+    body = await report(boss)
+    assert "chinh-sach-bao-mat" not in {a["article_id"] for a in body["articles"]}
+    assert [(g["example"], g["count"], g["conversations"]) for g in body["questions"]] == [
+        (GUESS, 2, 2)
+    ]
     await boss.aclose()
 
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 ANSWERED = "phí ship ra Hà Nội bao nhiêu?"
 ARTICLE = "phi-van-chuyen"  # what the real bot answers it from
 # The same question the help center has no article for, with and without accents: the bot
-# finds nothing for one and does not understand the other.
+# can only guess (a weak hedged answer) or does not understand; either way it is listed.
 UNANSWERED = ("shop có cho thuê lều cắm trại không", "co cho thue leu cam trai khong")
 
 

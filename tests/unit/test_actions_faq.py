@@ -229,6 +229,17 @@ def test_an_article_opening_that_wins_is_followed_by_the_articles_best_section()
     assert answer_question(alone, "bị trừ tiền 2 lần", config).text.split("\n\n")[0] == intro
 
 
+def test_a_hedged_answer_below_the_weak_score_is_marked_weak_in_its_meta() -> None:
+    config = FaqConfig(confident_score=0.55, min_relevant_score=0.30, hedge_score=0.30,
+                       weak_score=0.40)
+    guess = answer_question(FakeKB([hit("a", 0.35), hit("b", 0.20)]), "phí ship", config)
+    assert guess.hedged and guess.weak and guess.meta()["weak"] is True
+    unsure = answer_question(FakeKB([hit("a", 0.45), hit("b", 0.20)]), "phí ship", config)
+    assert unsure.hedged and not unsure.weak and "weak" not in unsure.meta()
+    sure = answer_question(FakeKB([hit("a", 0.70), hit("b", 0.20)]), "phí ship", config)
+    assert sure.confident and "weak" not in sure.meta()
+
+
 def test_queries_without_diacritics_have_their_own_bar() -> None:
     config = FaqConfig(confident_score=0.6, confident_score_no_diacritics=0.45)
     kb = FakeKB([hit("phi-giao-hang", 0.5)])

@@ -33,11 +33,14 @@ def answer(confident: bool = True) -> dict[str, Any]:
                articles=[{"id": "a", "title": "A", "url": "/a", "score": 0.8}], query="q")
 
 
-def hedged(score: float = 0.5) -> dict[str, Any]:
-    return bot(kind="faq_answer", confident=False, query="q", articles=[
-        {"id": "a", "title": "A", "url": "/a", "score": score},
-        {"id": "b", "title": "B", "url": "/b", "score": score - 0.01},
-    ])
+def hedged(weak: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {"kind": "faq_answer", "confident": False, "query": "q", "articles": [
+        {"id": "a", "title": "A", "url": "/a", "score": 0.35 if weak else 0.5},
+        {"id": "b", "title": "B", "url": "/b", "score": 0.34 if weak else 0.49},
+    ]}
+    if weak:
+        meta["weak"] = True
+    return bot(**meta)
 
 
 ESCALATE = [
@@ -59,9 +62,9 @@ ESCALATE = [
      user("sao rồi", NEU), None, "requested"),
     ("bot-failed-two-weak", [user("a", NEU), answer(False), user("b", NEU), bot(kind="fallback")],
      user("hả?", NEU), None, "bot_failed"),
-    # Answers scoring 0.30-0.40 used to be "not found": two in a row still fail.
-    ("bot-failed-two-low-scoring-hedged", [user("a", NEU), hedged(0.35), user("b", NEU)],
-     user("c", NEU, replies=[hedged(0.32)]), None, "bot_failed"),
+    # Weak hedged answers (scoring where the bot used to say "not found"): two still fail.
+    ("bot-failed-two-weak-hedged", [user("a", NEU), hedged(weak=True), user("b", NEU)],
+     user("c", NEU, replies=[hedged(weak=True)]), None, "bot_failed"),
     ("bot-failed-feedback-twice", [user("phí ship?", NEU), answer(True),
                                    bot(kind="feedback", helpful=False), user("ship nội thành"),
                                    answer(True), bot(kind="feedback", helpful=False)],
@@ -117,7 +120,7 @@ NO_ESCALATE = [
     # Hedged answers (the likely passage with "is this it?") are answers, not failures.
     ("two-hedged-answers", [user("a", NEU), hedged(), user("b", NEU), hedged()],
      user("c", NEU), None),
-    ("low-scoring-then-hedged", [user("a", NEU), hedged(0.35), user("b", NEU), hedged(0.45)],
+    ("weak-then-hedged", [user("a", NEU), hedged(weak=True), user("b", NEU), hedged()],
      user("c", NEU), None),
     # One "Chưa giúp được": the bot offers to rephrase or a person; the chat stays with it.
     ("one-not-helpful", [user("phí ship?", NEU), answer(True)],
