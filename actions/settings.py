@@ -36,7 +36,7 @@ class ActionSettings(BaseSettings):
     # FAQ decision thresholds on the knowledge base's blended score (roughly 0..1). Picked on
     # the retrieval eval set; see bot/MEASUREMENTS.md ("FAQ thresholds").
     confident_score: float = Field(default=0.55, ge=0.0, le=1.0)
-    confident_score_no_diacritics: float = Field(default=0.45, ge=0.0, le=1.0)
+    confident_score_no_diacritics: float = Field(default=0.55, ge=0.0, le=1.0)
     min_relevant_score: float = Field(default=0.30, ge=0.0, le=1.0)
     # Two different articles within this margin of each other -> a hedged answer, not a
     # confident one (actions/faq.py FaqConfig says how it was chosen).

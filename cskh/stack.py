@@ -63,6 +63,14 @@ LOAD_FROM_ONE_ADDRESS = {
     "CSKH_HUB_RATE_MESSAGES_PER_SESSION_PER_MINUTE": "100000",
 }
 
+# A test or benchmark stack answers as in business hours whatever the clock says: the hub's
+# default hours (08:00-21:00 in Vietnam) made an escalation read "we are closed" when the
+# suite ran after 14:00 UTC. Tests of the closed hub pass their own hours.
+ROUND_THE_CLOCK = {
+    "CSKH_HUB_BUSINESS_HOURS": "00:00-24:00",
+    "CSKH_HUB_BUSINESS_DAYS": "1-7",
+}
+
 
 def _env(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
@@ -118,7 +126,9 @@ class StackConfig:
             **overrides,
             # Every simulated customer comes from 127.0.0.1: the per-address limits that
             # protect a public hub would throttle the load itself (tests/api checks them).
-            "extra_env": {**LOAD_FROM_ONE_ADDRESS, **_env(overrides.get("extra_env"))},
+            "extra_env": {
+                **LOAD_FROM_ONE_ADDRESS, **ROUND_THE_CLOCK, **_env(overrides.get("extra_env")),
+            },
         }
         return cls(**values)  # type: ignore[arg-type]
 

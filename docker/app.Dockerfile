@@ -7,6 +7,8 @@ COPY pyproject.toml README.md ./
 COPY cskh cskh
 COPY knowledge_base knowledge_base
 COPY triage triage
+# Everyday Vietnamese for putting marks back on queries typed without them (cskh/diacritics.py).
+COPY nlu_data nlu_data
 COPY actions actions
 COPY handoff handoff
 RUN pip install --no-cache-dir -e . --config-settings editable_mode=compat \

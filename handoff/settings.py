@@ -214,7 +214,16 @@ class HubSettings(BaseSettings):
             raise ConfigError("CSKH_HUB_SECRET_KEY must be set when CSKH_HUB_ENV=production")
         if not _HOURS_RE.match(self.business_hours):
             raise ConfigError(
-                f"business_hours must look like 08:00-21:00, got {self.business_hours!r}"
+                f"business_hours must look like 08:00-21:00 (00:00-24:00 for round the "
+                f"clock), got {self.business_hours!r}"
+            )
+        try:
+            start, end = self.hours()
+        except ValueError as exc:
+            raise ConfigError(f"business_hours {self.business_hours!r}: {exc}") from exc
+        if not start < end:
+            raise ConfigError(
+                f"business_hours must open before it closes, got {self.business_hours!r}"
             )
         self.business_day_set()  # validates
         kind, sep, name = self.sentiment_model.strip().partition(":")
@@ -302,5 +311,8 @@ _HOURS_RE = re.compile(r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")
 
 
 def _parse_time(text: str) -> time:
-    hour, minute = text.split(":")
-    return time(int(hour) % 24, int(minute))
+    hour, minute = (int(part) for part in text.split(":"))
+    if (hour, minute) == (24, 0):
+        # "00:00-24:00": a support team answering round the clock; closes at the day's end.
+        return time.max
+    return time(hour, minute)

@@ -210,7 +210,7 @@ def _print_other(
           f"{report.seconds:.1f} s with the settings of {_shown(index)}:\n"
           f"  embedder {shop.embedder.name}, splitter {SPLITTER_VERSION}, search dense_weight "
           f"{cfg.dense_weight}, dense {cfg.dense_floor}-{cfg.dense_ceiling}, title_boost "
-          f"{cfg.title_boost}")
+          f"{cfg.title_boost}, restore marks {'on' if cfg.restore_diacritics else 'off'}")
     built_with = read_manifest(index).get("splitter")
     if built_with != SPLITTER_VERSION:
         print(f"warning: {_shown(index)} was built with splitter {built_with!r}, this code "

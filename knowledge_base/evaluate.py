@@ -19,7 +19,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -180,7 +180,17 @@ def rankers(kb: KnowledgeBase) -> dict[str, Ranker]:
         order = sorted(range(len(scores)), key=lambda i: -scores[i])[:20]
         return [kb.passages[i] for i in order]
 
-    return {"hybrid (ours)": ours, "dense only": dense_only, "bm25 baseline": baseline}
+    unrestored = kb.with_config(replace(kb.config, restore_diacritics=False))
+
+    def without_restoration(query: str) -> list[Passage]:
+        # Ours before marks were put back on queries typed without them (cskh/diacritics.py).
+        hits = unrestored.search(query, top_k=20)
+        return [by_id[(h.article_id, h.section, h.text)] for h in hits]
+
+    return {
+        "hybrid (ours)": ours, "no restoration": without_restoration,
+        "dense only": dense_only, "bm25 baseline": baseline,
+    }
 
 
 def format_table(results: Sequence[tuple[str, Metrics]]) -> str:

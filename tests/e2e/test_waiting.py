@@ -22,8 +22,6 @@ pytestmark = pytest.mark.e2e
 def queue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run_dir: Path = tmp_path_factory.mktemp("waiting")
     env = {
-        "CSKH_HUB_BUSINESS_HOURS": "00:00-23:59",
-        "CSKH_HUB_BUSINESS_DAYS": "1-7",
         "CSKH_HUB_QUEUE_UPDATE_CHECK_SECONDS": "1",
         "CSKH_HUB_QUEUE_NOTICE_MIN_SECONDS": "2",
     }

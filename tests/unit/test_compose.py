@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from actions.settings import ActionSettings
+from cskh.diacritics import EVERYDAY_SOURCES
 from cskh.paths import REPO_ROOT
 from handoff.settings import HubSettings
 from handoff.store.models import Base
@@ -178,6 +179,10 @@ def test_dockerfiles_copy_what_the_commands_run() -> None:
     app = (REPO_ROOT / "docker" / "app.Dockerfile").read_text("utf-8")
     for package in ("handoff", "actions", "cskh", "triage", "knowledge_base"):
         assert f"COPY {package} {package}" in app
+    # The search reads everyday Vietnamese from these to put marks back on queries.
+    for source in EVERYDAY_SOURCES:
+        top = source.relative_to(REPO_ROOT).parts[0]
+        assert f"COPY {top} {top}" in app
     rasa = (REPO_ROOT / "docker" / "rasa.Dockerfile").read_text("utf-8")
     assert "COPY bot bot" in rasa and "--fixed-model-name cskh" in rasa
     assert Path(REPO_ROOT / "bot" / "credentials.yml").exists()

