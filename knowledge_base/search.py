@@ -226,26 +226,26 @@ class KnowledgeBase:
         expanded = expand_teencode(query)
         if expanded != fold(query):
             variants.append(expanded)
-        marked = not has_diacritics(query) and self.config.restore_diacritics
-        if marked:
-            restored = self.restorer.restore(query)
+        restored = None
+        if self.config.restore_diacritics and not has_diacritics(query):
+            reading = self.restorer.restore(query)
             # Nothing to put back (an order code, "iphone 11"): the folded vectors cover it.
-            marked = has_diacritics(restored)
-            if marked:
-                variants.append(restored)
+            if has_diacritics(reading):
+                restored = reading
+                variants.append(reading)
         known = known_vectors or {}
         missing = [v for v in variants if v not in known]
         fresh: dict[str, np.ndarray] = {}
         if missing:
             fresh = dict(zip(missing, self.embedder.embed_queries(missing), strict=True))
         q = np.stack([np.asarray(known.get(v, fresh.get(v)), dtype=np.float32) for v in variants])
-        if marked:
-            # The restored text has marks: it is compared with the passages as written.
-            best = np.maximum((self._folded @ q[:-1].T).max(axis=1), self._original @ q[-1])
-            return best
-        best = (self._folded @ q.T).max(axis=1)  # (n, variants) -> n
+        typed = q[:-1] if restored else q
+        best = (self._folded @ typed.T).max(axis=1)  # (n, variants) -> n
         if has_diacritics(query):
             best = np.maximum(best, self._original @ q[0])
+        if restored:
+            # The restored reading has marks: it is compared with the passages as written.
+            best = np.maximum(best, self._original @ q[-1])
         return best
 
     def score_all(
