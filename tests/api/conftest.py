@@ -77,7 +77,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
 def settings(database_url: str) -> HubSettings:
     return HubSettings(
         database_url=database_url,
-        business_hours="00:00-23:59",  # always open unless a test says otherwise
+        business_hours="00:00-24:00",  # always open unless a test says otherwise
         business_days="1-7",
         session_hours=1,
     )

@@ -45,7 +45,7 @@ CSRF = {"X-Requested-With": "cskh"}
 def fuzz_settings(database_url: str = "sqlite://") -> HubSettings:
     return HubSettings(
         database_url=database_url,
-        business_hours="00:00-23:59",
+        business_hours="00:00-24:00",
         business_days="1-7",
         session_hours=1,
         socket_ping_interval=1.0,

@@ -28,7 +28,7 @@ class TemplateRasa(CannedRasa):
 
 @pytest.fixture
 async def flower_shop(database_url: str) -> AsyncIterator[Any]:
-    settings = HubSettings(database_url=database_url, business_hours="00:00-23:59",
+    settings = HubSettings(database_url=database_url, business_hours="00:00-24:00",
                            shop_name="Tiệm Hoa Mai", bot_self="mình", bot_customer="bạn")
     app = create_app(settings, rasa=TemplateRasa(), triage=KeywordTriage())
     async with app.router.lifespan_context(app):

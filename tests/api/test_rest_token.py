@@ -25,7 +25,7 @@ async def _app(settings: HubSettings) -> AsyncIterator[Any]:
 @pytest.fixture
 async def token_app(tmp_path: Any) -> AsyncIterator[Any]:
     async for app in _app(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-                                      business_hours="00:00-23:59", rest_token="s3cret")):
+                                      business_hours="00:00-24:00", rest_token="s3cret")):
         yield app
 
 
