@@ -137,6 +137,87 @@ def _last_customer_text(tracker: Tracker) -> str:
     return ""
 
 
+_FAQ_KINDS = ("faq_answer", "faq_choices")
+
+
+def _faq_meta(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The cskh_meta of a bot event that answered from the help center, else None."""
+    if event.get("event") != "bot":
+        return None
+    meta = ((event.get("data") or {}).get("custom") or {}).get("cskh_meta") or {}
+    return meta if meta.get("kind") in _FAQ_KINDS else None
+
+
+def _asked_before(meta: dict[str, Any]) -> str:
+    """The question an earlier help-center answer was for, with its own context when it
+    was itself a follow-up ("bảo hành máy giặt" + "bao lâu?", then "còn tủ lạnh?")."""
+    return " ".join(
+        part for part in (str(meta.get("context") or ""), str(meta.get("query") or "")) if part
+    ).strip()
+
+
+# "Chưa đúng" typed this long after an answer is not about it (follow-ups have their own
+# window, `follow_up_seconds`, which an operator may turn off without turning this off).
+FEEDBACK_WINDOW_SECONDS = 1800.0
+# Typed messages that carry no question of their own ("cảm ơn", "ok", "chưa đúng"): the
+# question before them is still what the conversation is about.
+_NO_NEW_TOPIC = frozenset({"thank", "affirm", "deny", "feedback_helpful", "feedback_not_helpful"})
+
+
+def _typed_question(event: dict[str, Any]) -> bool:
+    """A user event the customer typed (not a button payload) that may ask something new."""
+    text = (event.get("text") or "").strip()
+    if event.get("event") != "user" or not text or text.startswith("/"):
+        return False
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+    return intent not in _NO_NEW_TOPIC
+
+
+def _answer_before(tracker: Tracker, window_seconds: float) -> dict[str, Any] | None:
+    """The help-center answer (its cskh_meta) to the question the customer asked before
+    their latest message, when it came within `window_seconds`; None when the message before
+    was something else (an order code, a new question the bot could not place), there is
+    none, or the session restarted. Button clicks and typed "cảm ơn"/"chưa đúng" in between
+    do not count as a question."""
+    if window_seconds <= 0:
+        return None
+    events = list(tracker.events)
+    # Skip the latest message itself: the last user event.
+    for i in range(len(events) - 1, -1, -1):
+        if events[i].get("event") == "user":
+            events, now = events[:i], events[i].get("timestamp")
+            break
+    else:
+        return None
+    for event in reversed(events):
+        if event.get("event") == "session_started":
+            return None
+        meta = _faq_meta(event)
+        if meta is not None:
+            when = event.get("timestamp")
+            if now is not None and when is not None and float(now) - float(when) > window_seconds:
+                return None  # a new question after a long pause, not a follow-up
+            return meta
+        if _typed_question(event):
+            return None  # the previous question got no help-center answer
+    return None
+
+
+def _follow_up_context(tracker: Tracker, window_seconds: float) -> str:
+    """The question the customer's latest message may follow up ("" when there is none)."""
+    meta = _answer_before(tracker, window_seconds)
+    return _asked_before(meta) if meta is not None else ""
+
+
+def _latest_faq_meta(tracker: Tracker) -> dict[str, Any]:
+    """The last help-center answer's meta (the one whose buttons the customer is clicking)."""
+    for event in reversed(tracker.events):
+        meta = _faq_meta(event)
+        if meta is not None:
+            return meta
+    return {}
+
+
 def _emit_faq(dispatcher: CollectingDispatcher, answer: FaqAnswer) -> None:
     if answer.kind == "answer":
         dispatcher.utter_message(text=answer.text)
@@ -184,12 +265,17 @@ class ActionAnswerFaq(Action):
             return _order_turn(dispatcher, tracker)
         started = time.perf_counter()
         if intent == "choose_article" and article_id:
-            # The question is the text the customer typed before clicking a title.
-            answer = answer_article(kb, article_id, _last_customer_text(tracker), config)
+            # The question is the text the customer typed before clicking a title, searched
+            # with the context it was answered in.
+            context = str(_latest_faq_meta(tracker).get("context") or "")
+            answer = answer_article(
+                kb, article_id, _last_customer_text(tracker), config, context or None
+            )
             events: list[EventType] = [SlotSet("article_id", None)]
         else:
             answer = answer_question(
-                kb, tracker.latest_message.get("text") or "", config, _known_vectors(kb, tracker)
+                kb, tracker.latest_message.get("text") or "", config, _known_vectors(kb, tracker),
+                _follow_up_context(tracker, config.follow_up_seconds) or None,
             )
             events = []
         ACTION_METRICS.search_seconds.observe(time.perf_counter() - started, outcome=answer.kind)
@@ -228,16 +314,27 @@ class ActionFeedbackNotHelpful(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        config = get_settings().faq_config()
+        typed = not (tracker.latest_message.get("text") or "").strip().startswith("/")
+        if typed:
+            # "chưa đúng ý" typed after an answer is about that answer's question. With no
+            # answer before it, NLU misread a question ("mua về không ưng thì trả lại được
+            # không" reads like "không đúng ý"): answer it as one.
+            before = _answer_before(tracker, FEEDBACK_WINDOW_SECONDS)
+            if before is None:
+                return ActionAnswerFaq().run(dispatcher, tracker, domain)
+            query, context = str(before.get("query") or ""), str(before.get("context") or "")
+            given = {str(a.get("id")) for a in before.get("articles") or []}
+        else:
+            query, given = _last_customer_text(tracker), _articles_given(tracker)
+            context = str(_latest_faq_meta(tracker).get("context") or "")
         try:
             kb = get_knowledge_base()
         except Exception:
             logger.exception("Knowledge base unavailable")
             answer = FaqAnswer("none", NOT_HELPFUL_TEXT, "")
         else:
-            answer = next_best(
-                kb, _last_customer_text(tracker), _articles_given(tracker),
-                get_settings().faq_config(),
-            )
+            answer = next_best(kb, query, given, config, context or None)
         buttons = [_article_button(a) for a in answer.articles]
         dispatcher.utter_message(text=answer.text, buttons=[*buttons, HUMAN_BUTTON])
         articles = [a.to_json() for a in answer.articles]

@@ -64,10 +64,13 @@ class SearchesKnowledge(Protocol):
     """The part of `knowledge_base.search.KnowledgeBase` the FAQ logic needs."""
 
     def search(
-        self, query: str, top_k: int = 5, *, known_vectors: Mapping[str, Any] | None = None
+        self, query: str, top_k: int = 5, *, known_vectors: Mapping[str, Any] | None = None,
+        context: str | None = None,
     ) -> Sequence[HitLike]: ...
 
-    def search_within(self, query: str, article_id: str, top_k: int = 1) -> Sequence[HitLike]: ...
+    def search_within(
+        self, query: str, article_id: str, top_k: int = 1, context: str | None = None
+    ) -> Sequence[HitLike]: ...
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,9 @@ class FaqConfig:
     # Another section of the best article this close to the best hit is sent too (see
     # `_answer_body`).
     section_margin: float = 0.03
+    # A message sent within this many seconds of a help-center answer may follow it up
+    # ("bao lâu vậy?"): it is searched with the question before (`answer_question`).
+    follow_up_seconds: float = 1800.0
     max_answer_chars: int = 600
     max_choices: int = 3
     max_alternatives: int = 2
@@ -134,6 +140,8 @@ class FaqAnswer:
     hedged: bool = False
     # Hedged from an article scoring below `FaqConfig.weak_score`: a guess, not an answer.
     weak: bool = False
+    # The question before, when this one was searched as its follow-up ("" otherwise).
+    context: str = ""
 
     @property
     def alternatives(self) -> list[ArticleRef]:
@@ -155,6 +163,8 @@ class FaqAnswer:
         }
         if self.weak:
             meta["weak"] = True
+        if self.context:
+            meta["context"] = self.context
         return meta
 
 
@@ -341,7 +351,8 @@ def _under_heading(query: str, hit: HitLike, config: FaqConfig) -> str:
 
 
 def _answer_body(
-    kb: SearchesKnowledge, query: str, hits: Sequence[HitLike], config: FaqConfig
+    kb: SearchesKnowledge, query: str, hits: Sequence[HitLike], config: FaqConfig,
+    context: str | None = None,
 ) -> str:
     """The answer from the best passage and, when another section of the same article scores
     within `section_margin` of it, from that section too, under its own heading.
@@ -357,7 +368,7 @@ def _answer_body(
     if _is_opening(best):
         candidates = [h for h in hits[1:] if h.article_id == best.article_id]
         if not any(not _is_opening(h) for h in candidates):
-            candidates = list(kb.search_within(query, best.article_id, top_k=3))
+            candidates = list(kb.search_within(query, best.article_id, top_k=3, context=context))
         section = next((h for h in candidates if not _is_opening(h)), None)
         if section is not None:
             return "\n\n".join(_under_heading(query, h, config) for h in (best, section))
@@ -374,29 +385,39 @@ def _answer_body(
 def answer_question(
     kb: SearchesKnowledge, query: str, config: FaqConfig,
     known_vectors: Mapping[str, Any] | None = None,
+    context: str | None = None,
 ) -> FaqAnswer:
     """Answer, offer choices, or admit there is nothing relevant.
 
     `known_vectors`: query vectors the hub already computed (cskh/query_vector.py).
+    `context`: the question the customer asked just before (see `follow_up_context`); the
+    search then also counts how well a passage answers it, so "bao lâu vậy?" after a question
+    about warranties finds the warranty periods.
     """
     query = query.strip()
-    hits = list(kb.search(query, top_k=config.top_k, known_vectors=known_vectors)) if query else []
+    context = (context or "").strip()
+    hits = list(
+        kb.search(query, top_k=config.top_k, known_vectors=known_vectors, context=context or None)
+    ) if query else []
     relevant = [h for h in hits if h.score >= config.min_relevant_score]
     if not relevant:
-        return FaqAnswer("none", NO_ANSWER_TEXT, query)
+        return FaqAnswer("none", NO_ANSWER_TEXT, query, context=context)
     articles = _distinct_articles(relevant)
     best = relevant[0]
     contested = len(articles) > 1 and articles[1].score >= best.score - config.ambiguity_margin
     bar = config.confident_score if has_diacritics(query) else config.confident_score_no_diacritics
     confident = best.score >= bar and not contested
     if not confident and best.score < config.hedge_score:
-        return FaqAnswer("choices", CHOICES_TEXT, query, articles[: config.max_choices])
-    body = format_answer(_answer_body(kb, query, relevant, config), best.title, best.url)
+        return FaqAnswer(
+            "choices", CHOICES_TEXT, query, articles[: config.max_choices], context=context
+        )
+    body = _answer_body(kb, query, relevant, config, context or None)
+    body = format_answer(body, best.title, best.url)
     if confident:
-        return FaqAnswer("answer", body, query, [articles[0]])
+        return FaqAnswer("answer", body, query, [articles[0]], context=context)
     return FaqAnswer(
         "answer", body, query, articles[: 1 + config.max_alternatives], hedged=True,
-        weak=best.score < config.weak_score,
+        weak=best.score < config.weak_score, context=context,
     )
 
 
@@ -412,13 +433,15 @@ NEXT_BEST_TEXT = (
 
 
 def next_best(
-    kb: SearchesKnowledge, query: str, given: Collection[str], config: FaqConfig
+    kb: SearchesKnowledge, query: str, given: Collection[str], config: FaqConfig,
+    context: str | None = None,
 ) -> FaqAnswer:
-    """After "Chưa giúp được": the next relevant articles for the same question, without the
-    ones already given ("choices"), or, when there are none, the rephrase-or-a-person reply
-    ("none"). Either way the customer gets a way forward, not a repeat."""
+    """After "Chưa giúp được": the next relevant articles for the same question (searched as
+    it was, with its `context`), without the ones already given ("choices"), or, when there
+    are none, the rephrase-or-a-person reply ("none"). Either way the customer gets a way
+    forward, not a repeat."""
     query = query.strip()
-    hits = list(kb.search(query, top_k=config.top_k)) if query else []
+    hits = list(kb.search(query, top_k=config.top_k, context=context or None)) if query else []
     others = [
         a for a in _distinct_articles([h for h in hits if h.score >= config.min_relevant_score])
         if a.id not in given
@@ -429,13 +452,16 @@ def next_best(
 
 
 def answer_article(
-    kb: SearchesKnowledge, article_id: str, query: str, config: FaqConfig
+    kb: SearchesKnowledge, article_id: str, query: str, config: FaqConfig,
+    context: str | None = None,
 ) -> FaqAnswer:
-    """Answer from the article the customer picked among the offered titles."""
-    hits = list(kb.search_within(query.strip(), article_id, top_k=3))
+    """Answer from the article the customer picked among the offered titles (for the
+    question they typed, with its `context` when it was a follow-up)."""
+    context = (context or "").strip() or None
+    hits = list(kb.search_within(query.strip(), article_id, top_k=3, context=context))
     if not hits:
         return FaqAnswer("none", NO_ANSWER_TEXT, query)
     hit = hits[0]
-    body = _answer_body(kb, query.strip(), hits, config)
+    body = _answer_body(kb, query.strip(), hits, config, context)
     ref = ArticleRef(hit.article_id, hit.title, hit.url, hit.score)
     return FaqAnswer("answer", format_answer(body, hit.title, hit.url), query, [ref])

@@ -39,16 +39,20 @@ class _CachedSearch:
 
     def __init__(self, kb: Any) -> None:
         self._kb = kb
-        self._cache: dict[tuple[str, int], list[Any]] = {}
+        self._cache: dict[tuple[str, int, Any], list[Any]] = {}
 
-    def search(self, query: str, top_k: int = 5, *, known_vectors: Any = None) -> list[Any]:
-        key = (query, top_k)
+    def search(
+        self, query: str, top_k: int = 5, *, known_vectors: Any = None, context: Any = None
+    ) -> list[Any]:
+        key = (query, top_k, context)
         if key not in self._cache:
-            self._cache[key] = list(self._kb.search(query, top_k=top_k))
+            self._cache[key] = list(self._kb.search(query, top_k=top_k, context=context))
         return self._cache[key]
 
-    def search_within(self, query: str, article_id: str, top_k: int = 1) -> list[Any]:
-        return list(self._kb.search_within(query, article_id, top_k=top_k))
+    def search_within(
+        self, query: str, article_id: str, top_k: int = 1, context: Any = None
+    ) -> list[Any]:
+        return list(self._kb.search_within(query, article_id, top_k=top_k, context=context))
 
 
 def main(argv: list[str] | None = None) -> int:

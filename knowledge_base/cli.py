@@ -182,6 +182,28 @@ def _print_sets(kb: Any, sets: list[tuple[Path, list[Any]]], name: Callable[[Pat
             print(format_answer_table(answers))
 
 
+def _print_follow_ups(kb: Any, path: Path, label: str) -> None:
+    from knowledge_base.evaluate import (
+        action_faq_config,
+        format_follow_up_table,
+        load_follow_ups,
+        run_follow_up_eval,
+    )
+
+    try:
+        follow_ups = load_follow_ups(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"{path}: cannot read follow-ups ({exc})") from exc
+    print()
+    print(f"{path.name} ({label}): {len(follow_ups)} questions asked right after another one, "
+          "answered alone and with the question before\n"
+          f"  (context weight {kb.config.context_weight}); follow_up = leans on it ("
+          "\"bao lâu vậy?\"), new_topic = stands alone and must not be pulled back;\n"
+          "  article = the reply's article is right; weak = a guess the hub counts as the bot "
+          "failing")
+    print(format_follow_up_table(run_follow_up_eval(kb, follow_ups, action_faq_config())))
+
+
 def _shown(path: Path) -> str:
     from cskh.paths import REPO_ROOT
 
@@ -221,6 +243,9 @@ def _print_other(
 def _eval(args: argparse.Namespace) -> int:
     from knowledge_base.evaluate import (
         DEFAULT_QUESTIONS,
+        FOLLOW_UPS,
+        FOLLOW_UPS_HELDOUT,
+        FOLLOW_UPS_HELDOUT_LABEL,
         SHORT_QUESTIONS,
         TELCO_ARTICLES,
         TELCO_LABEL,
@@ -240,6 +265,11 @@ def _eval(args: argparse.Namespace) -> int:
             telco = _read_question_sets([TELCO_QUESTIONS])
         kb = _load_kb(args.index)
         _print_sets(kb, sets, lambda path: path.name)
+        if args.questions is None:
+            for path, label in ((FOLLOW_UPS, "chose the context weight"),
+                                (FOLLOW_UPS_HELDOUT, FOLLOW_UPS_HELDOUT_LABEL)):
+                if path.exists():
+                    _print_follow_ups(kb, path, label)
         if telco is not None:
             _print_other(kb, args.index, TELCO_ARTICLES, telco, TELCO_LABEL)
     print("(dense only reuses the hybrid ranker's query embeddings: its times exclude embedding)")

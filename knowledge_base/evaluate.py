@@ -387,3 +387,90 @@ def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
             f"{f(m.facts_after_pick):>16} {f'{m.chars_p50:.0f}/{m.chars_p95:.0f}':>13}"
         )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Follow-ups: a question that leans on the one before ("bao lâu vậy?")
+
+FOLLOW_UPS = REPO_ROOT / "knowledge_base" / "eval" / "follow_ups.jsonl"
+# Written after FOLLOW_UPS had been used to choose `SearchConfig.context_weight`, about other
+# articles, and not looked at until that choice was final: the honest check of it.
+FOLLOW_UPS_HELDOUT = REPO_ROOT / "knowledge_base" / "eval" / "follow_ups_heldout.jsonl"
+FOLLOW_UPS_HELDOUT_LABEL = "held out: written 2026-12-06 after the context weight was chosen"
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    previous: str  # the question the bot answered just before
+    question: Question
+    kind: str  # "follow_up" (leans on `previous`) | "new_topic" (stands alone)
+
+
+def load_follow_ups(path: Path = FOLLOW_UPS) -> list[FollowUp]:
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                kind = row.get("kind", "")
+                if kind not in ("follow_up", "new_topic") or not row.get("facts"):
+                    raise ValueError(f"needs kind follow_up|new_topic and facts: {line.strip()}")
+                question = Question(row["question"], row["article"], row["section"], kind,
+                                    tuple(row["facts"]))
+                out.append(FollowUp(row["previous"], question, kind))
+    return out
+
+
+@dataclass(frozen=True)
+class FollowUpMetrics:
+    kind: str
+    searched: str  # "alone" | "with the question before"
+    n: int
+    facts_in_reply: float
+    right_article: float  # the reply's article (or the first title offered) is the right one
+    section_at_1: float  # the best passage is the right section
+    confident: float
+    weak: float  # hedged from a weak match (counted as the bot failing)
+
+
+def run_follow_up_eval(
+    kb: KnowledgeBase, follow_ups: Sequence[FollowUp], config: FaqConfig
+) -> list[FollowUpMetrics]:
+    """Each follow-up answered as the action server does, alone and with the question before
+    it as context (actions/faq.py `answer_question(..., context=)`)."""
+    from actions.faq import answer_question
+
+    out = []
+    for kind in ("follow_up", "new_topic"):
+        items = [f for f in follow_ups if f.kind == kind]
+        if not items:
+            continue
+        for searched in ("alone", "with the question before"):
+            facts = article = section = confident = weak = 0
+            for item in items:
+                q = item.question
+                context = item.previous if searched != "alone" else None
+                answer = answer_question(kb, q.question, config, context=context)
+                facts += not missing_facts(sent_text(answer), q.facts)
+                article += bool(answer.articles) and answer.articles[0].id == q.article
+                hits = kb.search(q.question, top_k=1, context=context)
+                section += bool(hits) and (hits[0].article_id, hits[0].section) == (
+                    q.article, q.section)
+                confident += answer.confident
+                weak += answer.weak
+            n = len(items)
+            out.append(FollowUpMetrics(kind, searched, n, facts / n, article / n, section / n,
+                                       confident / n, weak / n))
+    return out
+
+
+def format_follow_up_table(results: Sequence[FollowUpMetrics]) -> str:
+    header = (f"{'kind':<10} {'searched':<25} {'n':>3} {'facts':>6} {'article':>7} "
+              f"{'secR@1':>6} {'confident':>9} {'weak':>5}")
+    lines = [header, "-" * len(header)]
+    for m in results:
+        lines.append(
+            f"{m.kind:<10} {m.searched:<25} {m.n:>3} {m.facts_in_reply:>6.3f} "
+            f"{m.right_article:>7.3f} {m.section_at_1:>6.3f} {m.confident:>9.3f} {m.weak:>5.3f}"
+        )
+    return "\n".join(lines)

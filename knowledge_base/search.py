@@ -46,6 +46,12 @@ class SearchConfig:
     # passages as written (cskh/diacritics.py): recall@1 on our questions typed without marks
     # 0.831 -> 0.892, in teencode 0.825 -> 0.900 (`cskh eval kb` prints the search without it).
     restore_diacritics: bool = True
+    # A follow-up ("bao lâu vậy?", "còn ở Sài Gòn?") is searched together with the question
+    # before it: a passage scores the weighted mean of its score for the message (1) and for
+    # that question (this weight). Chosen on knowledge_base/eval/follow_ups.jsonl (`cskh eval
+    # kb`, facts in the reply: 11/30 follow-ups answered alone, 0.3 -> 15, 0.5 -> 19, 1.0 ->
+    # 19; questions changing topic 8/10 alone and at 0.5, 7/10 at 1.0).
+    context_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -251,7 +257,13 @@ class KnowledgeBase:
     def score_all(
         self, query: str, dense: np.ndarray | None = None,
         known_vectors: Mapping[str, np.ndarray] | None = None,
+        context: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Blended, dense and lexical scores of every passage for `query`.
+
+        `context`: the question the customer asked just before, when `query` follows it up;
+        the blended score then also counts how well a passage answers that question
+        (`SearchConfig.context_weight`). Dense and lexical stay those of `query` alone."""
         cfg = self.config
         if dense is None:
             dense = self.dense_scores(query, known_vectors)
@@ -259,6 +271,9 @@ class KnowledgeBase:
         span = cfg.dense_ceiling - cfg.dense_floor
         dense_scaled = np.clip((dense - cfg.dense_floor) / span, 0.0, 1.0)
         blended = cfg.dense_weight * dense_scaled + (1 - cfg.dense_weight) * lexical
+        if context and context.strip() and cfg.context_weight > 0:
+            before = self.score_all(context)[0]
+            blended = (blended + cfg.context_weight * before) / (1 + cfg.context_weight)
         return blended, dense, lexical
 
     def _hit(self, i: int, blended: np.ndarray, dense: np.ndarray, lexical: np.ndarray) -> Hit:
@@ -271,11 +286,13 @@ class KnowledgeBase:
     def search(
         self, query: str, top_k: int = 5, dense: np.ndarray | None = None,
         known_vectors: Mapping[str, np.ndarray] | None = None,
+        context: str | None = None,
     ) -> list[Hit]:
-        """Best passages first; `dense` or `known_vectors` reuse work a caller already did."""
+        """Best passages first; `dense` or `known_vectors` reuse work a caller already did;
+        `context` is the question `query` follows up (see `score_all`)."""
         if not query.strip() or not self.passages or top_k <= 0:
             return []
-        blended, dense, lexical = self.score_all(query, dense, known_vectors)
+        blended, dense, lexical = self.score_all(query, dense, known_vectors, context)
         order = np.argsort(-blended, kind="stable")[:top_k]
         return [self._hit(int(i), blended, dense, lexical) for i in order]
 
@@ -310,7 +327,9 @@ class KnowledgeBase:
                     best[hit.article_id] = scored
         return sorted(best.values(), key=lambda h: -h.score)[:top_k]
 
-    def search_within(self, query: str, article_id: str, top_k: int = 1) -> list[Hit]:
+    def search_within(
+        self, query: str, article_id: str, top_k: int = 1, context: str | None = None
+    ) -> list[Hit]:
         """Best passages of one article (the customer picked it from the offered titles)."""
         rows = [i for i, p in enumerate(self.passages) if p.article_id == article_id]
         if not rows:
@@ -318,7 +337,7 @@ class KnowledgeBase:
         if not query.strip():
             blended = np.zeros(len(self.passages), dtype=np.float32)
             return [self._hit(i, blended, blended, blended) for i in rows[:top_k]]
-        blended, dense, lexical = self.score_all(query)
+        blended, dense, lexical = self.score_all(query, context=context)
         rows.sort(key=lambda i: -blended[i])
         return [self._hit(i, blended, dense, lexical) for i in rows[:top_k]]
 

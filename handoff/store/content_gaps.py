@@ -199,6 +199,11 @@ class Tally:
                     if text is None and not seen_customer:
                         # The question itself is older than the scanned range.
                         text = item.get("query") if isinstance(item.get("query"), str) else None
+                    context = item.get("context")
+                    if text and text.strip() and isinstance(context, str) and context.strip():
+                        # A follow-up ("thế còn bạt?") means nothing to whoever writes the
+                        # missing article without the question it followed.
+                        text = f"{context.strip()} → {text.strip()}"
                     if text and text.strip():
                         self.unanswered.append(Asked(text, conversation_id, turn.created_at))
                 if kind in QUESTION_KINDS:

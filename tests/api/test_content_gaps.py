@@ -48,6 +48,8 @@ INSTALMENT = ("tra-gop", "Mua trả góp")
 HEDGED = {"trả góp được ko": (INSTALMENT, SHIP)}
 # A weak guess: hedged from an article scoring where the bot used to say "nothing relevant".
 GUESS = "shop có cho thuê lều không"
+# Right after GUESS, searched as its follow-up (the meta carries the question before).
+FOLLOW_UP = "thế còn bạt thì sao"
 PERSON = "gặp nhân viên"  # tests' KeywordTriage hands these over at once
 
 
@@ -91,6 +93,13 @@ class ScriptedRasa(CannedRasa):
                 _meta({"kind": "faq_answer", "confident": False, "weak": True,
                        "articles": [_article(("chinh-sach-bao-mat", "Chính sách bảo mật"))],
                        "query": message}, sender),
+            ]
+        if message == FOLLOW_UP:
+            return [
+                {"recipient_id": sender, "text": "Dạ dữ liệu của bạn được dùng để..."},
+                _meta({"kind": "faq_answer", "confident": False, "weak": True,
+                       "articles": [_article(("chinh-sach-bao-mat", "Chính sách bảo mật"))],
+                       "query": message, "context": GUESS}, sender),
             ]
         if message in ("/feedback_helpful", "/feedback_not_helpful"):
             helpful = message == "/feedback_helpful"
@@ -223,6 +232,16 @@ async def test_a_weak_guess_is_a_question_without_an_article_not_an_answer(
     assert [(g["example"], g["count"], g["conversations"]) for g in body["questions"]] == [
         (GUESS, 2, 2)
     ]
+    await boss.aclose()
+
+
+async def test_an_unanswered_follow_up_is_shown_with_the_question_it_followed(
+    app: Any, client: httpx.AsyncClient, hub: Hub
+) -> None:
+    boss = await agent_client(app, hub, "boss", "supervisor")
+    await talk(client, "follow-1", FOLLOW_UP)
+    body = await report(boss)
+    assert [g["example"] for g in body["questions"]] == [f"{GUESS} → {FOLLOW_UP}"]
     await boss.aclose()
 
 

@@ -166,6 +166,33 @@ def test_not_helpful_offers_the_next_best_articles(rasa_bot: RasaBot) -> None:  
     assert metas(reply)[0]["articles"][0]["id"] == offered[0]
 
 
+def test_a_follow_up_is_answered_in_the_context_of_the_question_before(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    sender = new_sender()
+    first = rasa_bot.send(sender, "trả góp 0% qua thẻ được không shop")
+    assert metas(first)[0]["articles"][0]["id"] == "tra-gop-0-phan-tram"
+    rasa_bot.send(sender, "Có, cảm ơn")  # thanks in between: still the same subject
+    reply = rasa_bot.send(sender, "ko có thẻ thì sao")
+    assert "Home Credit" in texts(reply)  # instalments through a finance company
+    meta = metas(reply)[0]
+    assert meta["kind"] == "faq_answer" and meta["context"] == "trả góp 0% qua thẻ được không shop"
+    # The same words opening a conversation have no question before them.
+    alone = metas(rasa_bot.send(new_sender(), "ko có thẻ thì sao"))
+    assert alone and all("context" not in m for m in alone)
+
+
+def test_a_question_that_reads_like_not_helpful_is_still_answered(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # "không ưng" (not satisfied) is close to "chưa đúng ý" (not helpful): with no answer
+    # before it, it is a question about returns whatever NLU calls it.
+    reply = rasa_bot.send(new_sender(), "mua về không ưng thì trả lại được không")
+    meta = metas(reply)[0]
+    assert meta["kind"] == "faq_answer" and meta["articles"][0]["id"] == "chinh-sach-doi-tra"
+    assert "7 ngày" in texts(reply)
+
+
 def test_gibberish_gets_the_fallback_meta(rasa_bot: RasaBot) -> None:  # noqa: F811
     reply = rasa_bot.send(new_sender(), "qwxz plok vvv")
     assert metas(reply) == [{"kind": "fallback"}]

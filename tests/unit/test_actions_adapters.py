@@ -199,3 +199,78 @@ def test_not_helpful_after_an_answer_offers_the_other_articles(fake_kb: FakeKB) 
     meta = metas(messages)[0]
     assert meta["kind"] == "feedback" and meta["helpful"] is False
     assert [a["id"] for a in meta["articles"]] == ["doi-tra"]
+
+
+def _answered(query: str, ts: float, context: str = "", articles: tuple[str, ...] = ("a",)
+              ) -> dict[str, Any]:
+    meta: dict[str, Any] = {"kind": "faq_answer", "query": query,
+                            "articles": [{"id": a} for a in articles]}
+    if context:
+        meta["context"] = context
+    return {"event": "bot", "timestamp": ts, "text": None, "data": {"custom": {"cskh_meta": meta}}}
+
+
+def _said(text: str, ts: float, intent: str = "ask_faq") -> dict[str, Any]:
+    return {"event": "user", "timestamp": ts, "text": text,
+            "parse_data": {"intent": {"name": intent}}}
+
+
+def _conversation(events: list[dict[str, Any]]) -> Tracker:
+    last = events[-1]
+    latest = {"text": last["text"], "intent": last["parse_data"]["intent"], "entities": []}
+    return Tracker("u1", {}, latest, events, False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize(
+    ("between", "expected"),
+    [
+        ([], "phí ship đi tỉnh"),
+        # A click on the answer's buttons or a typed "cảm ơn" asks nothing new.
+        ([_said("/feedback_helpful", 110, "feedback_helpful"), _said("cảm ơn", 120, "thank")],
+         "phí ship đi tỉnh"),
+        # A new question the bot did not answer from the help center (an order code): no context.
+        ([_said("DH123456", 110, "order_status"),
+          {"event": "bot", "timestamp": 111, "text": "Đơn DH123456...", "data": {}}], None),
+        ([{"event": "session_started", "timestamp": 150}], None),
+    ],
+)
+def test_a_question_right_after_an_answer_is_searched_as_its_follow_up(
+    fake_kb: FakeKB, between: list[dict[str, Any]], expected: str | None
+) -> None:
+    events = [_said("phí ship đi tỉnh", 100), _answered("phí ship đi tỉnh", 101),
+              *between, _said("bao lâu", 200)]
+    messages, _ = run(actions.ActionAnswerFaq(), _conversation(events))
+    assert fake_kb.queries[-1] == "bao lâu" and fake_kb.contexts[-1] == expected
+    assert metas(messages)[0].get("context") == expected
+
+
+def test_follow_ups_need_a_recent_answer_and_chain_one_level(fake_kb: FakeKB) -> None:
+    late = [_said("phí ship đi tỉnh", 100), _answered("phí ship đi tỉnh", 101),
+            _said("bao lâu", 101 + 1801)]  # default window: 30 minutes
+    run(actions.ActionAnswerFaq(), _conversation(late))
+    assert fake_kb.contexts[-1] is None
+    # The answer before was itself a follow-up: its question and context both carry over.
+    chained = [_said("bao lâu", 100), _answered("bao lâu", 101, context="phí ship đi tỉnh"),
+               _said("còn tủ lạnh", 150)]
+    run(actions.ActionAnswerFaq(), _conversation(chained))
+    assert fake_kb.contexts[-1] == "phí ship đi tỉnh bao lâu"
+
+
+def test_typed_not_helpful_is_about_the_answer_before_or_else_a_question(
+    fake_kb: FakeKB,
+) -> None:
+    fake_kb.hits = [hit("phi-giao-hang", 0.7, SHIPPING), hit("doi-tra", 0.45, RETURNS)]
+    after = [_said("phí ship đi tỉnh", 100),
+             _answered("phí ship đi tỉnh", 101, articles=("phi-giao-hang",)),
+             _said("trả lời sai rồi", 130, "feedback_not_helpful")]
+    messages, _ = run(actions.ActionFeedbackNotHelpful(), _conversation(after))
+    assert fake_kb.queries[-1] == "phí ship đi tỉnh"  # not "trả lời sai rồi"
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        '/choose_article{"article_id":"doi-tra"}', "/request_human"]
+    assert metas(messages)[0]["kind"] == "feedback"
+    # Read as "not helpful" with nothing answered before: NLU misread a question.
+    first = [_said("mua về không ưng thì trả lại được không", 100, "feedback_not_helpful")]
+    messages, _ = run(actions.ActionFeedbackNotHelpful(), _conversation(first))
+    assert fake_kb.queries[-1] == "mua về không ưng thì trả lại được không"
+    meta = metas(messages)[0]
+    assert meta["kind"] == "faq_answer" and meta["query"] == first[0]["text"]

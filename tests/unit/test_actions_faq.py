@@ -55,15 +55,21 @@ class FakeKB:
         self.hits = list(hits)
         self.queries: list[str] = []
         self.known_vectors: list[Mapping[str, Any] | None] = []
+        self.contexts: list[str | None] = []  # the question before, per search
 
     def search(
-        self, query: str, top_k: int = 5, known_vectors: Mapping[str, Any] | None = None
+        self, query: str, top_k: int = 5, known_vectors: Mapping[str, Any] | None = None,
+        context: str | None = None,
     ) -> list[FakeHit]:
         self.queries.append(query)
         self.known_vectors.append(known_vectors)
+        self.contexts.append(context)
         return self.hits[:top_k]
 
-    def search_within(self, query: str, article_id: str, top_k: int = 1) -> list[FakeHit]:
+    def search_within(
+        self, query: str, article_id: str, top_k: int = 1, context: str | None = None
+    ) -> list[FakeHit]:
+        self.contexts.append(context)
         return [h for h in self.hits if h.article_id == article_id][:top_k]
 
 
@@ -222,7 +228,7 @@ def test_an_article_opening_that_wins_is_followed_by_the_articles_best_section()
     # Not among the hits: the article's sections are searched; an article that is all
     # opening is sent as it is.
     kb = FakeKB([opening("loi-tt", 0.70, intro), hit("khac", 0.40)])
-    kb.search_within = lambda q, a, top_k=1: [  # type: ignore[method-assign]
+    kb.search_within = lambda q, a, top_k=1, context=None: [  # type: ignore[method-assign]
         opening("loi-tt", 0.70, intro), hit("loi-tt", 0.2, RETURNS, "Hoàn tiền")][:top_k]
     assert "Hoàn tiền:\n" in answer_question(kb, "bị trừ tiền 2 lần", config).text
     alone = FakeKB([opening("loi-tt", 0.70, intro), hit("khac", 0.40)])
@@ -361,3 +367,15 @@ def test_not_helpful_with_nothing_else_relevant_offers_rephrasing_or_a_person() 
     assert answer.kind == "none" and answer.articles == []
     assert answer.text == NOT_HELPFUL_TEXT
     assert next_best(kb, "  ", set(), CONFIG).kind == "none"  # no question to search again
+
+
+def test_a_follow_up_carries_the_question_before_to_the_search_and_the_meta() -> None:
+    kb = FakeKB([hit("phi-giao-hang", 0.7)])
+    answer = answer_question(kb, "bao lâu", CONFIG, context="  phí ship đi tỉnh ")
+    assert kb.contexts[0] == "phí ship đi tỉnh"
+    assert answer.meta()["context"] == "phí ship đi tỉnh" and answer.meta()["query"] == "bao lâu"
+    alone = answer_question(kb, "phí ship đi tỉnh", CONFIG)
+    assert kb.contexts[-1] is None and "context" not in alone.meta()
+    # Nothing relevant even with the context: the honest "not found" still says what was used.
+    none = answer_question(FakeKB([]), "bao lâu", CONFIG, context="phí ship")
+    assert none.kind == "none" and none.meta()["context"] == "phí ship"

