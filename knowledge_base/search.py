@@ -49,9 +49,10 @@ class SearchConfig:
     restore_diacritics: bool = True
     # A follow-up ("bao lâu vậy?", "còn ở Sài Gòn?") is searched together with the question
     # before it: a passage scores the weighted mean of its score for the message (1) and for
-    # that question (this weight). Chosen on knowledge_base/eval/follow_ups.jsonl (`cskh eval
-    # kb`, facts in the reply: 11/30 follow-ups answered alone, 0.3 -> 15, 0.5 -> 19, 1.0 ->
-    # 19; questions changing topic 8/10 alone and at 0.5, 7/10 at 1.0).
+    # that question (this weight). Chosen on knowledge_base/eval/follow_ups.jsonl (facts in
+    # the reply, `answer_question` on each variant: 11/30 follow-ups answered alone, 0.3 ->
+    # 15, 0.5 -> 19, 1.0 -> 19; questions changing topic 8/10 alone and at 0.5, 7/10 at 1.0);
+    # follow_ups_heldout.jsonl checks it (`cskh eval kb`).
     context_weight: float = 0.5
 
 
