@@ -55,11 +55,14 @@ _PRODUCT_HEAD = re.compile(
     r"(?<![a-z])(?:san pham|mon hang|mat hang|cai|chiec|doi|bo|hop|chai|tuyp)\s+"
     r"((?:[a-z0-9]+\s?){1,3})"
 )
-# Words that end a product phrase ("cái áo bị rách" -> "ao").
+# Words that end a product phrase ("cái áo bị rách" -> "ao"), among them the degree and
+# state words a defect report puts right after the thing ("cái nút nguồn hơi lỏng", "cái
+# quạt hỏng", "chiếc áo rách"); "nứt" (cracked) is left out, it folds to "nút" (button).
 _STOP = {
     "bi", "da", "cua", "minh", "toi", "em", "nay", "do", "kia", "ma", "thi", "la", "va", "voi",
     "khong", "ko", "chua", "roi", "o", "tu", "cho", "den", "giao", "nhan", "mua", "dat", "nhe",
     "a", "nha", "nhung", "van", "con", "hay", "rat", "qua", "lam", "sao", "gi", "vay", "duoc",
+    "hoi", "kha", "hong", "hu", "loi", "rach", "vo", "mop", "be",
 }
 
 

@@ -40,6 +40,10 @@ def test_order_codes_emails_products() -> None:
 def test_products_without_diacritics_and_heuristic() -> None:
     assert "may hut bui" in extract_facts("may hut bui hut yeu qua").products
     assert "binh hoa" in extract_facts("cái bình hoa bị vỡ rồi").products
+    # A defect report names the part, then how it fails: the failure is not the product.
+    assert extract_facts("hàng bị lỗi nhẹ, cái nút nguồn hơi lỏng").products == ["nut nguon"]
+    assert extract_facts("chiec quat hong roi").products == ["quat"]
+    assert extract_facts("cái bình rách quai").products == ["binh"]
 
 
 @pytest.mark.parametrize(
