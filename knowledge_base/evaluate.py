@@ -18,10 +18,10 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -57,19 +57,24 @@ class Question:
     facts: tuple[str, ...] = ()  # strings the sent reply must contain (case-insensitive)
 
 
-def load_questions(path: Path = DEFAULT_QUESTIONS) -> list[Question]:
-    out = []
+def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(line, parsed row) for each non-blank line of a JSON-lines file."""
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
-                row = json.loads(line)
-                facts = row.get("facts") or []
-                if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
-                    raise ValueError(f"'facts' must be a list of strings: {line.strip()}")
-                out.append(
-                    Question(row["question"], row["article"], row["section"], row.get("style", ""),
-                             tuple(f for f in facts if f.strip()))
-                )
+                yield line.strip(), json.loads(line)
+
+
+def load_questions(path: Path = DEFAULT_QUESTIONS) -> list[Question]:
+    out = []
+    for line, row in _jsonl(path):
+        facts = row.get("facts") or []
+        if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
+            raise ValueError(f"'facts' must be a list of strings: {line}")
+        out.append(
+            Question(row["question"], row["article"], row["section"], row.get("style", ""),
+                     tuple(f for f in facts if f.strip()))
+        )
     return out
 
 
@@ -408,16 +413,13 @@ class FollowUp:
 
 def load_follow_ups(path: Path = FOLLOW_UPS) -> list[FollowUp]:
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                row = json.loads(line)
-                kind = row.get("kind", "")
-                if kind not in ("follow_up", "new_topic") or not row.get("facts"):
-                    raise ValueError(f"needs kind follow_up|new_topic and facts: {line.strip()}")
-                question = Question(row["question"], row["article"], row["section"], kind,
-                                    tuple(row["facts"]))
-                out.append(FollowUp(row["previous"], question, kind))
+    for line, row in _jsonl(path):
+        kind = row.get("kind", "")
+        if kind not in ("follow_up", "new_topic") or not row.get("facts"):
+            raise ValueError(f"needs kind follow_up|new_topic and facts: {line}")
+        question = Question(row["question"], row["article"], row["section"], kind,
+                            tuple(row["facts"]))
+        out.append(FollowUp(row["previous"], question, kind))
     return out
 
 

