@@ -1,7 +1,7 @@
 """Sentiment of every customer message: label, anger flag and a polarity score.
 
 The default model is trained by the project from its own labelled data
-(`triage/data/sentiment.jsonl` plus `sentiment_extra*.jsonl`: everyday questions
+(`triage/data/sentiment.jsonl` plus `sentiment_extra{,2,3}.jsonl`: everyday questions
 typed without diacritics or in teencode, calm problem reports, polite requests for a person,
 angry teencode, the hard angry kinds and their calm look-alikes), because no Vietnamese
 sentiment model ships in any package and nothing may be downloaded at run time. It combines
