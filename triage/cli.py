@@ -81,7 +81,8 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, nargs="+", default=list(DEFAULT_DATA_PATHS),
                         metavar="JSONL",
                         help="labelled data, one or more JSONL files read as one set "
-                        "(default: triage/data/sentiment.jsonl and sentiment_extra, _extra2, _extra3)")
+                        "(default: triage/data/sentiment.jsonl and sentiment_extra, "
+                        "_extra2 and _extra3.jsonl)")
     parser.add_argument("--model-dir", type=Path, default=None,
                         help="where the trained head is saved (default: var/models/sentiment, "
                         "or var/models/sentiment-<encoder> for st:)")
