@@ -274,3 +274,14 @@ def test_typed_not_helpful_is_about_the_answer_before_or_else_a_question(
     assert fake_kb.queries[-1] == "mua về không ưng thì trả lại được không"
     meta = metas(messages)[0]
     assert meta["kind"] == "faq_answer" and meta["query"] == first[0]["text"]
+
+
+def test_not_helpful_after_a_follow_up_searches_it_in_its_context(fake_kb: FakeKB) -> None:
+    fake_kb.hits = [hit("phi-giao-hang", 0.7, SHIPPING), hit("doi-tra", 0.45, RETURNS)]
+    events = [_said("phí ship đi tỉnh", 100), _answered("phí ship đi tỉnh", 101),
+              _said("bao lâu", 150),
+              _answered("bao lâu", 151, context="phí ship đi tỉnh", articles=("phi-giao-hang",)),
+              _said("/feedback_not_helpful", 160, "feedback_not_helpful")]
+    messages, _ = run(actions.ActionFeedbackNotHelpful(), _conversation(events))
+    assert (fake_kb.queries[-1], fake_kb.contexts[-1]) == ("bao lâu", "phí ship đi tỉnh")
+    assert [a["id"] for a in metas(messages)[0]["articles"]] == ["doi-tra"]
