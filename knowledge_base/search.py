@@ -193,8 +193,8 @@ class KnowledgeBase:
                 + list(everyday_texts())
             )
         self.restorer = restorer
-        # Blended scores of recent questions used as a follow-up's context: the question
-        # before was searched moments ago, embedding it again would add ~25 ms per follow-up.
+        # Blended scores of the recent questions, for when one becomes the context of a
+        # follow-up: it was searched moments ago, embedding it again would add ~25 ms.
         self._context_scores: OrderedDict[str, np.ndarray] = OrderedDict()
         self._context_lock = threading.Lock()
 
@@ -280,6 +280,9 @@ class KnowledgeBase:
         if context and context.strip() and cfg.context_weight > 0:
             before = self._scores_of_context(context.strip())
             blended = (blended + cfg.context_weight * before) / (1 + cfg.context_weight)
+        else:
+            # This question may be the context of the customer's next message.
+            self._keep_context_scores(query.strip(), blended)
         return blended, dense, lexical
 
     _CONTEXTS_KEPT = 256
@@ -290,12 +293,14 @@ class KnowledgeBase:
             if kept is not None:
                 self._context_scores.move_to_end(context)
                 return kept
-        scores = self.score_all(context)[0]
+        return self.score_all(context)[0]  # kept by score_all
+
+    def _keep_context_scores(self, text: str, scores: np.ndarray) -> None:
         with self._context_lock:
-            self._context_scores[context] = scores
+            self._context_scores[text] = scores
+            self._context_scores.move_to_end(text)
             while len(self._context_scores) > self._CONTEXTS_KEPT:
                 self._context_scores.popitem(last=False)
-        return scores
 
     def _hit(self, i: int, blended: np.ndarray, dense: np.ndarray, lexical: np.ndarray) -> Hit:
         p = self.passages[i]
