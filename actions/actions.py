@@ -297,10 +297,9 @@ def _articles_given(tracker: Tracker) -> set[str]:
             text = (event.get("text") or "").strip()
             if text and not text.startswith("/"):
                 break  # the question the answers were for
-        if event.get("event") == "bot":
-            meta = ((event.get("data") or {}).get("custom") or {}).get("cskh_meta") or {}
-            if meta.get("kind") == "faq_answer":
-                given.update(str(a.get("id")) for a in meta.get("articles") or [])
+        meta = _faq_meta(event)
+        if meta is not None and meta.get("kind") == "faq_answer":
+            given.update(str(a.get("id")) for a in meta.get("articles") or [])
     return given
 
 

@@ -390,9 +390,10 @@ def answer_question(
     """Answer, offer choices, or admit there is nothing relevant.
 
     `known_vectors`: query vectors the hub already computed (cskh/query_vector.py).
-    `context`: the question the customer asked just before (see `follow_up_context`); the
-    search then also counts how well a passage answers it, so "bao lâu vậy?" after a question
-    about warranties finds the warranty periods.
+    `context`: the question the customer asked just before (the action server's
+    `_follow_up_context` finds it in the conversation); the search then also counts how well
+    a passage answers it, so "bao lâu vậy?" after a question about warranties finds the
+    warranty periods.
     """
     query = query.strip()
     context = (context or "").strip()
