@@ -21,7 +21,7 @@ from handoff.app import create_app
 from handoff.core.hub import Hub
 from handoff.settings import HubSettings
 
-from .support import CannedRasa, KeywordTriage
+from .support import ALWAYS_OPEN, CannedRasa, KeywordTriage
 
 PG_ADMIN = os.environ.get("CSKH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -77,7 +77,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
 def settings(database_url: str) -> HubSettings:
     return HubSettings(
         database_url=database_url,
-        business_hours="00:00-24:00",  # always open unless a test says otherwise
+        business_hours=ALWAYS_OPEN,  # always open unless a test says otherwise
         business_days="1-7",
         session_hours=1,
     )

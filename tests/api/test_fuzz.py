@@ -35,7 +35,7 @@ from handoff.app import create_app
 from handoff.core import sessions
 from handoff.settings import HubSettings
 
-from .support import CannedRasa, KeywordTriage, LiveServer
+from .support import ALWAYS_OPEN, CannedRasa, KeywordTriage, LiveServer
 
 # ============================================================================ shared
 PASSWORD = "mat-khau-fuzz"
@@ -45,7 +45,7 @@ CSRF = {"X-Requested-With": "cskh"}
 def fuzz_settings(database_url: str = "sqlite://") -> HubSettings:
     return HubSettings(
         database_url=database_url,
-        business_hours="00:00-24:00",
+        business_hours=ALWAYS_OPEN,
         business_days="1-7",
         session_hours=1,
         socket_ping_interval=1.0,

@@ -14,7 +14,7 @@ from handoff.core.hub import Hub
 from handoff.settings import HubSettings
 
 from .conftest import agent_client, make_client, say
-from .support import CannedRasa, KeywordTriage
+from .support import ALWAYS_OPEN, CannedRasa, KeywordTriage
 
 
 class TemplateRasa(CannedRasa):
@@ -28,7 +28,7 @@ class TemplateRasa(CannedRasa):
 
 @pytest.fixture
 async def flower_shop(database_url: str) -> AsyncIterator[Any]:
-    settings = HubSettings(database_url=database_url, business_hours="00:00-24:00",
+    settings = HubSettings(database_url=database_url, business_hours=ALWAYS_OPEN,
                            shop_name="Tiệm Hoa Mai", bot_self="mình", bot_customer="bạn")
     app = create_app(settings, rasa=TemplateRasa(), triage=KeywordTriage())
     async with app.router.lifespan_context(app):

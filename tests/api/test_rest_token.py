@@ -11,7 +11,7 @@ from handoff.app import create_app
 from handoff.settings import HubSettings
 
 from .conftest import make_client
-from .support import CannedRasa, KeywordTriage
+from .support import ALWAYS_OPEN, CannedRasa, KeywordTriage
 
 MESSAGE = {"sender": "don-vi-a", "message": "phí ship bao nhiêu?"}
 
@@ -25,7 +25,7 @@ async def _app(settings: HubSettings) -> AsyncIterator[Any]:
 @pytest.fixture
 async def token_app(tmp_path: Any) -> AsyncIterator[Any]:
     async for app in _app(HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-                                      business_hours="00:00-24:00", rest_token="s3cret")):
+                                      business_hours=ALWAYS_OPEN, rest_token="s3cret")):
         yield app
 
 

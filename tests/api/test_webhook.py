@@ -16,7 +16,7 @@ from handoff.core.hub import Hub
 from handoff.settings import HubSettings
 
 from .conftest import CannedRasa, make_client, say
-from .support import KeywordTriage
+from .support import ALWAYS_OPEN, KeywordTriage
 
 BOT_DOWN_REPLY = DEFAULT_PERSONA.render(copy_vi.BOT_DOWN_REPLY)
 
@@ -90,7 +90,7 @@ async def test_query_vector_goes_to_rasa_and_a_client_cannot_forge_it(
 
 async def test_query_vector_sharing_can_be_switched_off(tmp_path: Any) -> None:
     settings = HubSettings(database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-                           business_hours="00:00-24:00", share_query_vector=False)
+                           business_hours=ALWAYS_OPEN, share_query_vector=False)
     rasa = CannedRasa()
     app = create_app(settings, rasa=rasa, triage=KeywordTriage())
     async with app.router.lifespan_context(app), make_client(app) as c:
