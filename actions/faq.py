@@ -59,6 +59,9 @@ class HitLike(Protocol):
     @property
     def score(self) -> float: ...
 
+    @property
+    def score_as_restored(self) -> float: ...
+
 
 class SearchesKnowledge(Protocol):
     """The part of `knowledge_base.search.KnowledgeBase` the FAQ logic needs."""
@@ -407,7 +410,10 @@ def answer_question(
     best = relevant[0]
     contested = len(articles) > 1 and articles[1].score >= best.score - config.ambiguity_margin
     bar = config.confident_score if has_diacritics(query) else config.confident_score_no_diacritics
-    confident = best.score >= bar and not contested
+    # A message typed without marks is read two ways; the answer is confident only if it
+    # still clears the bar once the words are read as the search restored them: "doi hang
+    # duoc ko shop" matched "đổi hạng" (membership tiers) by its folded words alone.
+    confident = best.score_as_restored >= bar and not contested
     if not confident and best.score < config.hedge_score:
         return FaqAnswer(
             "choices", CHOICES_TEXT, query, articles[: config.max_choices], context=context

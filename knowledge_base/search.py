@@ -66,6 +66,12 @@ class Hit:
     score: float
     dense: float
     lexical: float
+    # The score once the words of a query typed without marks are read as the search
+    # restored them ("doi hang" -> "đổi hàng"): a passage that matched only by another
+    # spelling ("đổi hạng", membership tiers) scores lower. The same as `score` when the
+    # customer typed marks or nothing could be restored. Used to decide whether an answer is
+    # confident, not to rank (tried for ranking in an earlier session: not adopted).
+    score_as_restored: float
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -147,14 +153,17 @@ class LexicalIndex:
         self._idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
         self._size = len(passages)
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, reading: str | None = None) -> np.ndarray:
+        """Coverage of `query`'s terms per passage. The words the customer typed with marks
+        are checked against each passage's spellings; with `reading` (the query with its
+        marks put back, cskh/diacritics.py) the words of the reading are checked instead."""
         out = np.zeros(self._size, dtype=np.float32)
         # Unknown terms cannot match anything; counting them would only shrink every score.
         terms = [t for t in set(_terms(query)) if t in self._idf]
         total = sum(self._idf[t] for t in terms)
         if not total:
             return out
-        typed = {f: w for f, w in written_forms(query) if has_diacritics(w)}
+        typed = {f: w for f, w in written_forms(reading or query) if has_diacritics(w)}
         for term in terms:
             idf = self._idf[term] / total
             as_typed = typed.get(term)
@@ -238,13 +247,9 @@ class KnowledgeBase:
         expanded = expand_teencode(query)
         if expanded != fold(query):
             variants.append(expanded)
-        restored = None
-        if self.config.restore_diacritics and not has_diacritics(query):
-            reading = self.restorer.restore(query)
-            # Nothing to put back (an order code, "iphone 11"): the folded vectors cover it.
-            if has_diacritics(reading):
-                restored = reading
-                variants.append(reading)
+        restored = self.restored_reading(query)
+        if restored:
+            variants.append(restored)
         known = known_vectors or {}
         missing = [v for v in variants if v not in known]
         fresh: dict[str, np.ndarray] = {}
@@ -259,6 +264,15 @@ class KnowledgeBase:
             # The restored reading has marks: it is compared with the passages as written.
             best = np.maximum(best, self._original @ q[-1])
         return best
+
+    def restored_reading(self, query: str) -> str | None:
+        """`query` with its marks put back, when it was typed without any and the search
+        restores marks (`SearchConfig.restore_diacritics`); else None."""
+        if not self.config.restore_diacritics or has_diacritics(query):
+            return None
+        reading = self.restorer.restore(query)
+        # Nothing to put back (an order code, "iphone 11"): the folded vectors cover it.
+        return reading if has_diacritics(reading) else None
 
     def score_all(
         self, query: str, dense: np.ndarray | None = None,
@@ -302,11 +316,28 @@ class KnowledgeBase:
             while len(self._context_scores) > self._CONTEXTS_KEPT:
                 self._context_scores.popitem(last=False)
 
-    def _hit(self, i: int, blended: np.ndarray, dense: np.ndarray, lexical: np.ndarray) -> Hit:
+    def _scores_as_restored(
+        self, query: str, blended: np.ndarray, lexical: np.ndarray, context: str | None
+    ) -> np.ndarray:
+        """`blended` with the lexical side checking the spellings of the restored reading
+        (see `Hit.score_as_restored`); `blended` itself when there is no reading."""
+        reading = self.restored_reading(query)
+        if reading is None:
+            return blended
+        # The blend is linear in the lexical score, so only the lexical difference moves it.
+        drop = (1 - self.config.dense_weight) * (lexical - self._lexical.scores(query, reading))
+        if context and context.strip() and self.config.context_weight > 0:
+            drop /= 1 + self.config.context_weight
+        return blended - drop
+
+    def _hit(
+        self, i: int, blended: np.ndarray, dense: np.ndarray, lexical: np.ndarray,
+        as_restored: np.ndarray,
+    ) -> Hit:
         p = self.passages[i]
         return Hit(
             p.article_id, p.title, p.section, p.url, p.text,
-            float(blended[i]), float(dense[i]), float(lexical[i]),
+            float(blended[i]), float(dense[i]), float(lexical[i]), float(as_restored[i]),
         )
 
     def search(
@@ -319,8 +350,9 @@ class KnowledgeBase:
         if not query.strip() or not self.passages or top_k <= 0:
             return []
         blended, dense, lexical = self.score_all(query, dense, known_vectors, context)
+        as_restored = self._scores_as_restored(query, blended, lexical, context)
         order = np.argsort(-blended, kind="stable")[:top_k]
-        return [self._hit(int(i), blended, dense, lexical) for i in order]
+        return [self._hit(int(i), blended, dense, lexical, as_restored) for i in order]
 
     def search_conversation(
         self,
@@ -347,7 +379,10 @@ class KnowledgeBase:
         for age, text in enumerate(queries):
             weight = decay**age
             for hit in self.search(text, top_k=top_k):
-                scored = replace(hit, score=hit.score * weight)
+                scored = replace(
+                    hit, score=hit.score * weight,
+                    score_as_restored=hit.score_as_restored * weight,
+                )
                 kept = best.get(hit.article_id)
                 if kept is None or scored.score > kept.score:
                     best[hit.article_id] = scored
@@ -362,10 +397,11 @@ class KnowledgeBase:
             return []
         if not query.strip():
             blended = np.zeros(len(self.passages), dtype=np.float32)
-            return [self._hit(i, blended, blended, blended) for i in rows[:top_k]]
+            return [self._hit(i, blended, blended, blended, blended) for i in rows[:top_k]]
         blended, dense, lexical = self.score_all(query, context=context)
+        as_restored = self._scores_as_restored(query, blended, lexical, context)
         rows.sort(key=lambda i: -blended[i])
-        return [self._hit(i, blended, dense, lexical) for i in rows[:top_k]]
+        return [self._hit(i, blended, dense, lexical, as_restored) for i in rows[:top_k]]
 
     def passages_for(self, article_id: str) -> list[Passage]:
         return [p for p in self.passages if p.article_id == article_id]

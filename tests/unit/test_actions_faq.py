@@ -44,6 +44,12 @@ class FakeHit:
     text: str
     score: float
     section: str = ""
+    # The score once a query typed without marks is read as restored; None: the same.
+    restored: float | None = None
+
+    @property
+    def score_as_restored(self) -> float:
+        return self.score if self.restored is None else self.restored
 
 
 class FakeKB:
@@ -153,6 +159,21 @@ def test_confident_answer_cites_the_article() -> None:
     assert meta["kind"] == "faq_answer" and meta["confident"] is True
     assert [a["id"] for a in meta["articles"]] == ["phi-giao-hang"]
     assert meta["query"] == "phí ship đi tỉnh bao nhiêu"
+
+
+def test_an_answer_that_matched_only_by_another_spelling_is_not_confident() -> None:
+    # "doi hang duoc ko shop" read as "đổi hàng" (goods) no longer clears the bar that its
+    # folded words, also "đổi hạng" (membership tiers), cleared: hedged, others offered.
+    tiers = replace(hit("hang-thanh-vien", 0.56), restored=0.39)
+    answer = answer_question(FakeKB([tiers, hit("doi-tra", 0.45, RETURNS)]),
+                             "doi hang duoc ko shop", CONFIG)
+    assert answer.kind == "answer" and answer.hedged and not answer.confident
+    assert [a.id for a in answer.alternatives] == ["doi-tra"]
+    # Read either way above the bar: confident.
+    agrees = replace(hit("hang-thanh-vien", 0.56), restored=0.50)
+    answer = answer_question(FakeKB([agrees, hit("doi-tra", 0.45, RETURNS)]),
+                             "doi hang duoc ko shop", CONFIG)
+    assert answer.confident
 
 
 def test_weak_best_hit_offers_distinct_titles() -> None:

@@ -146,6 +146,12 @@ class FakeHit:
     text: str
     score: float
     section: str = ""
+    # The score once a query typed without marks is read as restored; None: the same.
+    restored: float | None = None
+
+    @property
+    def score_as_restored(self) -> float:
+        return self.score if self.restored is None else self.restored
 
 
 class FakeKB:

