@@ -197,7 +197,9 @@ def _print_follow_ups(kb: Any, path: Path, label: str) -> None:
     print()
     print(f"{path.name} ({label}): {len(follow_ups)} questions asked right after another one, "
           "answered alone and with the question before\n"
-          f"  (context weight {kb.config.context_weight}); follow_up = leans on it ("
+          f"  (context weight {kb.config.context_weight}, "
+          f"{kb.config.what_about_context_weight} after \"còn ... thì sao?\"); "
+          "follow_up = leans on it ("
           "\"bao lâu vậy?\"), new_topic = stands alone and must not be pulled back;\n"
           "  article = the reply's article is right; weak = a guess the hub counts as the bot "
           "failing")
@@ -266,7 +268,7 @@ def _eval(args: argparse.Namespace) -> int:
         kb = _load_kb(args.index)
         _print_sets(kb, sets, lambda path: path.name)
         if args.questions is None:
-            for path, label in ((FOLLOW_UPS, "chose the context weight"),
+            for path, label in ((FOLLOW_UPS, "chose the context weights"),
                                 (FOLLOW_UPS_HELDOUT, FOLLOW_UPS_HELDOUT_LABEL)):
                 if path.exists():
                     _print_follow_ups(kb, path, label)

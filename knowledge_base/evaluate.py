@@ -399,9 +399,12 @@ def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
 
 FOLLOW_UPS = REPO_ROOT / "knowledge_base" / "eval" / "follow_ups.jsonl"
 # Written after FOLLOW_UPS had been used to choose `SearchConfig.context_weight`, about other
-# articles, and not looked at until that choice was final: the honest check of it.
+# articles, and not looked at until that choice was final: the honest check of it. Run again
+# only once `what_about_context_weight` had been chosen on FOLLOW_UPS.
 FOLLOW_UPS_HELDOUT = REPO_ROOT / "knowledge_base" / "eval" / "follow_ups_heldout.jsonl"
-FOLLOW_UPS_HELDOUT_LABEL = "held out: written 2026-12-06 after the context weight was chosen"
+FOLLOW_UPS_HELDOUT_LABEL = (
+    "held out: written 2026-12-06 after the context weight was chosen, run after each choice"
+)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cskh.diacritics import DiacriticRestorer, everyday_texts
-from cskh.text import bigrams, expand_teencode, fold, has_diacritics, normalize, tokens
+from cskh.text import bigrams, expand_teencode, fold, has_diacritics, normalize, tokens, words
 from knowledge_base.embedders import Embedder, load_embedder
 from knowledge_base.index import load_index, read_manifest
 from knowledge_base.ingest import Passage
@@ -54,6 +54,12 @@ class SearchConfig:
     # 0.5 and pulled one more change of subject back. `cskh eval kb` prints this weight on
     # that set and on follow_ups_heldout.jsonl, which checks the choice.
     context_weight: float = 0.5
+    # A follow-up that opens with "còn" ("còn đi tỉnh thì sao?", "thế còn tủ lạnh?") asks the
+    # question before again about something else, and says little more than that something:
+    # the question before counts this much instead. Chosen among 1, 2, 4 and 8 on
+    # follow_ups.jsonl (the smallest with the most follow-ups answered); `cskh eval kb` prints
+    # it there and on follow_ups_heldout.jsonl.
+    what_about_context_weight: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,21 @@ def _terms(text: str) -> list[str]:
 
 
 _RAW_WORD = re.compile(r"\w+")
+# "còn X (thì sao)?": the same question about X. Typed with marks it must be "còn" ("con này
+# bao nhiêu" is "this one"); "thế còn", "vậy còn" lead in.
+_WHAT_ABOUT = re.compile(r"^(?:thế |vậy |the |vay )?(?:còn|con)\b")
+# ... but "còn hàng không?", "còn bảo hành ko" ask whether something is still there: a
+# yes/no question is a question of its own.
+_YES_NO = frozenset("khong ko k kh hong hok chua".split())
+
+
+def asks_what_about(message: str) -> bool:
+    """True for "còn X thì sao?" and the like: the question before, asked about X."""
+    text = normalize(message)
+    match = _WHAT_ABOUT.match(text if has_diacritics(text) else fold(text))
+    if match is None or (has_diacritics(text) and "còn" not in match.group(0)):
+        return False
+    return not _YES_NO.intersection(words(text))
 _FOLDED_WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -291,13 +312,22 @@ class KnowledgeBase:
         span = cfg.dense_ceiling - cfg.dense_floor
         dense_scaled = np.clip((dense - cfg.dense_floor) / span, 0.0, 1.0)
         blended = cfg.dense_weight * dense_scaled + (1 - cfg.dense_weight) * lexical
-        if context and context.strip() and cfg.context_weight > 0:
+        weight = self._context_weight(query, context)
+        if context and weight > 0:
             before = self._scores_of_context(context.strip())
-            blended = (blended + cfg.context_weight * before) / (1 + cfg.context_weight)
+            blended = (blended + weight * before) / (1 + weight)
         else:
             # This question may be the context of the customer's next message.
             self._keep_context_scores(query.strip(), blended)
         return blended, dense, lexical
+
+    def _context_weight(self, query: str, context: str | None) -> float:
+        """How much the question before counts for `query` (0: there is none)."""
+        if not context or not context.strip():
+            return 0.0
+        if asks_what_about(query):
+            return self.config.what_about_context_weight
+        return self.config.context_weight
 
     _CONTEXTS_KEPT = 256
 
@@ -326,9 +356,7 @@ class KnowledgeBase:
             return blended
         # The blend is linear in the lexical score, so only the lexical difference moves it.
         drop = (1 - self.config.dense_weight) * (lexical - self._lexical.scores(query, reading))
-        if context and context.strip() and self.config.context_weight > 0:
-            drop /= 1 + self.config.context_weight
-        return blended - drop
+        return blended - drop / (1 + self._context_weight(query, context))
 
     def _hit(
         self, i: int, blended: np.ndarray, dense: np.ndarray, lexical: np.ndarray,

