@@ -13,7 +13,6 @@ typed, so "iphone", "esim" and order codes pass through.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
@@ -22,6 +21,7 @@ from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
+from cskh.jsonl import read_jsonl
 from cskh.paths import REPO_ROOT
 from cskh.text import alternatives, fold, has_diacritics, normalize
 
@@ -117,13 +117,7 @@ def _nlu_examples(path: Path) -> list[str]:
 
 
 def _training_lines(path: Path) -> list[str]:
-    out = []
-    for line in path.read_text("utf-8").splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("split") == "train":
-                out.append(str(row["text"]))
-    return out
+    return [str(row["text"]) for _, row in read_jsonl(path) if row.get("split") == "train"]
 
 
 @lru_cache(maxsize=1)

@@ -11,20 +11,20 @@ settings. Questions that carry `facts` are also judged on the reply the customer
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import tempfile
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cskh.jsonl import read_jsonl
 from cskh.paths import REPO_ROOT
 from knowledge_base.index import BuildReport, build_index
 from knowledge_base.ingest import Passage
@@ -57,20 +57,12 @@ class Question:
     facts: tuple[str, ...] = ()  # strings the sent reply must contain (case-insensitive)
 
 
-def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(line, parsed row) for each non-blank line of a JSON-lines file."""
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield line.strip(), json.loads(line)
-
-
 def load_questions(path: Path = DEFAULT_QUESTIONS) -> list[Question]:
     out = []
-    for line, row in _jsonl(path):
+    for lineno, row in read_jsonl(path):
         facts = row.get("facts") or []
         if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
-            raise ValueError(f"'facts' must be a list of strings: {line}")
+            raise ValueError(f"{path}:{lineno}: 'facts' must be a list of strings")
         out.append(
             Question(row["question"], row["article"], row["section"], row.get("style", ""),
                      tuple(f for f in facts if f.strip()))
@@ -416,10 +408,10 @@ class FollowUp:
 
 def load_follow_ups(path: Path = FOLLOW_UPS) -> list[FollowUp]:
     out = []
-    for line, row in _jsonl(path):
+    for lineno, row in read_jsonl(path):
         kind = row.get("kind", "")
         if kind not in ("follow_up", "new_topic") or not row.get("facts"):
-            raise ValueError(f"needs kind follow_up|new_topic and facts: {line}")
+            raise ValueError(f"{path}:{lineno}: needs kind follow_up|new_topic and facts")
         question = Question(row["question"], row["article"], row["section"], kind,
                             tuple(row["facts"]))
         out.append(FollowUp(row["previous"], question, kind))

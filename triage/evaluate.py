@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from cskh.jsonl import read_jsonl
 from cskh.paths import REPO_ROOT
 from triage.escalation import Policy, decide, load_policy
 from triage.sentiment import (
@@ -41,7 +42,6 @@ from triage.sentiment import (
     SentimentModel,
     data_paths,
     load_dataset,
-    read_jsonl,
 )
 
 TARGETS = {"angry_recall": 0.95, "false_escalation": 0.03, "macro_f1_4": 0.85}

@@ -45,6 +45,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from cskh.jsonl import read_jsonl
 from cskh.paths import MODELS_DIR
 from cskh.text import fold, normalize, tokens
 from triage.cues import Cues, extract_cues
@@ -135,24 +136,6 @@ class Example:
     text: str
     label: str  # one of CLASSES
     split: str  # "train" | "test"
-
-
-def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-empty line; a line that is not a JSON object is
-    an error naming the file and line (the data sets are curated by hand)."""
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not JSON ({exc})") from exc
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object")
-            rows.append((lineno, row))
-    return rows
 
 
 def load_examples(path: Path) -> list[Example]:

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from cskh.text import expand_teencode, fold, has_diacritics, normalize, tokens
@@ -32,3 +34,19 @@ def test_teencode_is_expanded_on_word_boundaries_only() -> None:
 
 def test_normalize_keeps_diacritics() -> None:
     assert normalize("  Xin   CHÀO ") == "xin chào"
+
+
+def test_jsonl_rows_come_with_line_numbers_and_a_bad_line_is_named(tmp_path: Path) -> None:
+    from cskh.jsonl import read_jsonl
+
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"text": "a"}\n\n{"text": "b"}\n', encoding="utf-8")
+    assert read_jsonl(good) == [(1, {"text": "a"}), (3, {"text": "b"})]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "a"}\n{"text": \n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"broken\.jsonl:2: not JSON"):
+        read_jsonl(broken)
+    listed = tmp_path / "listed.jsonl"
+    listed.write_text('["a"]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"listed\.jsonl:1: expected a JSON object"):
+        read_jsonl(listed)
