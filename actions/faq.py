@@ -406,14 +406,19 @@ def answer_question(
     relevant = [h for h in hits if h.score >= config.min_relevant_score]
     if not relevant:
         return FaqAnswer("none", NO_ANSWER_TEXT, query, context=context)
-    articles = _distinct_articles(relevant)
-    best = relevant[0]
-    contested = len(articles) > 1 and articles[1].score >= best.score - config.ambiguity_margin
     bar = config.confident_score if has_diacritics(query) else config.confident_score_no_diacritics
     # A message typed without marks is read two ways; the answer is confident only if it
     # still clears the bar once the words are read as the search restored them: "doi hang
-    # duoc ko shop" matched "đổi hạng" (membership tiers) by its folded words alone.
-    confident = best.score_as_restored >= bar and not contested
+    # duoc ko shop" matched "đổi hạng" (membership tiers) by its folded words alone. Such a
+    # hit does not lead the hedged answer either: the passages are taken in the order of the
+    # restored reading, so the returns article is offered beside it instead of dropping out.
+    matched_another_spelling = relevant[0].score >= bar > relevant[0].score_as_restored
+    if matched_another_spelling:
+        relevant.sort(key=lambda h: -h.score_as_restored)
+    articles = _distinct_articles(relevant)
+    best = relevant[0]
+    contested = len(articles) > 1 and articles[1].score >= best.score - config.ambiguity_margin
+    confident = best.score_as_restored >= bar and not contested and not matched_another_spelling
     if not confident and best.score < config.hedge_score:
         return FaqAnswer(
             "choices", CHOICES_TEXT, query, articles[: config.max_choices], context=context
