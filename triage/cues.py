@@ -284,3 +284,57 @@ def extract_cues(text: str) -> Cues:
 def folded(text: str) -> str:
     """The folded text as typed (teencode not expanded), for callers that log cues."""
     return fold(text)
+
+
+# --------------------------------------------------------------------------------------------
+# Abuse that decides by itself
+#
+# The classifier weighs cues against the e5 reading, and without marks that reading is weak:
+# "Shop khon nan that" came out neutral although "Shop khốn nạn thật" is angry with P 0.72.
+# An insult aimed at the shop or its people, or a threat to sue in the first person, is read
+# as anger by any agent whatever the rest says, so `directed_abuse` marks it angry outright.
+# Only forms that cannot be innocent once folded: "lừa đảo" after "không" or in a question
+# ("shop có lừa đảo không?") is a customer checking, not accusing, and is left to the model.
+
+_ABUSE_TARGETS = [
+    "shop", "ben shop", "ben ban", "cac ban", "cong ty", "nhan vien", "nv", "bot", "admin",
+    "ad", "shipper", "chung may", "bon may", "tui may", "lu", "bon",
+]
+_ABUSE_WORDS = [
+    "khon nan", "mat day", "lua dao", "vo hoc", "vo van hoa", "tro tren", "rac ruoi", "do rac",
+    "an cuop", "an cap", "cuop trang", "cuop ngay", "bip bom", "gian doi", "noi dieu",
+    "khon kiep", "vo lien si", "mat lon", "lao toet",
+]
+_FIRST_PERSON = ["t", "tao", "toi", "tui", "minh", "chung toi", "bon tao", "chung tao"]
+_SUE = ["kien", "khoi kien", "to cao", "boc phot"]
+_NO_QUESTION = {"khong", "ko", "k", "kh", "hong", "hok", "chu", "sao", "ha", "a", "u"}
+
+
+def _alternation(phrases: Iterable[str]) -> str:
+    longest_first = sorted(phrases, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", " ") for p in longest_first)
+
+
+_DIRECTED_ABUSE = re.compile(
+    rf"(?<![a-z0-9])(?:{_alternation(_ABUSE_TARGETS)})((?: [a-z0-9]+){{0,2}}) "
+    rf"(?:{_alternation(_ABUSE_WORDS)})(?![a-z0-9])((?: [a-z0-9]+){{0,3}})"
+)
+# Folded, "kien" is also a parcel ("1 kiện hàng"), a proposal ("kiến nghị"), patience ("kiên
+# nhẫn"): only after a first-person subject and where the clause ends or names who is sued.
+_FIRST_PERSON_SUE = re.compile(
+    rf"(?<![a-z0-9])(?:{_alternation(_FIRST_PERSON)})(?: se| phai| di| cu)? "
+    rf"(?:{_alternation(_SUE)})"
+    r"(?=\s*(?:[,.!;]|$)|\s+(?:shop|ben|cac ban|cong ty|ra toa|len|luon|cho day|het|nhe|nha)\b)"
+)
+
+
+def directed_abuse(text: str) -> bool:
+    """An insult aimed at the shop or its people ("shop khốn nạn thật", "nhân viên mất dạy")
+    or a first-person threat to sue or expose ("mai tao kiện"), with or without marks."""
+    typed = " ".join(words(text))
+    asking = text.rstrip().endswith("?")
+    for match in _DIRECTED_ABUSE.finditer(typed):
+        between, after = match.group(1).split(), match.group(2).split()
+        if not (asking or NEGATORS.intersection(between) or _NO_QUESTION.intersection(after)):
+            return True
+    return _FIRST_PERSON_SUE.search(" ".join(fold(text).split())) is not None

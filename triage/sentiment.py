@@ -48,7 +48,7 @@ import numpy as np
 from cskh.jsonl import read_jsonl
 from cskh.paths import MODELS_DIR
 from cskh.text import fold, normalize, tokens
-from triage.cues import Cues, extract_cues
+from triage.cues import Cues, directed_abuse, extract_cues
 
 log = logging.getLogger(__name__)
 
@@ -434,6 +434,22 @@ def decide_from_proba(proba: np.ndarray, thresholds: Thresholds) -> list[Sentime
     return out
 
 
+# The polarity given to a message that `directed_abuse` makes angry, when the classifier
+# read it as less negative: the hub's angry rule also asks for a score <= 0.
+ABUSE_SCORE = -0.5
+
+
+def with_directed_abuse(texts: Sequence[str], sentiments: list[Sentiment]) -> list[Sentiment]:
+    """An insult aimed at the shop or its people, or a first-person threat to sue
+    (`triage.cues.directed_abuse`), is angry whatever the classifier read: without marks its
+    e5 reading is weak ("Shop khon nan that" came out neutral)."""
+    return [
+        Sentiment("negative", True, min(s.score, ABUSE_SCORE))
+        if not s.angry and directed_abuse(t) else s
+        for t, s in zip(texts, sentiments, strict=True)
+    ]
+
+
 def _pick_thresholds(
     proba: np.ndarray, y: Sequence[str], *, angry_recall_target: float,
     max_false_angry: float, max_neutral_escalation: float,
@@ -560,7 +576,7 @@ class TrainedSentimentModel:
         """Sentiments plus the e5 vector of each `e5_text(text)`, for reuse by the search."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         proba, vectors = self._proba_and_vectors(texts)
-        return decide_from_proba(proba, self.thresholds), vectors
+        return with_directed_abuse(texts, decide_from_proba(proba, self.thresholds)), vectors
 
     # Persistence ---------------------------------------------------------------------------
     def save(self, model_dir: Path) -> None:

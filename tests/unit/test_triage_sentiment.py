@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.cues import extract_cues
+from triage.cues import directed_abuse, extract_cues
 from triage.sentiment import (
     CLASSES,
     DEFAULT_MODEL_DIR,
@@ -25,6 +25,7 @@ from triage.sentiment import (
     needs_training,
     read_manifest,
     train,
+    with_directed_abuse,
 )
 
 ROWS = {
@@ -127,6 +128,54 @@ def test_cues_avoid_common_false_friends() -> None:
     assert extract_cues("Cảm ơn shop").positive > 0
     # Dotted letters that spell nothing rude, and numbers, stay innocent.
     assert extract_cues("giao đến TP.HCM, v.v., bản 1.5 mới").profanity == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "abuse"),
+    [
+        ("Shop khon nan that", True),  # without marks the classifier read it neutral
+        ("nhân viên thái độ mất dạy", True),
+        ("shop này lừa đảo", True),
+        ("mai t kien, cho day", True),
+        ("Tôi sẽ kiện!", True),
+        # A customer checking, a parcel, a proposal, patience: not abuse.
+        ("shop có lừa đảo không vậy", False),
+        ("shop lừa đảo à?", False),
+        ("shop không lừa đảo đâu", False),
+        ("trang web giả mạo Sao Mai có phải lừa đảo không", False),
+        ("tôi nhận 1 kiện hàng bị móp", False),
+        ("minh kien nghi shop them size", False),
+        ("mình kiên nhẫn chờ thêm", False),
+    ],
+)
+def test_directed_abuse(text: str, abuse: bool) -> None:
+    assert directed_abuse(text) is abuse
+
+
+def test_directed_abuse_never_fires_on_a_calm_labelled_line() -> None:
+    # Every labelled file, the frozen set and the lines kept out of training included: the
+    # rule overrides the classifier, so one calm hit would be a false escalation.
+    from cskh.jsonl import read_jsonl
+    from cskh.paths import REPO_ROOT
+
+    calm, angry = [], 0
+    for path in sorted((REPO_ROOT / "triage" / "data").glob("sentiment*.jsonl")):
+        for _, row in read_jsonl(path):
+            if directed_abuse(row["text"]):
+                angry += row["label"] == "angry"
+                if row["label"] != "angry":
+                    calm.append(row["text"])
+    assert calm == []
+    assert angry >= 10  # and it does fire on the angry ones it is meant for
+
+
+def test_directed_abuse_is_angry_whatever_the_classifier_read() -> None:
+    read = [Sentiment("neutral", False, 0.08), Sentiment("neutral", False, 0.1),
+            Sentiment("negative", True, -0.9)]
+    got = with_directed_abuse(["Shop khon nan that", "shop co lua dao khong", "DM shop"], read)
+    assert got[0] == Sentiment("negative", True, -0.5)  # angry, and negative enough for the hub
+    assert got[1:] == read[1:]  # a question is left alone; an angry reading is kept as read
+    assert load_default_model().predict(["Shop khon nan that"])[0].angry
 
 
 def test_train_save_load_and_retrain_only_on_change(tmp_path: Path) -> None:
