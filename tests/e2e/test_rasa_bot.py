@@ -182,6 +182,18 @@ def test_a_follow_up_is_answered_in_the_context_of_the_question_before(
     assert alone and all("context" not in m for m in alone)
 
 
+def test_what_about_asks_the_question_before_again(rasa_bot: RasaBot) -> None:  # noqa: F811
+    # "còn X thì sao?" says little more than X: the fee question before it carries the topic.
+    sender = new_sender()
+    first = rasa_bot.send(sender, "ship hàng về Hà Nội nội thành bao nhiêu tiền")
+    assert metas(first)[0]["articles"][0]["id"] == "phi-van-chuyen"
+    reply = rasa_bot.send(sender, "còn đi tỉnh thì sao")
+    meta = metas(reply)[0]
+    assert meta["kind"] == "faq_answer" and meta["articles"][0]["id"] == "phi-van-chuyen"
+    assert meta["context"] == "ship hàng về Hà Nội nội thành bao nhiêu tiền"
+    assert "35.000đ" in texts(reply)  # the fee to the other provinces
+
+
 def test_a_question_that_reads_like_not_helpful_is_still_answered(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
