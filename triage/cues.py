@@ -290,7 +290,7 @@ def folded(text: str) -> str:
 # Abuse that decides by itself
 #
 # The classifier weighs cues against the e5 reading, and without marks that reading is weak:
-# "Shop khon nan that" came out neutral although "Shop khốn nạn thật" is angry with P 0.72.
+# "Shop khon nan that" came out neutral although "Shop khốn nạn thật" comes out angry.
 # An insult aimed at the shop or its people, or a threat to sue in the first person, is read
 # as anger by any agent whatever the rest says, so `directed_abuse` marks it angry outright.
 # Only forms that cannot be innocent once folded: "lừa đảo" after "không" or in a question
