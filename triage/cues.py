@@ -338,3 +338,35 @@ def directed_abuse(text: str) -> bool:
         if not (asking or NEGATORS.intersection(between) or _NO_QUESTION.intersection(after)):
             return True
     return _FIRST_PERSON_SUE.search(" ".join(fold(text).split())) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Calm feedback on the bot's answer
+#
+# "trả lời sai rồi" right after an answer is a customer saying the answer missed, not fury:
+# the classifier flagged it angry, and the hub then handed the chat over at once telling the
+# customer "em hiểu anh/chị đang rất bực mình". A message made only of such feedback, with no
+# heat (anger words, profanity, threats, capitals, "!!", angry emoji), is negative, not angry;
+# the bot offers other articles and a second "not helpful" hands over (escalation.yml).
+
+_FEEDBACK_MARKERS = re.compile(
+    r"(?<![a-z0-9])(?:sai|khong dung|chua dung|khong phai)(?![a-z0-9])"
+)
+_FEEDBACK_WORDS = frozenset(
+    """tra loi cau thong tin bot ban em shop ad admin sai roi khong chua dung y phai minh cai
+    nay do lam van hmm a nhe nha oi voi het that hinh nhu thi rui""".split()
+)
+
+
+def calm_answer_feedback(text: str) -> bool:
+    """A message that only says the answer was wrong ("trả lời sai rồi", "sai rồi, không phải
+    cái đó"), calmly: every word is such feedback and nothing in it carries heat."""
+    expanded = tokens(text)
+    if not expanded or not _FEEDBACK_WORDS.issuperset(expanded):
+        return False
+    if not _FEEDBACK_MARKERS.search(" ".join(expanded)):
+        return False
+    cues = extract_cues(text)
+    heat = (cues.anger + cues.profanity + cues.threat + cues.multi_exclaim + cues.caps_words
+            + cues.angry_emoji)
+    return heat == 0

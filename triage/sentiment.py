@@ -48,7 +48,7 @@ import numpy as np
 from cskh.jsonl import read_jsonl
 from cskh.paths import MODELS_DIR
 from cskh.text import fold, normalize, tokens
-from triage.cues import Cues, directed_abuse, extract_cues
+from triage.cues import Cues, calm_answer_feedback, directed_abuse, extract_cues
 
 log = logging.getLogger(__name__)
 
@@ -439,15 +439,21 @@ def decide_from_proba(proba: np.ndarray, thresholds: Thresholds) -> list[Sentime
 ABUSE_SCORE = -0.5
 
 
-def with_directed_abuse(texts: Sequence[str], sentiments: list[Sentiment]) -> list[Sentiment]:
-    """An insult aimed at the shop or its people, or a first-person threat to sue
-    (`triage.cues.directed_abuse`), is angry whatever the classifier read: without marks its
-    e5 reading is weak ("Shop khon nan that" came out neutral)."""
-    return [
-        Sentiment("negative", True, min(s.score, ABUSE_SCORE))
-        if not s.angry and directed_abuse(t) else s
-        for t, s in zip(texts, sentiments, strict=True)
-    ]
+def with_lexical_rules(texts: Sequence[str], sentiments: list[Sentiment]) -> list[Sentiment]:
+    """Two readings any agent makes whatever the classifier read (`triage.cues`):
+    - an insult aimed at the shop or its people, or a first-person threat to sue
+      (`directed_abuse`), is angry: without marks its e5 reading is weak ("Shop khon nan that"
+      came out neutral);
+    - calm feedback that the answer was wrong (`calm_answer_feedback`, "trả lời sai rồi") is
+      negative, not angry: flagged angry, it handed the chat over at once as fury."""
+    out = []
+    for text, s in zip(texts, sentiments, strict=True):
+        if not s.angry and directed_abuse(text):
+            s = Sentiment("negative", True, min(s.score, ABUSE_SCORE))
+        elif s.angry and calm_answer_feedback(text):
+            s = Sentiment("negative", False, s.score)
+        out.append(s)
+    return out
 
 
 def _pick_thresholds(
@@ -576,7 +582,7 @@ class TrainedSentimentModel:
         """Sentiments plus the e5 vector of each `e5_text(text)`, for reuse by the search."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
         proba, vectors = self._proba_and_vectors(texts)
-        return with_directed_abuse(texts, decide_from_proba(proba, self.thresholds)), vectors
+        return with_lexical_rules(texts, decide_from_proba(proba, self.thresholds)), vectors
 
     # Persistence ---------------------------------------------------------------------------
     def save(self, model_dir: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.cues import directed_abuse, extract_cues
+from triage.cues import calm_answer_feedback, directed_abuse, extract_cues
 from triage.sentiment import (
     CLASSES,
     DEFAULT_MODEL_DIR,
@@ -25,7 +25,7 @@ from triage.sentiment import (
     needs_training,
     read_manifest,
     train,
-    with_directed_abuse,
+    with_lexical_rules,
 )
 
 ROWS = {
@@ -152,30 +152,61 @@ def test_directed_abuse(text: str, abuse: bool) -> None:
     assert directed_abuse(text) is abuse
 
 
-def test_directed_abuse_never_fires_on_a_calm_labelled_line() -> None:
+def test_the_lexical_rules_never_contradict_a_labelled_line() -> None:
     # Every labelled file, the frozen set and the lines kept out of training included: the
     # rule overrides the classifier, so one calm hit would be a false escalation.
     from cskh.jsonl import read_jsonl
     from cskh.paths import REPO_ROOT
 
-    calm, angry = [], 0
+    calm, angry, unflagged = [], 0, []
     for path in sorted((REPO_ROOT / "triage" / "data").glob("sentiment*.jsonl")):
         for _, row in read_jsonl(path):
             if directed_abuse(row["text"]):
                 angry += row["label"] == "angry"
                 if row["label"] != "angry":
                     calm.append(row["text"])
-    assert calm == []
+            # The other rule takes an angry flag away: it must never meet an angry line.
+            if calm_answer_feedback(row["text"]) and row["label"] == "angry":
+                unflagged.append(row["text"])
+    assert calm == [] and unflagged == []
     assert angry >= 10  # and it does fire on the angry ones it is meant for
 
 
 def test_directed_abuse_is_angry_whatever_the_classifier_read() -> None:
     read = [Sentiment("neutral", False, 0.08), Sentiment("neutral", False, 0.1),
             Sentiment("negative", True, -0.9)]
-    got = with_directed_abuse(["Shop khon nan that", "shop co lua dao khong", "DM shop"], read)
+    got = with_lexical_rules(["Shop khon nan that", "shop co lua dao khong", "DM shop"], read)
     assert got[0] == Sentiment("negative", True, -0.5)  # angry, and negative enough for the hub
     assert got[1:] == read[1:]  # a question is left alone; an angry reading is kept as read
     assert load_default_model().predict(["Shop khon nan that"])[0].angry
+
+
+@pytest.mark.parametrize(
+    ("text", "calm"),
+    [
+        ("trả lời sai rồi", True),
+        ("tra loi sai roi", True),
+        ("sai rui, ko phai cai do", True),
+        ("thông tin sai rồi 😞", True),
+        # Heat, or more than feedback on the answer: left to the model.
+        ("TRẢ LỜI SAI RỒI", False),
+        ("trả lời sai rồi!!!", False),
+        ("sai rồi 😡", False),
+        ("sai rồi đồ ngu", False),
+        ("trả lời như cc", False),
+        ("shop giao sai màu rồi", False),  # a wrong delivery, not the answer
+    ],
+)
+def test_calm_answer_feedback(text: str, calm: bool) -> None:
+    assert calm_answer_feedback(text) is calm
+
+
+def test_calm_feedback_on_the_answer_is_negative_not_angry() -> None:
+    read = [Sentiment("negative", True, -0.92), Sentiment("negative", True, -0.9)]
+    got = with_lexical_rules(["trả lời sai rồi", "TRẢ LỜI SAI RỒI"], read)
+    assert got == [Sentiment("negative", False, -0.92), read[1]]
+    [said] = load_default_model().predict(["trả lời sai rồi"])
+    assert said.label == "negative" and not said.angry
 
 
 def test_train_save_load_and_retrain_only_on_change(tmp_path: Path) -> None:
