@@ -344,10 +344,11 @@ def directed_abuse(text: str) -> bool:
 # Calm feedback on the bot's answer
 #
 # "trả lời sai rồi" right after an answer is a customer saying the answer missed, not fury:
-# the classifier flagged it angry, and the hub then handed the chat over at once telling the
-# customer "em hiểu anh/chị đang rất bực mình". A message made only of such feedback, with no
-# heat (anger words, profanity, threats, capitals, "!!", angry emoji), is negative, not angry;
-# the bot offers other articles and a second "not helpful" hands over (escalation.yml).
+# the classifier flagged it angry, and the hub then handed the chat over telling the customer
+# "em hiểu anh/chị đang rất bực mình" and the agent "khách đang rất bức xúc". A message made
+# only of such feedback, with no heat (anger words, profanity, threats, capitals, "!!", angry
+# emoji), is negative, not angry; escalation.yml's bot_failed phrases still hand it over, as
+# the bot failing.
 
 _FEEDBACK_MARKERS = re.compile(
     r"(?<![a-z0-9])(?:sai|khong dung|chua dung|khong phai)(?![a-z0-9])"

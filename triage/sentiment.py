@@ -445,7 +445,7 @@ def with_lexical_rules(texts: Sequence[str], sentiments: list[Sentiment]) -> lis
       (`directed_abuse`), is angry: without marks its e5 reading is weak ("Shop khon nan that"
       came out neutral);
     - calm feedback that the answer was wrong (`calm_answer_feedback`, "trả lời sai rồi") is
-      negative, not angry: flagged angry, it handed the chat over at once as fury."""
+      negative, not angry: flagged angry, the hub handed the chat over as fury."""
     out = []
     for text, s in zip(texts, sentiments, strict=True):
         if not s.angry and directed_abuse(text):
