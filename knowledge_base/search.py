@@ -95,6 +95,8 @@ def _terms(text: str) -> list[str]:
 
 
 _RAW_WORD = re.compile(r"\w+")
+_FOLDED_WORD = re.compile(r"[a-z0-9]+")
+
 # "còn X (thì sao)?": the same question about X. Typed with marks it must be "còn" ("con này
 # bao nhiêu" is "this one"); "thế còn", "vậy còn" lead in.
 _WHAT_ABOUT = re.compile(r"^(?:thế |vậy |the |vay )?(?:còn|con)\b")
@@ -110,7 +112,6 @@ def asks_what_about(message: str) -> bool:
     if match is None or (has_diacritics(text) and "còn" not in match.group(0)):
         return False
     return not _YES_NO.intersection(words(text))
-_FOLDED_WORD = re.compile(r"[a-z0-9]+")
 
 
 def written_forms(text: str) -> list[tuple[str, str]]:

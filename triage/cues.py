@@ -20,11 +20,16 @@ from functools import lru_cache
 from cskh.text import fold, tokens, words
 
 
+def phrase_alternation(phrases: Iterable[str]) -> str:
+    """The folded phrases as one regex alternation, longest first, any run of spaces
+    between their words; for patterns that put the phrases in a larger context."""
+    alternatives = sorted({p.strip() for p in phrases if p.strip()}, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in alternatives)
+
+
 def phrase_regex(phrases: Iterable[str]) -> re.Pattern[str]:
     """One regex matching any folded phrase as whole words (longest alternatives first)."""
-    alternatives = sorted({p.strip() for p in phrases if p.strip()}, key=len, reverse=True)
-    body = "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in alternatives)
-    return re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
+    return re.compile(rf"(?<![a-z0-9])(?:{phrase_alternation(phrases)})(?![a-z0-9])")
 
 
 # Words and phrases of anger/frustration (folded). Mild dissatisfaction is in NEGATIVE.
@@ -310,20 +315,15 @@ _SUE = ["kien", "khoi kien", "to cao", "boc phot"]
 _NO_QUESTION = {"khong", "ko", "k", "kh", "hong", "hok", "chu", "sao", "ha", "a", "u"}
 
 
-def _alternation(phrases: Iterable[str]) -> str:
-    longest_first = sorted(phrases, key=len, reverse=True)
-    return "|".join(re.escape(p).replace(r"\ ", " ") for p in longest_first)
-
-
 _DIRECTED_ABUSE = re.compile(
-    rf"(?<![a-z0-9])(?:{_alternation(_ABUSE_TARGETS)})((?: [a-z0-9]+){{0,2}}) "
-    rf"(?:{_alternation(_ABUSE_WORDS)})(?![a-z0-9])((?: [a-z0-9]+){{0,3}})"
+    rf"(?<![a-z0-9])(?:{phrase_alternation(_ABUSE_TARGETS)})((?: [a-z0-9]+){{0,2}}) "
+    rf"(?:{phrase_alternation(_ABUSE_WORDS)})(?![a-z0-9])((?: [a-z0-9]+){{0,3}})"
 )
 # Folded, "kien" is also a parcel ("1 kiện hàng"), a proposal ("kiến nghị"), patience ("kiên
 # nhẫn"): only after a first-person subject and where the clause ends or names who is sued.
 _FIRST_PERSON_SUE = re.compile(
-    rf"(?<![a-z0-9])(?:{_alternation(_FIRST_PERSON)})(?: se| phai| di| cu)? "
-    rf"(?:{_alternation(_SUE)})"
+    rf"(?<![a-z0-9])(?:{phrase_alternation(_FIRST_PERSON)})(?: se| phai| di| cu)? "
+    rf"(?:{phrase_alternation(_SUE)})"
     r"(?=\s*(?:[,.!;]|$)|\s+(?:shop|ben|cac ban|cong ty|ra toa|len|luon|cho day|het|nhe|nha)\b)"
 )
 
@@ -350,9 +350,7 @@ def directed_abuse(text: str) -> bool:
 # emoji), is negative, not angry; escalation.yml's bot_failed phrases still hand it over, as
 # the bot failing.
 
-_FEEDBACK_MARKERS = re.compile(
-    r"(?<![a-z0-9])(?:sai|khong dung|chua dung|khong phai)(?![a-z0-9])"
-)
+_FEEDBACK_MARKERS = phrase_regex(["sai", "khong dung", "chua dung", "khong phai"])
 _FEEDBACK_WORDS = frozenset(
     """tra loi cau thong tin bot ban em shop ad admin sai roi khong chua dung y phai minh cai
     nay do lam van hmm a nhe nha oi voi het that hinh nhu thi rui""".split()
