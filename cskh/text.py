@@ -91,7 +91,8 @@ TEENCODE: dict[str, str] = {
     "tks": "cam on",
     "thanks": "cam on",
     "thank": "cam on",
-    "ty": "cam on",
+    # "ty" is also the "ty" of "công ty" and "tỷ" (a billion): both readings are kept.
+    "ty": "ty|cam on",
     "nhiu": "nhieu",
     "lun": "luon",
     "wa": "qua",

@@ -26,6 +26,13 @@ def test_teencode_is_read_first_and_unknown_words_stay_as_typed() -> None:
     assert restorer.restore("iphone 15 ABC123") == "iphone 15 abc123"
 
 
+def test_a_teencode_word_that_is_also_a_word_keeps_its_own_reading() -> None:
+    # "ty" is "thank you" in chat but also the "ty" of "công ty": read only as "cảm ơn", a
+    # request for a company quote was restored as "công cảm ơn".
+    restorer = DiacriticRestorer([*CORPUS, "Báo giá cho công ty", "cảm ơn shop"])
+    assert restorer.restore("bao gia cho cong ty") == "báo giá cho công ty"
+
+
 def test_text_with_marks_is_left_alone_and_empty_text_is_empty() -> None:
     restorer = DiacriticRestorer(CORPUS)
     # The customer typed "hạng": not second-guessed towards the corpus's commoner "hàng".
