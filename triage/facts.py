@@ -1,5 +1,5 @@
-"""Facts an agent needs from a conversation (order codes, phones, e-mails, products, amounts)
-and PII masking for logs.
+"""Facts an agent needs from a conversation (order codes, phones, e-mails, products, amounts,
+dates) and PII masking for logs.
 
 Everything is regular expressions over the text as typed (plus its folded form for product
 names), so it is fast, deterministic and works without diacritics.
@@ -15,6 +15,17 @@ from typing import Any
 from cskh.text import fold
 
 ORDER_CODE = re.compile(r"(?<![A-Za-z0-9])DH[\s\-_.#:]?(\d{6})(?!\d)", re.IGNORECASE)
+# Codes in another shop's format ("SM2411223", "#A123456", "88812345", a courier's waybill)
+# are known by the words before them: "mã đơn", "đơn hàng", "đơn", "mã vận đơn", "order",
+# typed with or without marks. At least 5 digits: "đơn 2 món", "đơn 25 triệu" are not codes.
+LABELLED_ORDER_CODE = re.compile(
+    r"(?<![\w])(?:m[aã]\s+(?:v[aậ]n\s+)?[đd][oơ]n(?:\s+h[aà]ng)?|[đd][oơ]n(?:\s+h[aà]ng)?"
+    r"|order(?:\s+id)?)(?:\s+(?:s[oố]|l[aà]|c[uủ]a\s+\w+))?\s*[:#]?\s*#?"
+    r"([A-Za-z]{0,4}\d{5,14}[A-Za-z]{0,3})(?![\w])",
+    re.IGNORECASE,
+)
+# Dates as customers write them: "7/11", "28-11", "20/11/2026" (dots are thousands: "1.200").
+DATE = re.compile(r"(?<![\w/.\-])(\d{1,2})[/\-](\d{1,2})(?:[/\-](\d{4}|\d{2}))?(?![\w/\-])")
 
 # Vietnamese phone numbers: 0 or +84/84 prefix, then 9 digits (mobile 3/5/7/8/9x, landline
 # 2xx), digits possibly grouped by spaces, dots or dashes ("0912 345 678", "+84 912.345.678",
@@ -73,12 +84,13 @@ class Facts:
     emails: list[str] = field(default_factory=list)
     products: list[str] = field(default_factory=list)
     amounts: list[int] = field(default_factory=list)  # in VND
+    dates: list[str] = field(default_factory=list)  # as "d/m" or "d/m/yyyy"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "order_codes": list(self.order_codes), "phones": list(self.phones),
             "emails": list(self.emails), "products": list(self.products),
-            "amounts": list(self.amounts),
+            "amounts": list(self.amounts), "dates": list(self.dates),
         }
 
     def merge(self, other: Facts) -> Facts:
@@ -88,11 +100,12 @@ class Facts:
             _unique([*self.emails, *other.emails]),
             _unique([*self.products, *other.products]),
             _unique([*self.amounts, *other.amounts]),
+            _unique([*self.dates, *other.dates]),
         )
 
     def is_empty(self) -> bool:
         return not (self.order_codes or self.phones or self.emails or self.products
-                    or self.amounts)
+                    or self.amounts or self.dates)
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -105,6 +118,31 @@ def _unique(items: Iterable[Any]) -> list[Any]:
 def normalize_phone(digits: str) -> str:
     """"912.345.678" (after the prefix) -> "0912345678"."""
     return "0" + re.sub(r"\D", "", digits)
+
+
+def find_order_codes(text: str) -> list[str]:
+    """The shop's own "DH123456" anywhere, and codes of any other format after "mã đơn",
+    "đơn hàng", "order"... (upper case). A phone number after "đơn" is a phone, not a code."""
+    codes = [f"DH{m.group(1)}" for m in ORDER_CODE.finditer(text)]
+    for m in LABELLED_ORDER_CODE.finditer(text):
+        code = m.group(1).upper()
+        if not PHONE.fullmatch(code) and not ORDER_CODE.fullmatch(code):
+            codes.append(code)
+    return _unique(codes)
+
+
+def find_dates(text: str) -> list[str]:
+    """Calendar dates ("đặt từ 7/11", "hôm 20-11-2026") as "7/11", "20/11/2026"; "24/7"
+    (round the clock) and impossible days or months are not dates."""
+    out = []
+    for m in DATE.finditer(text):
+        day, month, year = int(m.group(1)), int(m.group(2)), m.group(3)
+        if not (1 <= day <= 31 and 1 <= month <= 12) or (day, month, year) == (24, 7, None):
+            continue
+        if year is not None and len(year) == 2:
+            year = f"20{year}"
+        out.append(f"{day}/{month}" + (f"/{year}" if year else ""))
+    return _unique(out)
 
 
 def find_phones(text: str) -> list[str]:
@@ -159,11 +197,12 @@ def find_products(text: str, products: Sequence[str] = DEFAULT_PRODUCTS) -> list
 
 def extract_facts(text: str, products: Sequence[str] = DEFAULT_PRODUCTS) -> Facts:
     return Facts(
-        order_codes=_unique(f"DH{m.group(1)}" for m in ORDER_CODE.finditer(text)),
+        order_codes=find_order_codes(text),
         phones=find_phones(text),
         emails=_unique(m.group(0).lower() for m in EMAIL.finditer(text)),
         products=find_products(text, products),
         amounts=find_amounts(text),
+        dates=find_dates(text),
     )
 
 

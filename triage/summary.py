@@ -1,7 +1,7 @@
 """The summary an agent reads when claiming a conversation, so the customer never repeats.
 
 Built only from what the system already knows: the customer's own key sentences, facts
-(order code, phone, e-mail, products, amounts), intents and bot outcomes from `cskh_meta`,
+(order code, phone, e-mail, products, amounts, dates), intents and bot outcomes from `cskh_meta`,
 the sentiment trajectory, the reasons for handoff, channel and waiting time. At most ~8
 short Vietnamese lines; deterministic (same transcript, same summary).
 """
@@ -271,6 +271,8 @@ def summarize(
         fact_parts.append("sản phẩm: " + ", ".join(facts.products))
     if facts.amounts:
         fact_parts.append("số tiền: " + ", ".join(format_vnd(a) for a in facts.amounts))
+    if facts.dates:
+        fact_parts.append("ngày: " + ", ".join(facts.dates))
     if fact_parts:
         lines.append("Thông tin: " + " · ".join(fact_parts))
     intents = _intents(transcript)

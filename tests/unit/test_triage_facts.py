@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from triage.facts import extract_facts, find_amounts, find_phones, mask_pii
+from triage.facts import (
+    extract_facts,
+    find_amounts,
+    find_dates,
+    find_order_codes,
+    find_phones,
+    mask_pii,
+)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +42,43 @@ def test_order_codes_emails_products() -> None:
     assert facts.order_codes == ["DH123456", "DH654321"]
     assert facts.emails == ["nguyen.a@gmail.com"]
     assert facts.products == ["tai nghe", "ao khoac"]
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        # Another shop's format is known by the words before it, with or without marks.
+        ("shop giao nham mau, ma don SM2411223", ["SM2411223"]),
+        ("chưa thấy hoàn tiền, đơn 88812345", ["88812345"]),
+        ("đơn hàng số #a123456 giao sai", ["A123456"]),
+        ("mã vận đơn GHN12345678VN vẫn đứng im", ["GHN12345678VN"]),
+        ("order id: 5551234", ["5551234"]),
+        ("đơn DH123456, mã đơn SM999999", ["DH123456", "SM999999"]),  # DH123456 once
+        # Not codes: quantities, prices, a phone number, digits with no order word before.
+        ("đơn 2 món", []),
+        ("đơn 25 triệu thì sao", []),
+        ("sđt đặt đơn 0987654321", []),
+        ("mình ở số 123456 đường Láng", []),
+    ],
+)
+def test_order_codes_of_any_format_after_an_order_word(text: str, codes: list[str]) -> None:
+    assert find_order_codes(text) == codes
+
+
+@pytest.mark.parametrize(
+    ("text", "dates"),
+    [
+        ("đặt từ 7/11 mà giờ chưa thấy", ["7/11"]),
+        ("tra hang hom 20-11-2026, nhan ngay 2/12/26", ["20/11/2026", "2/12/2026"]),
+        ("hỗ trợ 24/7 không", []),  # round the clock, not the 24th of July
+        ("bị trừ 1.290.000đ", []),  # dots are thousands
+        ("size 39/40 hay 32/13", []),  # no such month
+        ("mã DH123456", []),
+    ],
+)
+def test_dates(text: str, dates: list[str]) -> None:
+    assert find_dates(text) == dates
+    assert extract_facts(text).dates == dates
 
 
 def test_products_without_diacritics_and_heuristic() -> None:

@@ -137,3 +137,11 @@ def test_helpers() -> None:
     assert parse_ts(1700000000000) == 1700000000.0
     assert parse_ts("2026-01-01T00:00:00Z") == parse_ts("2026-01-01T07:00:00+07:00")
     assert parse_ts("soon") is None
+
+
+def test_another_shops_order_code_and_the_dates_reach_the_agent() -> None:
+    turns = [{"role": "user", "sentiment": NEG,
+              "text": "em đã trả hàng hôm 20/11 mà tới giờ chưa thấy hoàn tiền, đơn 88812345"}]
+    s = summarize(turns, ["complex"], "web", None)
+    assert "Thông tin: mã đơn 88812345 · ngày: 20/11" in s.text
+    assert s.facts["order_codes"] == ["88812345"] and s.facts["dates"] == ["20/11"]
