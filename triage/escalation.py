@@ -111,8 +111,13 @@ class Topic:
     name: str
     any_of: PhraseSet
     all_of: tuple[PhraseSet, ...]
+    # A message with one of these is not the topic whatever else it says: "nếu hàng giao tới
+    # bị vỡ thì sao?" asks about the policy, it reports nothing.
+    unless: PhraseSet = field(default_factory=lambda: PhraseSet([]))
 
     def matches(self, forms: Sequence[str]) -> bool:
+        if self.unless.matches(forms):
+            return False
         if self.any_of.matches(forms):
             return True
         return bool(self.all_of) and all(group.matches(forms) for group in self.all_of)
@@ -175,6 +180,7 @@ class Policy:
                 name=name,
                 any_of=PhraseSet(spec.get("any", [])),
                 all_of=tuple(PhraseSet(group) for group in spec.get("all", [])),
+                unless=PhraseSet(spec.get("unless", [])),
             )
             for name, spec in (c.get("topics") or {}).items()
         )

@@ -25,7 +25,9 @@ REASON_LABELS = {
     "requested": "khách yêu cầu gặp nhân viên",
     "bot_failed": "bot không giải quyết được",
     "repeated": "khách phải nhắc lại nhiều lần",
-    "complex": "vấn đề phức tạp (hoàn tiền/tranh chấp/pháp lý/nhiều vấn đề)",
+    "complex": (
+        "vấn đề phức tạp (hàng giao sai/thiếu/hỏng, hoàn tiền, tranh chấp, pháp lý, nhiều vấn đề)"
+    ),
     "vip": "khách VIP",
 }
 SENTIMENT_LABELS = {

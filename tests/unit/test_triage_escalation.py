@@ -87,6 +87,17 @@ ESCALATE = [
     ("complex-press", [], user("mình sẽ báo Bộ Công Thương", NEG), None, "complex"),
     ("complex-several-issues", [], user(
         "giao chậm 1 tuần, giao sai màu, hộp còn bị móp méo", NEG), None, "complex"),
+    # What arrived is wrong, missing or broken, about the customer's own parcel: a person
+    # arranges the exchange, whatever the mood, typed with or without marks.
+    ("complex-wrong-item-with-code", [], user(
+        "shop giao nham mau, minh dat mau den ma nhan mau trang, ma don SM2411223", NEU), None,
+     "complex"),
+    ("complex-broken-on-arrival", [], user("tivi nhận về bị nứt màn hình", NEU), None,
+     "complex"),
+    ("complex-missing-part", [], user("hom qua nhan hang, nay mo ra moi thay thieu cuc sac",
+                                      NEU), None, "complex"),
+    ("complex-new-and-dead", [], user("máy giặt mới mua 3 hôm đã không lên nguồn", NEG), None,
+     "complex"),
     ("vip-negative", [], user("giao hơi chậm", NEG), {"vip": True}, "vip"),
     ("vip-tier", [], user("hàng bị trầy", NEG), {"tier": "Gold"}, "vip"),
 ]
@@ -112,6 +123,16 @@ NO_ESCALATE = [
     ("neutral-refund-timing", [], user("bao lâu thì được hoàn tiền ạ", NEU), None),
     ("exchange-and-refund-question", [], user("đổi trả và hoàn tiền mất mấy ngày", NEU), None),
     ("refuses-agent", [], user("không cần gặp nhân viên đâu, cảm ơn", POS), None),
+    # Questions about the policy, and the customer's own ordering mistake, are the help
+    # center's: nothing arrived wrong.
+    ("wrong-item-policy-question", [], user("giao sai màu thì đổi thế nào", NEU), None),
+    ("broken-if-question", [], user("nếu hàng giao tới bị vỡ thì shop xử lý sao", NEU), None),
+    ("own-ordering-mistake", [], user("mình đặt sai màu, còn sửa được không", NEU), None),
+    ("unboxing-video-question", [], user("Sản phẩm bị lỗi thì gửi video mở hộp có cần "
+                                         "không", NEU), None),
+    # Folded, "mình nhận" is also "mình nhắn" (I messaged): praise, not a report.
+    ("messaged-not-received", [], user("MoMo bi loi, minh nhan shop thi duoc xu ly ngay, "
+                                       "cam on", POS), None),
     ("two-negatives-only", [user("giao chậm", NEG), bot()], user("vẫn chưa có hàng", NEG), None),
     ("trend-broken-by-neutral", [user("chậm", NEG), user("ok", NEU)], user("lỗi", NEG), None),
     ("one-weak-answer", [user("a", NEU), answer(True), user("b", NEU), answer(False)],
