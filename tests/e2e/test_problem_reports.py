@@ -1,0 +1,47 @@
+"""A customer reporting what arrived, through the real stack (hub, sentiment, Rasa, actions).
+
+Over the hub's REST webhook (Rasa's REST contract): a parcel that arrived broken, with
+another shop's order code and a date, goes to a person with both facts in the summary; the
+same words asked as a question about the policy get the help center's answer and no handoff.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from hub_e2e import hub_db, rest_say
+
+from cskh.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+HANDOFFS = (
+    "SELECT h.reasons, h.summary FROM handoffs h JOIN conversations c "
+    "ON c.id = h.conversation_id WHERE c.external_id = :sid"
+)
+
+
+def test_a_broken_parcel_reaches_a_person_with_its_code_and_date(stack: Stack) -> None:
+    sender = f"report-{uuid.uuid4().hex[:8]}"
+    replies = rest_say(
+        stack, sender, "tivi nhan ve bi nut man hinh, don SM556677 dat tu 28/11", timeout=120
+    )
+    said = " ".join(r.get("text") or "" for r in replies)
+    assert "nhân viên" in said, replies
+    # Not the help center's advice to report it, nor the warranty's exclusions.
+    assert "48 giờ" not in said and "bảo hành" not in said, replies
+    rows = hub_db(stack, HANDOFFS, sid=sender)
+    assert len(rows) == 1, rows
+    reasons, summary = (json.loads(v) if isinstance(v, str) else v for v in rows[0])
+    assert "complex" in reasons
+    assert "mã đơn SM556677" in summary["text"] and "ngày: 28/11" in summary["text"], summary
+
+
+def test_the_same_words_as_a_policy_question_get_the_help_center(stack: Stack) -> None:
+    sender = f"policy-{uuid.uuid4().hex[:8]}"
+    replies = rest_say(stack, sender, "nếu hàng giao tới bị vỡ thì shop xử lý sao", timeout=120)
+    said = " ".join(r.get("text") or "" for r in replies)
+    assert "Xem thêm:" in said, replies  # an answer from an article, with its link
+    assert hub_db(stack, HANDOFFS, sid=sender) == []
