@@ -49,12 +49,16 @@ def has_marks(text: str) -> bool:
     return bool(_MARKS.search(unicodedata.normalize("NFC", text).lower()))
 
 
-def evaluate(url: str, examples: list[tuple[str, str]]) -> dict[str, object]:
+def evaluate(
+    url: str, examples: list[tuple[str, str]], token: str | None = None
+) -> dict[str, object]:
     latencies: list[float] = []
+    # The stack starts Rasa with an auth token (its HTTP API is not open to anyone).
+    query = f"?token={token}" if token else ""
     rows: list[tuple[str, str, str, float, bool]] = []
     for text, gold in examples:
         started = time.perf_counter()
-        status, body = http_json(f"{url}/model/parse", {"text": text})
+        status, body = http_json(f"{url}/model/parse{query}", {"text": text})
         latencies.append((time.perf_counter() - started) * 1000)
         assert status == 200 and isinstance(body, dict), (status, body)
         ranking = body.get("intent_ranking") or []
@@ -123,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             StackConfig.isolated(Path(tmp), services=("rasa",), rasa_model=bot.model)
         ) as stack:
             print(f"  start-up to ready: {stack.service('rasa').ready_after:.1f} s")
-            result = evaluate(stack.config.rasa_url, examples)
+            result = evaluate(stack.config.rasa_url, examples, stack.config.rasa_auth_token)
         for key in ("parse_p50_ms", "parse_p95_ms"):
             print(f"  {key}: {result[key]:.1f}")
         for key in ("accuracy_all", "accuracy_with_diacritics", "accuracy_without_diacritics"):

@@ -38,6 +38,7 @@ INTENT_LABELS = {
     "ask_faq": "hỏi đáp", "order_status": "tra cứu đơn hàng",
     "request_human": "yêu cầu gặp nhân viên", "complain": "khiếu nại",
     "out_of_scope": "ngoài phạm vi", "bot_challenge": "hỏi có phải bot",
+    "product_question": "hỏi về sản phẩm (giá, còn hàng, tư vấn)",
     "choose_article": "chọn bài viết", "feedback_not_helpful": "báo câu trả lời không hữu ích",
 }
 # Intents that say nothing about the problem; left out of the summary.

@@ -131,6 +131,21 @@ def test_complaint_emits_handoff_meta(rasa_bot: RasaBot) -> None:  # noqa: F811
     assert metas(reply) == [{"kind": "handoff_request", "reason": "complaint"}]
 
 
+# Held-out NLU test utterances (tests/data/nlu_test.yml), not in the training data.
+@pytest.mark.parametrize(
+    "text", ["iphone 15 pro max còn hàng không ạ", "tu lanh samsung 300l gia bn"]
+)
+def test_a_product_question_gets_the_product_page_and_a_person_not_an_article(
+    rasa_bot: RasaBot, text: str  # noqa: F811
+) -> None:
+    reply = rasa_bot.send(new_sender(), text)
+    # Before, a stock question was "answered" from the returns policy ("còn nguyên tem").
+    assert "Xem thêm:" not in texts(reply) and metas(reply) == []
+    assert "còn hàng" in texts(reply)
+    payloads = [b["payload"] for m in reply for b in m.get("buttons", [])]
+    assert payloads == ["/request_human"]
+
+
 @pytest.mark.parametrize("text", ["bạn là người hay máy?", "ban la nguoi hay may"])
 def test_bot_challenge_says_it_is_a_bot(rasa_bot: RasaBot, text: str) -> None:  # noqa: F811
     reply = rasa_bot.send(new_sender(), text)
