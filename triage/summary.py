@@ -46,7 +46,7 @@ _NOISE_INTENTS = {"greet", "goodbye", "thank", "affirm", "deny", "feedback_helpf
 # Bot meta kinds that reveal what the customer wanted.
 _META_INTENTS = {
     "faq_answer": "ask_faq", "faq_choices": "ask_faq", "order_status": "order_status",
-    "handoff_request": "request_human",
+    "handoff_request": "request_human", "product_question": "product_question",
 }
 _SMALL_TALK = {
     "chao", "xin", "shop", "ad", "admin", "oi", "a", "ạ", "ok", "oke", "cam", "on", "vang",

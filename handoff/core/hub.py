@@ -1250,7 +1250,8 @@ def _is_an_answer(meta: Mapping[str, Any]) -> bool:
     waiting for a person: not "I did not understand", not "I am calling a person", not
     "sorry that did not help, ask a person"."""
     kind = meta.get("kind")
-    if kind in ("handoff_request", "fallback"):
+    # A question about one product is answered by "ask a person": the customer already has.
+    if kind in ("handoff_request", "fallback", "product_question"):
         return False
     if kind == "faq_choices" and not meta.get("articles"):
         return False

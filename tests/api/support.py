@@ -47,6 +47,15 @@ class CannedRasa:
                     "custom": {"cskh_meta": {"kind": "handoff_request", "reason": "requested"}},
                 },
             ]
+        if "còn hàng" in message:  # a question about one product (utter_product_question)
+            return [
+                {
+                    "recipient_id": sender,
+                    "text": "Mình chưa xem được tồn kho, bạn có thể gặp nhân viên.",
+                    "buttons": [{"title": "Gặp nhân viên", "payload": "/request_human"}],
+                },
+                {"recipient_id": sender, "custom": {"cskh_meta": {"kind": "product_question"}}},
+            ]
         return [
             {
                 "recipient_id": sender,

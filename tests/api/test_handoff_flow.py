@@ -74,6 +74,20 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     assert len(user_msgs) == 4 and all(m["sentiment"] for m in user_msgs)  # every one scored
 
 
+async def test_a_product_question_while_waiting_is_noted_not_sent_back_to_a_person(
+    client: httpx.AsyncClient, hub: Hub
+) -> None:
+    # In bot mode the bot's "ask a person" reply, with its button, reaches the customer.
+    out = await say(client, "chi", "iphone 15 còn hàng không")
+    assert out[0]["text"].startswith("Mình chưa xem được tồn kho")
+    assert [b["payload"] for b in out[0]["buttons"]] == ["/request_human"]
+    await say(client, "chi", "cho tôi nói chuyện với người thật")
+    assert (await _conv(hub, "chi"))["state"] == "queued"
+    # Waiting for a person, the same reply would send them to the person they wait for.
+    out = await say(client, "chi", "samsung s24 còn hàng không")
+    assert [m["text"] for m in out] == [DEFAULT_PERSONA.render(copy_vi.FOLLOW_UP_NOTED)]
+
+
 async def test_bot_reported_handoff_request_escalates(client: httpx.AsyncClient, hub: Hub) -> None:
     out = await say(client, "binh", "cho tôi nói chuyện với người thật")
     assert out[0]["text"] == "Mình sẽ chuyển bạn tới nhân viên."

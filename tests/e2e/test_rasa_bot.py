@@ -140,7 +140,8 @@ def test_a_product_question_gets_the_product_page_and_a_person_not_an_article(
 ) -> None:
     reply = rasa_bot.send(new_sender(), text)
     # Before, a stock question was "answered" from the returns policy ("còn nguyên tem").
-    assert "Xem thêm:" not in texts(reply) and metas(reply) == []
+    assert "Xem thêm:" not in texts(reply)
+    assert metas(reply) == [{"kind": "product_question"}]
     assert "còn hàng" in texts(reply)
     payloads = [b["payload"] for m in reply for b in m.get("buttons", [])]
     assert payloads == ["/request_human"]
