@@ -31,6 +31,7 @@ from actions.faq import (
     next_best,
 )
 from actions.orders import OrderDesk, OrderStore, OrderTurn, last4_digits, normalize_order_code
+from actions.products import asks_about_a_product
 from actions.settings import get_settings
 from actions.telemetry import ACTION_METRICS
 from cskh import query_vector
@@ -284,6 +285,13 @@ class ActionAnswerFaq(Action):
             # Not understood and not in the help center: the "please rephrase" reply,
             # which carries the `fallback` meta the escalation rules count.
             dispatcher.utter_message(response="utter_fallback")
+            return events
+        if intent != "choose_article" and not answer.confident and asks_about_a_product(
+            tracker.latest_message.get("text") or ""
+        ):
+            # Stock, price, advice: the help center's nearest passage is not the answer;
+            # the product page or a person is (actions/products.py).
+            dispatcher.utter_message(response="utter_product_question")
             return events
         _emit_faq(dispatcher, answer)
         return events

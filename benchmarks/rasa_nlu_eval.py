@@ -7,6 +7,11 @@
 
 Models go to var/models/rasa/cand-<config stem>.tar.gz (reused unless --retrain). Rasa is
 started by `cskh.stack`, the launcher of `make run`, without the hub and the action server.
+
+`--help-center` also parses the questions of the retrieval evaluation
+(knowledge_base/eval/*.jsonl, written for the search, never NLU training data) and prints the
+share that reaches the help-center search (`action_answer_faq`: ask_faq, product_question and
+nlu_fallback) and where the others went: a new intent must not take them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from cskh.paths import REPO_ROOT
 from cskh.stack import RASA_MODEL_DIR, BotFiles, Stack, StackConfig, http_json, train
 
 TEST_FILE = REPO_ROOT / "tests" / "data" / "nlu_test.yml"
+HELP_CENTER_QUESTIONS = sorted((REPO_ROOT / "knowledge_base" / "eval").glob("*.jsonl"))
+# Intents nlu_data/rules.yml sends to action_answer_faq (bot/domain.yml).
+ROUTED_TO_SEARCH = frozenset({"ask_faq", "product_question", "nlu_fallback"})
 _ANNOTATION = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 _MARKS = re.compile("[àáảãạăắằẳẵặâấầẩẫậèéẻẽẹêếềểễệìíỉĩịòóỏõọôốồổỗộơớờởỡợùúủũụưứừửữựỳýỷỹỵđ]")
 
@@ -43,6 +51,43 @@ def load_examples(path: Path) -> list[tuple[str, str]]:
         elif intent and stripped.startswith("- ") and not stripped.startswith("- intent"):
             out.append((_ANNOTATION.sub(r"\1", stripped[2:].strip()), intent))
     return out
+
+
+def help_center_questions() -> list[str]:
+    """Every question and follow-up of the retrieval evaluation, once each."""
+    import json
+
+    seen: dict[str, None] = {}
+    for path in HELP_CENTER_QUESTIONS:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                for key in ("question", "previous", "follow_up"):
+                    if isinstance(row.get(key), str):
+                        seen.setdefault(row[key], None)
+    return list(seen)
+
+
+def routing(url: str, questions: list[str], token: str | None) -> None:
+    query = f"?token={token}" if token else ""
+    went: dict[str, int] = {}
+    for text in questions:
+        status, body = http_json(f"{url}/model/parse{query}", {"text": text})
+        assert status == 200 and isinstance(body, dict), (status, body)
+        intent = body["intent"]["name"]
+        went[intent] = went.get(intent, 0) + 1
+    searched = sum(n for i, n in went.items() if i in ROUTED_TO_SEARCH)
+    others = ", ".join(f"{i} {n}" for i, n in sorted(went.items(), key=lambda x: -x[1])
+                       if i not in ROUTED_TO_SEARCH)
+    print(f"  help-center questions reaching the search: {searched / len(questions):.1%} "
+          f"({searched}/{len(questions)}); by intent: "
+          + ", ".join(f"{i} {went[i]}" for i in sorted(ROUTED_TO_SEARCH) if i in went))
+    print(f"    elsewhere: {others or '-'}")
+    from actions.products import asks_about_a_product  # pure Python: cskh.text, triage.facts
+
+    fired = [q for q in questions if asks_about_a_product(q)]
+    print(f"  of them, read as a question about one product (actions/products.py): "
+          f"{len(fired)}{': ' + '; '.join(fired[:5]) if fired else ''}")
 
 
 def has_marks(text: str) -> bool:
@@ -106,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrain", action="store_true")
     parser.add_argument("--threshold-sweep", action="store_true")
     parser.add_argument("--show-errors", action="store_true")
+    parser.add_argument("--help-center", action="store_true",
+                        help="also: where the retrieval evaluation's questions are routed")
     args = parser.parse_args(argv)
 
     examples = load_examples(args.test)
@@ -128,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         ) as stack:
             print(f"  start-up to ready: {stack.service('rasa').ready_after:.1f} s")
             result = evaluate(stack.config.rasa_url, examples, stack.config.rasa_auth_token)
+            if args.help_center:
+                routing(stack.config.rasa_url, help_center_questions(),
+                        stack.config.rasa_auth_token)
         for key in ("parse_p50_ms", "parse_p95_ms"):
             print(f"  {key}: {result[key]:.1f}")
         for key in ("accuracy_all", "accuracy_with_diacritics", "accuracy_without_diacritics"):

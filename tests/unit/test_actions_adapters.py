@@ -169,6 +169,22 @@ def test_the_hubs_query_vector_reaches_the_search_only_from_the_same_model(
     assert "35.000đ" in messages[0]["text"]  # answered all the same, by embedding again
 
 
+@pytest.mark.parametrize("intent", ["product_question", "ask_faq"])
+def test_a_product_question_gets_the_product_reply_unless_the_help_center_is_sure(
+    fake_kb: FakeKB, intent: str
+) -> None:
+    fake_kb.hits = [hit("doi-tra", 0.5, RETURNS)]  # the nearest passage: a hedged guess
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("iphone 15 còn hàng không", intent))
+    assert [m.get("response") for m in messages] == ["utter_product_question"]
+    # The intent alone is not enough: a policy question it took gets its confident answer.
+    fake_kb.hits = [hit("phi-giao-hang", 0.7, SHIPPING)]
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("phí ship đi tỉnh", "product_question"))
+    assert "35.000đ" in messages[0]["text"] and metas(messages)[0]["kind"] == "faq_answer"
+    # ... and a product question the help center answers surely is answered from it.
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("iphone 15 còn hàng không", intent))
+    assert metas(messages)[0]["kind"] == "faq_answer"
+
+
 def test_unsure_nlu_still_gets_the_help_center_and_else_the_fallback(fake_kb: FakeKB) -> None:
     # NLU unsure, the help center sure: answered like any question.
     messages, _ = run(actions.ActionAnswerFaq(), tracker("phi ship di tinh", "nlu_fallback"))
