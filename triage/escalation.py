@@ -114,6 +114,9 @@ class Topic:
     # A message with one of these is not the topic whatever else it says: "nếu hàng giao tới
     # bị vỡ thì sao?" asks about the policy, it reports nothing.
     unless: PhraseSet = field(default_factory=lambda: PhraseSet([]))
+    # The queue priority of "complex" when only topics of lower urgency matched (None: the
+    # policy's `priority.complex`): a dented box needs a person, not before a lawsuit.
+    priority: int | None = None
 
     def matches(self, forms: Sequence[str]) -> bool:
         if self.unless.matches(forms):
@@ -181,6 +184,7 @@ class Policy:
                 any_of=PhraseSet(spec.get("any", [])),
                 all_of=tuple(PhraseSet(group) for group in spec.get("all", [])),
                 unless=PhraseSet(spec.get("unless", [])),
+                priority=int(spec["priority"]) if spec.get("priority") is not None else None,
             )
             for name, spec in (c.get("topics") or {}).items()
         )
@@ -493,8 +497,15 @@ def decide(
     if _bot_failed(recent, latest, policy.bot_failed):
         reasons.append("bot_failed")
 
-    if complex_topics(text, policy.complex, latest_negative):
+    levels = dict(policy.priority)
+    topics = complex_topics(text, policy.complex, latest_negative)
+    if topics:
         reasons.append("complex")
+        own = {t.name: t.priority for t in policy.complex.topics}
+        default = policy.priority.get("complex", 1)
+        levels["complex"] = max(
+            default if own.get(name) is None else int(own[name] or 0) for name in topics
+        )
 
     vip = is_vip(profile, policy.vip)
     rule = policy.vip
@@ -509,8 +520,8 @@ def decide(
         return Decision(False, [], 0, None)
     # Most urgent first (stable for equal priority: the order of REASONS), no repeats.
     reasons = list(dict.fromkeys(reasons))
-    reasons.sort(key=lambda r: (-policy.priority.get(r, 1), REASONS.index(r)))
-    priority = max(policy.priority.get(r, 1) for r in reasons)
+    reasons.sort(key=lambda r: (-levels.get(r, 1), REASONS.index(r)))
+    priority = max(levels.get(r, 1) for r in reasons)
     if vip:
         priority += policy.vip.priority_boost
     lead = reasons[0]

@@ -282,3 +282,18 @@ def test_a_customer_who_has_to_repeat_themselves_reaches_a_person(
     assert ("repeated" in decision.reasons) is expected, decision
     if expected:
         assert decision.escalate and decision.reply and "nhắc lại" in decision.reply
+
+
+def test_a_damaged_parcel_queues_below_disputes_and_fury() -> None:
+    policy = load_policy()
+
+    def priority(text: str, sentiment: dict[str, Any]) -> int:
+        decision = decide([], user(text, sentiment), None, policy)
+        assert "complex" in decision.reasons, decision
+        return decision.priority
+
+    broken = "tivi nhận về bị nứt màn hình"
+    assert priority(broken, NEU) == 2  # the topic's own priority
+    assert priority("Tôi bị trừ tiền 2 lần cho đơn DH123456", NEU) == 3
+    assert priority(broken + ", còn bị trừ tiền 2 lần", NEU) == 3  # the most urgent topic
+    assert priority(broken + ", LỪA ĐẢO À!!!", ANGRY) == 3  # fury raises it
