@@ -18,7 +18,7 @@ from cskh.stack import Stack
 pytestmark = pytest.mark.e2e
 
 HANDOFFS = (
-    "SELECT h.reasons, h.summary FROM handoffs h JOIN conversations c "
+    "SELECT h.reasons, h.summary, h.priority FROM handoffs h JOIN conversations c "
     "ON c.id = h.conversation_id WHERE c.external_id = :sid"
 )
 
@@ -34,8 +34,9 @@ def test_a_broken_parcel_reaches_a_person_with_its_code_and_date(stack: Stack) -
     assert "48 giờ" not in said and "bảo hành" not in said, replies
     rows = hub_db(stack, HANDOFFS, sid=sender)
     assert len(rows) == 1, rows
-    reasons, summary = (json.loads(v) if isinstance(v, str) else v for v in rows[0])
+    reasons, summary, priority = (json.loads(v) if isinstance(v, str) else v for v in rows[0])
     assert "complex" in reasons
+    assert priority == 2  # a person must arrange it; a dispute or fury queues before it
     assert "mã đơn SM556677" in summary["text"] and "ngày: 28/11" in summary["text"], summary
 
 
