@@ -9,6 +9,7 @@ logged and loading is retried on the next request instead of crashing the server
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -53,6 +54,11 @@ NOT_HELPFUL_BUTTON = {"title": "Chưa giúp được", "payload": "/feedback_not
 
 
 def _article_button(article: ArticleRef) -> dict[str, str]:
+    """A title to click; a section offered on its own is shown and picked by its heading."""
+    if article.section:
+        picked = json.dumps({"article_id": article.id, "section": article.section},
+                            ensure_ascii=False, separators=(",", ":"))
+        return {"title": article.section, "payload": f"/choose_article{picked}"}
     return {"title": article.title, "payload": f'/choose_article{{"article_id":"{article.id}"}}'}
 
 
@@ -269,8 +275,10 @@ class ActionAnswerFaq(Action):
             # The question is the text the customer typed before clicking a title, searched
             # with the context it was answered in.
             context = str(_latest_faq_meta(tracker).get("context") or "")
+            section = next(tracker.get_latest_entity_values("section"), None)
             answer = answer_article(
-                kb, article_id, _last_customer_text(tracker), config, context or None
+                kb, article_id, _last_customer_text(tracker), config, context or None,
+                section=str(section) if section else None,
             )
             events: list[EventType] = [SlotSet("article_id", None)]
         else:
@@ -332,16 +340,22 @@ class ActionFeedbackNotHelpful(Action):
                 return ActionAnswerFaq().run(dispatcher, tracker, domain)
             query, context = str(before.get("query") or ""), str(before.get("context") or "")
             given = {str(a.get("id")) for a in before.get("articles") or []}
+            answered_meta = before
         else:
             query, given = _last_customer_text(tracker), _articles_given(tracker)
-            context = str(_latest_faq_meta(tracker).get("context") or "")
+            answered_meta = _latest_faq_meta(tracker)
+            context = str(answered_meta.get("context") or "")
+        # The article the answer that did not help was taken from, and its sections sent.
+        answered, sent = None, [str(x) for x in answered_meta.get("sections") or []]
+        if answered_meta.get("kind") == "faq_answer" and answered_meta.get("articles"):
+            answered = str(answered_meta["articles"][0].get("id"))
         try:
             kb = get_knowledge_base()
         except Exception:
             logger.exception("Knowledge base unavailable")
             answer = FaqAnswer("none", NOT_HELPFUL_TEXT, "")
         else:
-            answer = next_best(kb, query, given, config, context or None)
+            answer = next_best(kb, query, given, config, context or None, answered, sent)
         buttons = [_article_button(a) for a in answer.articles]
         dispatcher.utter_message(text=answer.text, buttons=[*buttons, HUMAN_BUTTON])
         articles = [a.to_json() for a in answer.articles]

@@ -117,6 +117,10 @@ class FaqConfig:
     max_answer_chars: int = 600
     max_choices: int = 3
     max_alternatives: int = 2
+    # After "Chưa giúp được", other sections of the article just answered offered beside the
+    # next articles (`next_best`): the search often finds the right article and a
+    # neighbouring section of it.
+    max_other_sections: int = 2
     top_k: int = 8
 
 
@@ -126,9 +130,17 @@ class ArticleRef:
     title: str
     url: str
     score: float
+    # One section of the article ("Thời hạn bảo hành theo nhóm sản phẩm"), when what is
+    # offered is that section rather than the article's best one for the question.
+    section: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "url": self.url, "score": round(self.score, 4)}
+        out: dict[str, Any] = {
+            "id": self.id, "title": self.title, "url": self.url, "score": round(self.score, 4)
+        }
+        if self.section:
+            out["section"] = self.section
+        return out
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,8 @@ class FaqAnswer:
     weak: bool = False
     # The question before, when this one was searched as its follow-up ("" otherwise).
     context: str = ""
+    # The sections of the first article the text was taken from (its opening is "").
+    sections: tuple[str, ...] = ()
 
     @property
     def alternatives(self) -> list[ArticleRef]:
@@ -168,6 +182,8 @@ class FaqAnswer:
             meta["weak"] = True
         if self.context:
             meta["context"] = self.context
+        if self.sections:
+            meta["sections"] = list(self.sections)
         return meta
 
 
@@ -356,7 +372,7 @@ def _under_heading(query: str, hit: HitLike, config: FaqConfig) -> str:
 def _answer_body(
     kb: SearchesKnowledge, query: str, hits: Sequence[HitLike], config: FaqConfig,
     context: str | None = None,
-) -> str:
+) -> tuple[str, tuple[str, ...]]:
     """The answer from the best passage and, when another section of the same article scores
     within `section_margin` of it, from that section too, under its own heading.
 
@@ -366,23 +382,30 @@ def _answer_body(
 
     When the best passage is the article's opening, which matches a short question on
     every word ("bị trừ tiền 2 lần") and says only what the article covers, the article's
-    best section follows it whatever its score: the opening alone answered nothing."""
+    best section follows it whatever its score: the opening alone answered nothing.
+
+    Also returns the sections sent ("" for the opening)."""
     best = hits[0]
+    sent: tuple[HitLike, ...] = (best,)
     if _is_opening(best):
         candidates = [h for h in hits[1:] if h.article_id == best.article_id]
         if not any(not _is_opening(h) for h in candidates):
             candidates = list(kb.search_within(query, best.article_id, top_k=3, context=context))
         section = next((h for h in candidates if not _is_opening(h)), None)
         if section is not None:
-            return "\n\n".join(_under_heading(query, h, config) for h in (best, section))
-    runner_up = next(
-        (h for h in hits[1:] if h.article_id == best.article_id and h.section != best.section
-         and h.score >= best.score - config.section_margin),
-        None,
-    )
-    if runner_up is None:
-        return extract_answer(query, best.text, config.max_answer_chars)
-    return "\n\n".join(_under_heading(query, h, config) for h in (best, runner_up))
+            sent = (best, section)
+    else:
+        runner_up = next(
+            (h for h in hits[1:] if h.article_id == best.article_id
+             and h.section != best.section and h.score >= best.score - config.section_margin),
+            None,
+        )
+        if runner_up is not None:
+            sent = (best, runner_up)
+    sections = tuple("" if _is_opening(h) else h.section for h in sent)
+    if len(sent) == 1:
+        return extract_answer(query, best.text, config.max_answer_chars), sections
+    return "\n\n".join(_under_heading(query, h, config) for h in sent), sections
 
 
 def answer_question(
@@ -423,13 +446,15 @@ def answer_question(
         return FaqAnswer(
             "choices", CHOICES_TEXT, query, articles[: config.max_choices], context=context
         )
-    body = _answer_body(kb, query, relevant, config, context or None)
+    body, sections = _answer_body(kb, query, relevant, config, context or None)
     body = format_answer(body, best.title, best.url)
     if confident:
-        return FaqAnswer("answer", body, query, [articles[0]], context=context)
+        return FaqAnswer(
+            "answer", body, query, [articles[0]], context=context, sections=sections
+        )
     return FaqAnswer(
         "answer", body, query, articles[: 1 + config.max_alternatives], hedged=True,
-        weak=best.score < config.weak_score, context=context,
+        weak=best.score < config.weak_score, context=context, sections=sections,
     )
 
 
@@ -446,34 +471,69 @@ NEXT_BEST_TEXT = (
 
 def next_best(
     kb: SearchesKnowledge, query: str, given: Collection[str], config: FaqConfig,
-    context: str | None = None,
+    context: str | None = None, answered: str | None = None, sent: Collection[str] = (),
 ) -> FaqAnswer:
     """After "Chưa giúp được": the next relevant articles for the same question (searched as
-    it was, with its `context`), without the ones already given ("choices"), or, when there
-    are none, the rephrase-or-a-person reply ("none"). Either way the customer gets a way
-    forward, not a repeat."""
+    it was, with its `context`), without the ones already given, and the other sections of
+    the article `answered` whose `sent` sections did not help ("choices", best first); or,
+    when there are none, the rephrase-or-a-person reply ("none"). Either way the customer
+    gets a way forward, not a repeat.
+
+    The other sections matter because the search finds the right article far more often
+    than the right section ("bảo hành mấy tháng" answered with how long a repair takes):
+    offering the article again would answer from the same section."""
     query = query.strip()
     hits = list(kb.search(query, top_k=config.top_k, context=context or None)) if query else []
-    others = [
+    offers = [
         a for a in _distinct_articles([h for h in hits if h.score >= config.min_relevant_score])
         if a.id not in given
     ]
-    if not others:
+    if answered and query and config.max_other_sections > 0:
+        within = list(
+            kb.search_within(query, answered, top_k=config.top_k, context=context or None)
+        )
+        if not sent:
+            within = within[1:]  # an answer from before sections were recorded: its best
+        sections = [
+            ArticleRef(h.article_id, h.title, h.url, h.score, section=h.section)
+            for h in within
+            if h.score >= config.min_relevant_score and h.section and not _is_opening(h)
+            and h.section not in sent
+        ]
+        offers += sections[: config.max_other_sections]
+    if not offers:
         return FaqAnswer("none", NOT_HELPFUL_TEXT, query)
-    return FaqAnswer("choices", NEXT_BEST_TEXT, query, others[: config.max_choices])
+    offers.sort(key=lambda a: -a.score)
+    return FaqAnswer("choices", NEXT_BEST_TEXT, query, offers[: config.max_choices])
 
 
 def answer_article(
     kb: SearchesKnowledge, article_id: str, query: str, config: FaqConfig,
-    context: str | None = None,
+    context: str | None = None, section: str | None = None,
 ) -> FaqAnswer:
     """Answer from the article the customer picked among the offered titles (for the
-    question they typed, with its `context` when it was a follow-up)."""
+    question they typed, with its `context` when it was a follow-up); from its `section`
+    when a section was offered and picked."""
     context = (context or "").strip() or None
-    hits = list(kb.search_within(query.strip(), article_id, top_k=3, context=context))
+    # Every section when one was picked (an article has a dozen at most), else the best 3.
+    hits = list(kb.search_within(query.strip(), article_id, top_k=100 if section else 3,
+                                 context=context))
+    if section:
+        picked = [h for h in hits if h.section == section]
+        hits = hits[:3]
+        if picked:
+            hit = picked[0]
+            body = _under_heading(query.strip(), hit, config)
+            ref = ArticleRef(hit.article_id, hit.title, hit.url, hit.score, section=hit.section)
+            return FaqAnswer(
+                "answer", format_answer(body, hit.title, hit.url), query, [ref],
+                sections=(hit.section,),
+            )
     if not hits:
         return FaqAnswer("none", NO_ANSWER_TEXT, query)
     hit = hits[0]
-    body = _answer_body(kb, query.strip(), hits, config, context)
+    body, sections = _answer_body(kb, query.strip(), hits, config, context)
     ref = ArticleRef(hit.article_id, hit.title, hit.url, hit.score)
-    return FaqAnswer("answer", format_answer(body, hit.title, hit.url), query, [ref])
+    return FaqAnswer(
+        "answer", format_answer(body, hit.title, hit.url), query, [ref], sections=sections
+    )

@@ -177,6 +177,8 @@ def _print_sets(kb: Any, sets: list[tuple[Path, list[Any]]], name: Callable[[Pat
                 "is offered\n"
                 "  facts-after-pick = facts in the first reply, or in the reply once the "
                 "customer picks the right title\n"
+                "  facts-after-no = facts in the first reply, or, after \"Chưa giúp được\", in "
+                "the reply to the right offer (its section, else its title)\n"
                 "  chars = length of the answers sent (confident or hedged), link line included"
             )
             print(format_answer_table(answers))

@@ -274,6 +274,9 @@ class AnswerOutcome:
     right_article: bool  # answer/hedged: its article is the expected one; choices: offered
     missing: tuple[str, ...]  # facts missing from the first reply
     picked_missing: tuple[str, ...] | None  # after picking the right title; None if not offered
+    # An answer without the facts, then "Chưa giúp được" and the right offer picked (its
+    # section when offered, else its article); None if the right one was not offered.
+    after_no_missing: tuple[str, ...] | None = None
     # Characters of the first reply's text when it is an answer (0 for a list or "none"):
     # sending a second section, or an opening and a section, makes replies longer.
     reply_chars: int = 0
@@ -287,7 +290,7 @@ def answer_outcome(
     kb: SearchesKnowledge, question: Question, config: FaqConfig
 ) -> AnswerOutcome:
     """Run the action server's FAQ logic (actions/faq.py) on one question."""
-    from actions.faq import answer_article, answer_question
+    from actions.faq import answer_article, answer_question, next_best
 
     answer = answer_question(kb, question.question, config)
     offered = [a.id for a in answer.articles]
@@ -297,6 +300,19 @@ def answer_outcome(
     if question.article in clickable:
         chosen = answer_article(kb, question.article, question.question, config)
         picked = tuple(missing_facts(sent_text(chosen), question.facts))
+    missing = tuple(missing_facts(sent_text(answer), question.facts))
+    after_no: tuple[str, ...] | None = None
+    if answer.kind == "answer" and missing:
+        again = next_best(kb, question.question, set(offered), config, None, offered[0],
+                          answer.sections)
+        right = [a for a in again.articles if a.id == question.article]
+        pick = next((a for a in right if a.section == question.section), None) or next(
+            (a for a in right if not a.section), None
+        )
+        if pick is not None:
+            chosen = answer_article(kb, pick.id, question.question, config,
+                                    section=pick.section or None)
+            after_no = tuple(missing_facts(sent_text(chosen), question.facts))
     kind = "hedged" if answer.hedged else answer.kind
     return AnswerOutcome(
         kind=kind,
@@ -304,8 +320,9 @@ def answer_outcome(
             offered[:1] == [question.article] if answer.kind == "answer"
             else question.article in offered
         ),
-        missing=tuple(missing_facts(sent_text(answer), question.facts)),
+        missing=missing,
         picked_missing=picked,
+        after_no_missing=after_no,
         reply_chars=len(answer.text) if answer.kind == "answer" else 0,
     )
 
@@ -322,6 +339,8 @@ class AnswerMetrics:
     choices: float  # share answered with a choice list
     choices_offering_right: float  # of the choice lists, the right title offered (nan if none)
     facts_after_pick: float  # first reply, or the right offered title once picked
+    # first reply, or after "Chưa giúp được" the right offer (section or title) once picked
+    facts_after_no: float
     chars_p50: float  # length of the answers sent (confident or hedged), link line included
     chars_p95: float
 
@@ -348,6 +367,9 @@ def answer_metrics(outcomes: Sequence[AnswerOutcome]) -> AnswerMetrics:
         facts_after_pick=share(
             sum(not o.missing or o.picked_missing == () for o in outcomes), n
         ),
+        facts_after_no=share(
+            sum(not o.missing or o.after_no_missing == () for o in outcomes), n
+        ),
         chars_p50=_percentile([o.reply_chars for o in outcomes if o.reply_chars], 0.5),
         chars_p95=_percentile([o.reply_chars for o in outcomes if o.reply_chars], 0.95),
     )
@@ -373,7 +395,8 @@ def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
     header = (
         f"{'subset':<15} {'n':>4} {'facts':>6} {'confident':>9} {'conf-right':>10} "
         f"{'hedged':>6} {'hedg-right':>10} "
-        f"{'choices':>7} {'offers-right':>12} {'facts-after-pick':>16} {'chars p50/p95':>13}"
+        f"{'choices':>7} {'offers-right':>12} {'facts-after-pick':>16} "
+        f"{'facts-after-no':>14} {'chars p50/p95':>13}"
     )
     lines = [header, "-" * len(header)]
     for subset, m in results:
@@ -381,7 +404,8 @@ def format_answer_table(results: Sequence[tuple[str, AnswerMetrics]]) -> str:
             f"{subset:<15} {m.n:>4} {f(m.facts_in_reply):>6} {f(m.confident):>9} "
             f"{f(m.confident_right):>10} {f(m.hedged):>6} {f(m.hedged_right):>10} "
             f"{f(m.choices):>7} {f(m.choices_offering_right):>12} "
-            f"{f(m.facts_after_pick):>16} {f'{m.chars_p50:.0f}/{m.chars_p95:.0f}':>13}"
+            f"{f(m.facts_after_pick):>16} {f(m.facts_after_no):>14} "
+            f"{f'{m.chars_p50:.0f}/{m.chars_p95:.0f}':>13}"
         )
     return "\n".join(lines)
 

@@ -169,17 +169,43 @@ def test_not_helpful_offers_the_next_best_articles(rasa_bot: RasaBot) -> None:  
     reply = rasa_bot.send(sender, "đổi trả hàng được mấy ngày")
     given = [a["id"] for a in metas(reply)[0]["articles"]]
     assert metas(reply)[0]["kind"] == "faq_answer" and metas(reply)[0]["confident"] is True
+    sent = metas(reply)[0]["sections"]
     reply = rasa_bot.send(sender, "/feedback_not_helpful")
     payloads = [b["payload"] for m in reply for b in m.get("buttons", [])]
-    offered = [a["id"] for a in metas(reply)[0]["articles"]]
-    assert offered and not set(offered) & set(given), (given, offered)
-    assert payloads == [f'/choose_article{{"article_id":"{a}"}}' for a in offered] + [
-        "/request_human"
+    offers = metas(reply)[0]["articles"]
+    # Other articles, or other sections of the one given: never what was already sent.
+    assert offers and all(
+        a["id"] not in given or a.get("section") not in (None, *sent) for a in offers
+    ), (given, sent, offers)
+    expected = [
+        "/choose_article" + json.dumps(
+            {"article_id": a["id"], **({"section": a["section"]} if "section" in a else {})},
+            ensure_ascii=False, separators=(",", ":"),
+        )
+        for a in offers
     ]
-    # Picking one answers from it, for the question asked before.
+    assert payloads == [*expected, "/request_human"]
+    # Picking one answers from it (from that section, if one), for the question asked before.
     reply = rasa_bot.send(sender, payloads[0])
     assert metas(reply)[0]["kind"] == "faq_answer"
-    assert metas(reply)[0]["articles"][0]["id"] == offered[0]
+    assert metas(reply)[0]["articles"][0]["id"] == offers[0]["id"]
+    if "section" in offers[0]:
+        assert metas(reply)[0]["sections"] == [offers[0]["section"]]
+
+
+def test_a_section_offered_after_not_helpful_is_answered_when_picked(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    sender = new_sender()
+    rasa_bot.send(sender, "bảo hành mấy tháng")
+    # The payload of a section button, as `next_best` offers it: Rasa reads both entities.
+    picked = json.dumps({"article_id": "chinh-sach-bao-hanh",
+                         "section": "Thời hạn bảo hành theo nhóm sản phẩm"},
+                        ensure_ascii=False, separators=(",", ":"))
+    reply = rasa_bot.send(sender, f"/choose_article{picked}")
+    assert texts(reply).startswith("Thời hạn bảo hành theo nhóm sản phẩm:\n")
+    assert "Tivi, loa thanh: 24 tháng" in texts(reply)
+    assert metas(reply)[0]["sections"] == ["Thời hạn bảo hành theo nhóm sản phẩm"]
 
 
 def test_a_follow_up_is_answered_in_the_context_of_the_question_before(

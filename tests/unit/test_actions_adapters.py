@@ -217,6 +217,38 @@ def test_not_helpful_after_an_answer_offers_the_other_articles(fake_kb: FakeKB) 
     assert [a["id"] for a in meta["articles"]] == ["doi-tra"]
 
 
+def test_not_helpful_offers_another_section_of_the_article_and_a_click_answers_it(
+    fake_kb: FakeKB,
+) -> None:
+    fake_kb.hits = [hit("bao-hanh", 0.8, SHIPPING, "Thời gian xử lý"),
+                    hit("bao-hanh", 0.75, RETURNS, "Thời hạn bảo hành")]
+    question = [{"event": "user", "text": "bảo hành mấy tháng"}]
+    answered, _ = run(actions.ActionAnswerFaq(), tracker("bảo hành mấy tháng", "ask_faq"))
+    meta = metas(answered)[0]
+    assert meta["sections"] == ["Thời gian xử lý"]
+    said = [*question, {"event": "bot", "text": answered[0]["text"],
+                        "data": {"custom": {"cskh_meta": meta}}}]
+    no = Tracker("u1", {}, {"text": "/feedback_not_helpful",
+                            "intent": {"name": "feedback_not_helpful"}, "entities": []},
+                 [*said, {"event": "user", "text": "/feedback_not_helpful"}],
+                 False, None, {}, "action_listen")
+    messages, _ = run(actions.ActionFeedbackNotHelpful(), no)
+    offered = messages[0]["buttons"][0]
+    assert offered["title"] == "Thời hạn bảo hành"
+    assert offered["payload"] == (
+        '/choose_article{"article_id":"bao-hanh","section":"Thời hạn bảo hành"}'
+    )
+    # The click, as Rasa parses that payload: both entities.
+    click = Tracker("u1", {}, {"text": offered["payload"], "intent": {"name": "choose_article"},
+                               "entities": [{"entity": "article_id", "value": "bao-hanh"},
+                                            {"entity": "section", "value": "Thời hạn bảo hành"}]},
+                    [*said, {"event": "user", "text": offered["payload"]}],
+                    False, None, {}, "action_listen")
+    messages, _ = run(actions.ActionAnswerFaq(), click)
+    answer = messages[0]["text"]
+    assert answer.startswith("Thời hạn bảo hành:\n") and "7 ngày" in answer
+
+
 def _answered(query: str, ts: float, context: str = "", articles: tuple[str, ...] = ("a",)
               ) -> dict[str, Any]:
     meta: dict[str, Any] = {"kind": "faq_answer", "query": query,

@@ -402,3 +402,41 @@ def test_a_follow_up_carries_the_question_before_to_the_search_and_the_meta() ->
     # Nothing relevant even with the context: the honest "not found" still says what was used.
     none = answer_question(FakeKB([]), "bao lâu", CONFIG, context="phí ship")
     assert none.kind == "none" and none.meta()["context"] == "phí ship"
+
+
+def test_not_helpful_also_offers_the_other_sections_of_the_article_answered() -> None:
+    kb = FakeKB([
+        hit("bao-hanh", 0.80, SHIPPING, "Thời gian xử lý bảo hành"),
+        hit("doi-tra", 0.60, RETURNS),
+        hit("bao-hanh", 0.75, SHIPPING, "Thời hạn bảo hành theo nhóm sản phẩm"),
+        hit("bao-hanh", 0.50, SHIPPING, "Gói bảo hành mở rộng"),
+        hit("bao-hanh", 0.40, SHIPPING, "Bảo hành điện tử"),
+    ])
+    answer = answer_question(kb, "bảo hành mấy tháng", CONFIG)
+    assert answer.sections == ("Thời gian xử lý bảo hành",)
+    assert answer.meta()["sections"] == ["Thời gian xử lý bảo hành"]
+    again = next_best(kb, "bảo hành mấy tháng", {"bao-hanh"}, CONFIG, None, "bao-hanh",
+                      answer.sections)
+    # Best first, sections and articles together; not the section that did not help.
+    assert [(a.id, a.section) for a in again.articles] == [
+        ("bao-hanh", "Thời hạn bảo hành theo nhóm sản phẩm"),
+        ("doi-tra", ""),
+        ("bao-hanh", "Gói bảo hành mở rộng"),
+    ]
+    assert again.articles[0].to_json()["section"] == "Thời hạn bảo hành theo nhóm sản phẩm"
+    assert "section" not in again.articles[1].to_json()
+
+
+def test_a_picked_section_is_answered_from_that_section_under_its_heading() -> None:
+    kb = FakeKB([
+        hit("bao-hanh", 0.80, SHIPPING, "Thời gian xử lý bảo hành"),
+        hit("bao-hanh", 0.75, RETURNS, "Thời hạn bảo hành theo nhóm sản phẩm"),
+    ])
+    picked = answer_article(kb, "bao-hanh", "bảo hành mấy tháng", CONFIG,
+                            section="Thời hạn bảo hành theo nhóm sản phẩm")
+    assert picked.text.startswith("Thời hạn bảo hành theo nhóm sản phẩm:\n")
+    assert "7 ngày" in picked.text and "35.000đ" not in picked.text
+    assert picked.sections == ("Thời hạn bảo hành theo nhóm sản phẩm",)
+    # A section the article no longer has: its best section, as for a picked title.
+    gone = answer_article(kb, "bao-hanh", "bảo hành mấy tháng", CONFIG, section="Cũ")
+    assert "35.000đ" in gone.text

@@ -124,6 +124,19 @@ def test_answer_metrics_counts_confident_choices_and_picks() -> None:
     assert m.choices == pytest.approx(3 / 8)
     assert m.choices_offering_right == pytest.approx(2 / 3)
     assert m.facts_after_pick == pytest.approx(2 / 8)
+    # No answer here was followed by a "Chưa giúp được" offer holding the facts.
+    assert m.facts_after_no == pytest.approx(1 / 8)
+
+
+def test_facts_after_no_counts_the_offer_picked_after_chua_giup_duoc() -> None:
+    m = answer_metrics([
+        outcome("answer", True),  # facts in the first reply
+        replace(outcome("answer", True, ["24 tháng"]), after_no_missing=()),  # next section
+        replace(outcome("answer", True, ["24 tháng"]), after_no_missing=("24 tháng",)),
+        outcome("answer", False, ["24 tháng"]),  # the right one not offered after "no"
+    ])
+    assert m.facts_after_no == pytest.approx(2 / 4)
+    assert m.facts_after_pick == pytest.approx(1 / 4)
 
 
 def test_answer_metrics_reply_length_counts_answers_only() -> None:
