@@ -6,6 +6,13 @@ intent with the shortest examples (measured: "qwxz plok vvv" -> affirm 0.77). Th
 remembers the accent-folded words of the training data and turns a message in which too few
 words are known into `nlu_fallback`, so the bot says it did not understand instead of "ok".
 Button payloads ("/intent{...}") are never touched.
+
+`OrderCodeIntent`: the bot asks "cho em xin mã đơn hàng" and the customer answers with the
+code alone ("DH123456", "mã đơn DH445566", "dh 112233 nhé"). The linear classifier read such
+answers as affirm, give_phone_digits or goodbye (measured: all 5 held-out ones wrong; the
+order_code regex feature did not outweigh the digits' character n-grams), and the bot
+answered "Dạ vâng ạ". A message with an order code and at most a few other words, or whose
+intent says nothing of its own (ok, thanks, digits, not understood), is an order question.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 _WORD = re.compile(r"[a-z0-9]+")
+# DH + 6 digits, as actions/orders.py reads it, on the folded text ("đh" folds to "dh").
+_ORDER_CODE = re.compile(r"(?<![a-z0-9])dh ?\d{6}(?!\d)")
 _VOCAB_FILE = "vocabulary.json"
 FALLBACK = "nlu_fallback"
 
@@ -110,4 +119,63 @@ class UnknownWordsFallback(GraphComponent):
             ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r["name"] != FALLBACK]
             message.set(INTENT, fallback, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
+        return messages
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class OrderCodeIntent(GraphComponent):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "intent": "order_status",
+            # Words besides the code that still make it "the code, given" ("mã đơn ... ạ").
+            "max_other_words": 3,
+            # Intents that carry no request of their own: a code in them is the request.
+            "content_free_intents": [
+                "affirm", "deny", "greet", "goodbye", "thank", "give_phone_digits",
+                "bot_challenge", "out_of_scope", FALLBACK,
+            ],
+        }
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = {**self.get_default_config(), **config}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> OrderCodeIntent:
+        return cls(config)
+
+    def is_order_code_answer(self, text: str, intent: str | None) -> bool:
+        folded = " ".join(folded_words(text))
+        match = _ORDER_CODE.search(folded)
+        if match is None:
+            return False
+        others = (folded[: match.start()] + " " + folded[match.end():]).split()
+        return (
+            len(others) <= self._config["max_other_words"]
+            or intent in self._config["content_free_intents"]
+        )
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if text.startswith("/"):
+                continue
+            intent = (message.get(INTENT) or {}).get("name")
+            if intent == self._config["intent"] or not self.is_order_code_answer(text, intent):
+                continue
+            chosen = {"name": self._config["intent"], "confidence": 1.0}
+            ranking = [
+                r for r in message.get(INTENT_RANKING_KEY) or []
+                if r["name"] != self._config["intent"]
+            ]
+            message.set(INTENT, chosen, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
         return messages

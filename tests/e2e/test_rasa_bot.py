@@ -110,6 +110,25 @@ def test_order_details_only_after_the_phone_digits(rasa_bot: RasaBot) -> None:  
     ]
 
 
+# Codes unlike the training examples' (DH1000xx), whose digits the classifier knows.
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [("DH482913", "DH482913"), ("mã đơn dh736250 ạ", "DH736250"), ("DH 591374 nhé", "DH591374")],
+)
+def test_the_code_alone_answers_the_bots_request_for_it(
+    rasa_bot: RasaBot, answer: str, code: str  # noqa: F811
+) -> None:
+    sender = new_sender()
+    reply = rasa_bot.send(sender, "đơn hàng của tôi đâu")
+    assert "mã đơn hàng" in texts(reply)
+    # Before bot/components.py OrderCodeIntent, "DH482913" alone was read as "ok".
+    reply = rasa_bot.send(sender, answer)
+    assert "không tìm thấy" in texts(reply), texts(reply)  # looked up: no such order
+    assert metas(reply) == [
+        {"kind": "order_status", "order_code": code, "found": False, "verified": False}
+    ]
+
+
 def test_order_code_and_phone_in_one_message(rasa_bot: RasaBot) -> None:  # noqa: F811
     orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
     phone = next(o["phone"] for o in orders if o["code"] == "DH100004")
