@@ -31,11 +31,19 @@ from actions.faq import (
     answer_question,
     next_best,
 )
-from actions.orders import OrderDesk, OrderStore, OrderTurn, last4_digits, normalize_order_code
+from actions.orders import (
+    OrderDesk,
+    OrderStore,
+    OrderTurn,
+    asks_about_its_delivery,
+    last4_digits,
+    normalize_order_code,
+)
 from actions.products import asks_about_a_product
 from actions.settings import get_settings
 from actions.telemetry import ACTION_METRICS
 from cskh import query_vector
+from cskh.text import tokens
 
 logger = logging.getLogger(__name__)
 
@@ -270,6 +278,10 @@ class ActionAnswerFaq(Action):
             # "5678" alone is not a question (NLU may call it nlu_fallback or ask_faq): it
             # answers the bot's request for the phone digits.
             return _order_turn(dispatcher, tracker)
+        if intent != "choose_article" and _asks_about_the_order_shown(tracker):
+            # "khi nào giao tới vậy?" right after the bot showed this customer's order: its
+            # expected date, not the help center's delivery times.
+            return _order_turn(dispatcher, tracker)
         started = time.perf_counter()
         if intent == "choose_article" and article_id:
             # The question is the text the customer typed before clicking a title, searched
@@ -392,6 +404,28 @@ def _awaits_last4(tracker: Tracker) -> bool:
         return False
     return last4_digits(text) is not None and normalize_order_code(text) is None \
         and len(text.split()) <= 8
+
+
+def _asks_about_the_order_shown(tracker: Tracker) -> bool:
+    """The bot's last answer showed an order this conversation proved it owns, and this
+    message asks when or where it is (naming no other order)."""
+    verified, _, _ = _order_slots(tracker)
+    text = tracker.latest_message.get("text") or ""
+    if not verified or normalize_order_code(text) or not asks_about_its_delivery(
+        " ".join(tokens(text))
+    ):
+        return False
+    # Back from this message (the last user event; Rasa may log others after it).
+    events = list(tracker.events)
+    latest = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=0)
+    for event in reversed(events[:latest]):
+        if event.get("event") == "user" and _typed_question(event):
+            return False  # another question came between
+        meta = ((event.get("data") or {}).get("custom") or {}).get("cskh_meta") or {}
+        if event.get("event") == "bot" and meta.get("kind"):
+            return meta.get("kind") == "order_status" and meta.get("order_code") == verified \
+                and bool(meta.get("verified"))
+    return False
 
 
 def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:

@@ -86,6 +86,21 @@ def last4_digits(text: str | None) -> str | None:
     return None
 
 
+# "khi nào giao tới?", "bao giờ nhận được hàng", "giao chưa vậy": asked right after the bot
+# showed an order, the question is about that order, not the help center's delivery times.
+_ASKS_WHEN = re.compile(
+    r"\b(?:khi nao|bao gio|bao lau|may ngay|may hom|hom nao|ngay nao|chua|den dau|toi dau"
+    r"|o dau|sao roi|the nao roi)\b"
+)
+_ABOUT_DELIVERY = re.compile(r"\b(?:giao|toi|den|nhan|ship|ve|hang|don)\b")
+
+
+def asks_about_its_delivery(folded_text: str) -> bool:
+    """True for "khi nào giao tới vậy", "bao giờ nhận được hàng", "đơn tới đâu rồi" (folded,
+    teencode expanded): a question about when or where an order is."""
+    return bool(_ASKS_WHEN.search(folded_text) and _ABOUT_DELIVERY.search(folded_text))
+
+
 def _vn_date(iso: str | None) -> str:
     if not iso:
         return ""

@@ -129,6 +129,20 @@ def test_the_code_alone_answers_the_bots_request_for_it(
     ]
 
 
+def test_when_it_arrives_after_the_order_is_shown_is_about_that_order(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
+    phone = next(o["phone"] for o in orders if o["code"] == "DH100003")
+    sender = new_sender()
+    rasa_bot.send(sender, "kiểm tra giúp mình đơn DH100003 với")
+    assert "đang được giao" in texts(rasa_bot.send(sender, phone[-4:]))
+    # Before, the help center's delivery times (Giao 2h) answered this.
+    reply = rasa_bot.send(sender, "khi nào giao tới vậy")
+    assert "DH100003" in texts(reply) and "Xem thêm:" not in texts(reply)
+    assert metas(reply)[0]["kind"] == "order_status"
+
+
 def test_order_code_and_phone_in_one_message(rasa_bot: RasaBot) -> None:  # noqa: F811
     orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
     phone = next(o["phone"] for o in orders if o["code"] == "DH100004")

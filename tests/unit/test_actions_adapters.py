@@ -138,6 +138,44 @@ def test_phone_digits_after_the_question_show_the_order(intent: str) -> None:
     assert slots_of(events)["order_verified"] == "DH100003"
 
 
+def _after_the_order_shown(text: str, between: list[dict[str, Any]] = ()) -> Tracker:  # type: ignore[assignment]
+    shown = {"kind": "order_status", "order_code": "DH100003", "found": True, "verified": True}
+    events = [
+        {"event": "user", "text": phone_last4("DH100003")},
+        {"event": "bot", "text": "Dạ đơn hàng DH100003 ... đang được giao"},
+        {"event": "bot", "text": None, "data": {"custom": {"cskh_meta": shown}}},
+        *between,
+        {"event": "user", "text": text},
+        {"event": "user_featurization", "use_text_for_featurization": False},  # as Rasa logs
+    ]
+    slots = {"order_code": "DH100003", "order_verified": "DH100003",
+             "order_lookups": ["DH100003"]}
+    latest = {"text": text, "intent": {"name": "ask_faq"}, "entities": [], "metadata": {}}
+    return Tracker("u1", slots, latest, events, False, None, {}, "action_listen")
+
+
+@pytest.mark.parametrize("text", ["khi nào giao tới vậy", "bao gio nhan dc hang z"])
+def test_when_it_arrives_right_after_the_order_shown_is_about_that_order(
+    fake_kb: FakeKB, text: str
+) -> None:
+    messages, _ = run(actions.ActionAnswerFaq(), _after_the_order_shown(text))
+    assert "đang được giao" in messages[0]["text"]
+    assert metas(messages)[0]["kind"] == "order_status" and fake_kb.queries == []
+
+
+def test_other_questions_after_the_order_shown_are_the_help_centers(fake_kb: FakeKB) -> None:
+    # Not about when or where it is: the help center answers.
+    messages, _ = run(actions.ActionAnswerFaq(), _after_the_order_shown("phí ship đi tỉnh"))
+    assert metas(messages)[0]["kind"] == "faq_answer"
+    # A help-center answer came between: "khi nào giao" is a new question, not about the order.
+    answered = {"kind": "faq_answer", "articles": [{"id": "phi-giao-hang"}], "query": "phí ship"}
+    between = [{"event": "user", "text": "phí ship"},
+               {"event": "bot", "text": None, "data": {"custom": {"cskh_meta": answered}}}]
+    messages, _ = run(actions.ActionAnswerFaq(),
+                      _after_the_order_shown("khi nào giao tới vậy", between))
+    assert metas(messages)[0]["kind"] == "faq_answer"
+
+
 def test_wrong_digits_are_counted_in_the_conversation() -> None:
     wrong = "0000" if phone_last4("DH100008") != "0000" else "1111"
     asked = {"order_code": "DH100008", "order_lookups": ["DH100008"], "order_failures": 2.0}
