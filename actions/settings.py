@@ -55,6 +55,8 @@ class ActionSettings(BaseSettings):
     max_answer_chars: int = Field(default=600, ge=100)
     max_choices: int = Field(default=3, ge=1, le=5)
     max_alternatives: int = Field(default=2, ge=1, le=3)
+    # After "Chưa giúp được": other sections of the article just answered offered (0: none).
+    max_other_sections: int = Field(default=2, ge=0, le=3)
 
     def faq_config(self) -> FaqConfig:
         """The FAQ decision settings; a FaqConfig field with no setting keeps its default."""
