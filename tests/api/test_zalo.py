@@ -156,11 +156,12 @@ async def test_a_signed_text_is_answered_through_zalo_with_numbered_options(
     zclient: httpx.AsyncClient, fake: FakeZalo, rasa: CannedRasa
 ) -> None:
     user = "6142494823120348776"
-    started = time.monotonic()
     r = await post(zclient, text_event(user, "đổi trả thế nào", msg_id="m-1"))
+    # Zalo's 2-second deadline is kept by answering once the event is stored, before the bot
+    # (test_the_webhook_answers_once_stored_without_waiting_for_the_bot shows that without a
+    # clock: a wall-clock bound here failed a CI run on a loaded machine, 2.6 s).
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "ok"}
-    assert time.monotonic() - started < 2.0  # Zalo's deadline
     await until(lambda: len(fake.sent) == 1)
     sent = fake.sent[0]
     assert sent.user_id == user
