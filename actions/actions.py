@@ -155,11 +155,17 @@ def _last_customer_text(tracker: Tracker) -> str:
 _FAQ_KINDS = ("faq_answer", "faq_choices")
 
 
+def _bot_meta(event: dict[str, Any]) -> dict[str, Any]:
+    """The cskh_meta of a bot event ({} for any other event or a bot message without one)."""
+    if event.get("event") != "bot":
+        return {}
+    meta = ((event.get("data") or {}).get("custom") or {}).get("cskh_meta") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
 def _faq_meta(event: dict[str, Any]) -> dict[str, Any] | None:
     """The cskh_meta of a bot event that answered from the help center, else None."""
-    if event.get("event") != "bot":
-        return None
-    meta = ((event.get("data") or {}).get("custom") or {}).get("cskh_meta") or {}
+    meta = _bot_meta(event)
     return meta if meta.get("kind") in _FAQ_KINDS else None
 
 
@@ -421,8 +427,8 @@ def _asks_about_the_order_shown(tracker: Tracker) -> bool:
     for event in reversed(events[:latest]):
         if event.get("event") == "user" and _typed_question(event):
             return False  # another question came between
-        meta = ((event.get("data") or {}).get("custom") or {}).get("cskh_meta") or {}
-        if event.get("event") == "bot" and meta.get("kind"):
+        meta = _bot_meta(event)
+        if meta.get("kind"):
             return meta.get("kind") == "order_status" and meta.get("order_code") == verified \
                 and bool(meta.get("verified"))
     return False

@@ -31,9 +31,8 @@ BRANDS = frozenset(
 # More product words than triage's catalogue, which was written for complaints.
 PRODUCT_WORDS = (
     *DEFAULT_PRODUCTS, "may loc nuoc", "may loc khong khi", "may hut am", "may say",
-    "may rua bat", "may pha ca phe", "quat dieu hoa", "noi chien khong dau", "may tinh",
-    "tai nghe bluetooth", "dong ho thong minh", "may anh", "o cung", "ram", "tablet",
-    "smartwatch", "tu dong", "lo vi song", "bep tu", "may nuoc nong",
+    "may rua bat", "may pha ca phe", "quat dieu hoa", "may tinh", "may anh", "o cung", "ram",
+    "tablet", "smartwatch", "tu dong", "lo vi song", "bep tu", "may nuoc nong",
 )
 _PRODUCT = re.compile(
     r"\b(?:" + "|".join(sorted((re.escape(p) for p in PRODUCT_WORDS), key=len, reverse=True))

@@ -24,9 +24,11 @@ import tempfile
 import time
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 # .venv-rasa does not have the project installed.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cskh.jsonl import read_jsonl
 from cskh.paths import REPO_ROOT
 from cskh.stack import RASA_MODEL_DIR, BotFiles, Stack, StackConfig, http_json, train
 
@@ -55,26 +57,28 @@ def load_examples(path: Path) -> list[tuple[str, str]]:
 
 def help_center_questions() -> list[str]:
     """Every question and follow-up of the retrieval evaluation, once each."""
-    import json
-
     seen: dict[str, None] = {}
     for path in HELP_CENTER_QUESTIONS:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                for key in ("question", "previous", "follow_up"):
-                    if isinstance(row.get(key), str):
-                        seen.setdefault(row[key], None)
+        for _, row in read_jsonl(path):
+            for key in ("question", "previous", "follow_up"):
+                if isinstance(row.get(key), str):
+                    seen.setdefault(row[key], None)
     return list(seen)
 
 
-def routing(url: str, questions: list[str], token: str | None) -> None:
+def parse(url: str, text: str, token: str | None) -> dict[str, Any]:
+    """Rasa's NLU reading of `text`. The stack starts Rasa with an auth token (its HTTP API
+    is not open to anyone)."""
     query = f"?token={token}" if token else ""
+    status, body = http_json(f"{url}/model/parse{query}", {"text": text})
+    assert status == 200 and isinstance(body, dict), (status, body)
+    return body
+
+
+def routing(url: str, questions: list[str], token: str | None) -> None:
     went: dict[str, int] = {}
     for text in questions:
-        status, body = http_json(f"{url}/model/parse{query}", {"text": text})
-        assert status == 200 and isinstance(body, dict), (status, body)
-        intent = body["intent"]["name"]
+        intent = parse(url, text, token)["intent"]["name"]
         went[intent] = went.get(intent, 0) + 1
     searched = sum(n for i, n in went.items() if i in ROUTED_TO_SEARCH)
     others = ", ".join(f"{i} {n}" for i, n in sorted(went.items(), key=lambda x: -x[1])
@@ -98,14 +102,11 @@ def evaluate(
     url: str, examples: list[tuple[str, str]], token: str | None = None
 ) -> dict[str, object]:
     latencies: list[float] = []
-    # The stack starts Rasa with an auth token (its HTTP API is not open to anyone).
-    query = f"?token={token}" if token else ""
     rows: list[tuple[str, str, str, float, bool]] = []
     for text, gold in examples:
         started = time.perf_counter()
-        status, body = http_json(f"{url}/model/parse{query}", {"text": text})
+        body = parse(url, text, token)
         latencies.append((time.perf_counter() - started) * 1000)
-        assert status == 200 and isinstance(body, dict), (status, body)
         ranking = body.get("intent_ranking") or []
         # The classifier's own top intent (before FallbackClassifier) and its confidence.
         top = next((r for r in ranking if r["name"] != "nlu_fallback"), body["intent"])

@@ -44,6 +44,14 @@ def folded_words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def _set_intent(message: Message, name: str) -> None:
+    """Make `name` the message's intent (confidence 1), first in its ranking."""
+    chosen = {"name": name, "confidence": 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r["name"] != name]
+    message.set(INTENT, chosen, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True
 )
@@ -115,10 +123,7 @@ class UnknownWordsFallback(GraphComponent):
             share = self.known_share(text)
             if share is None or share >= self._config["min_known_share"]:
                 continue
-            fallback = {"name": FALLBACK, "confidence": 1.0}
-            ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r["name"] != FALLBACK]
-            message.set(INTENT, fallback, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)
+            _set_intent(message, FALLBACK)
         return messages
 
 
@@ -171,11 +176,5 @@ class OrderCodeIntent(GraphComponent):
             intent = (message.get(INTENT) or {}).get("name")
             if intent == self._config["intent"] or not self.is_order_code_answer(text, intent):
                 continue
-            chosen = {"name": self._config["intent"], "confidence": 1.0}
-            ranking = [
-                r for r in message.get(INTENT_RANKING_KEY) or []
-                if r["name"] != self._config["intent"]
-            ]
-            message.set(INTENT, chosen, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+            _set_intent(message, self._config["intent"])
         return messages

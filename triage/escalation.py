@@ -501,11 +501,9 @@ def decide(
     topics = complex_topics(text, policy.complex, latest_negative)
     if topics:
         reasons.append("complex")
-        own = {t.name: t.priority for t in policy.complex.topics}
-        default = policy.priority.get("complex", 1)
-        levels["complex"] = max(
-            default if own.get(name) is None else int(own[name] or 0) for name in topics
-        )
+        # "multiple_issues" and topics without their own priority take the policy's.
+        own = {t.name: t.priority for t in policy.complex.topics if t.priority is not None}
+        levels["complex"] = max(own.get(name, levels.get("complex", 1)) for name in topics)
 
     vip = is_vip(profile, policy.vip)
     rule = policy.vip
