@@ -122,7 +122,10 @@ def take_earlier_unanswered(s: Session, conversation_id: str, before_id: int) ->
                 Message.answer_status.in_([RECEIVED, RESUMING]),
             )
             .order_by(Message.id)
-            .with_for_update(skip_locked=True)
+            # Waits, not skip_locked: a row locked here is one the resume sweep
+            # (`take_unanswered`) is taking in a short transaction. Skipped, the newer message
+            # would reach the bot first and the sweep would answer the older one after it.
+            .with_for_update()
         )
     )
     for row in rows:

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -14,8 +15,9 @@ import redis.asyncio as aioredis
 from sqlalchemy import create_engine, text
 
 from handoff.core.presence import RedisPresence
-from handoff.store import Store
+from handoff.store import Store, messages
 from handoff.store.db import lock_key, migrate
+from handoff.store.models import utcnow
 
 from .conftest import PG_ADMIN
 
@@ -157,3 +159,40 @@ def test_a_conversation_key_is_held_by_one_transaction_at_a_time(fresh_pg: str) 
         t.join(10)
     engine.dispose()
     assert order == ["other key", "first done", "second got it"], order
+
+
+def test_a_new_message_waits_for_the_sweep_and_answers_the_older_one_first(
+    fresh_pg: str,
+) -> None:
+    """The sweep taking a crash's unanswered message while the customer's next one arrives:
+    the next one must still take the older message, so the bot hears them in order."""
+    engine = create_engine(fresh_pg)
+    migrate(engine)
+    store = Store(engine)
+    with store.write() as s:
+        conv = messages.conversation_for(s, "rest", "khach-crash")
+        older = messages.add_inbound(s, conv, "giao hàng mất mấy ngày", {}, "m4", None)
+        s.flush()
+        conversation_id, older_id = conv.id, older.id
+    swept = threading.Event()
+    taken: list[list[int]] = []
+
+    def sweep() -> None:
+        with store.write() as s:
+            taken.append(messages.take_unanswered(s, older_than=utcnow() + timedelta(1)))
+            swept.set()
+            time.sleep(0.3)  # the sweep's transaction still open when the next message comes
+
+    def next_message() -> None:
+        swept.wait(5)
+        with store.write() as s:
+            rows = messages.take_earlier_unanswered(s, conversation_id, before_id=older_id + 1)
+            taken.append([r.id for r in rows])
+
+    threads = [threading.Thread(target=f) for f in (sweep, next_message)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    engine.dispose()
+    assert taken == [[older_id], [older_id]], taken

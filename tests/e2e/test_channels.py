@@ -84,10 +84,10 @@ def test_messenger_customer_gets_a_help_center_answer(stack: Stack, fake_graph: 
     assert challenge.status_code == 200 and challenge.text == "1158201444"
 
     psid = str(7_000_000_000_000_000 + int(time.time()))
-    started = time.monotonic()
+    # Meta wants its webhook answered at once: that it answers before the bot is shown
+    # without a clock in tests/api/test_messenger.py (a bound here flakes on a loaded CI).
     r = post_messenger(hub, messenger_event(psid, FAQ))
     assert r.status_code == 200
-    assert time.monotonic() - started < 2.0  # Meta wants its webhook answered at once
     fake_graph.wait_for(
         1,
         timeout=WAIT / 1000,
