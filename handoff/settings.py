@@ -128,6 +128,11 @@ class HubSettings(BaseSettings):
     session_hours: int = 12
     # socket.io heartbeat; also bounds how long a polling client waits to disconnect.
     socket_ping_interval: float = 25.0
+    # How long a client has to answer a heartbeat before its socket is closed (a dead peer
+    # is noticed within interval + timeout). Its own setting, not a share of the interval:
+    # tests shorten the interval to 1 s so polling clients close fast, and a timeout of 1 s
+    # with it closed a live socket whenever a loaded machine stalled the loop for a second.
+    socket_ping_timeout: float = 20.0
     # A widget session id (signed, core/sessions.py) is honoured this long after it was
     # issued; then the customer starts a new conversation.
     widget_session_days: float = 90.0

@@ -28,8 +28,7 @@ def make_server(settings: HubSettings) -> socketio.AsyncServer:
         cors_allowed_origins=origins,
         max_http_buffer_size=settings.max_body_bytes,
         ping_interval=settings.socket_ping_interval,
-        # Dead peers are noticed within interval + timeout; keep the ratio of the defaults.
-        ping_timeout=max(1.0, settings.socket_ping_interval * 0.8),
+        ping_timeout=settings.socket_ping_timeout,
         logger=False,
         engineio_logger=False,
     )

@@ -153,3 +153,35 @@ def test_a_session_id_the_hub_did_not_issue_opens_nothing(
             c.close()
         hist = httpx.get(f"{live_hub}/api/conversations/{guessed}/history").json()
         assert hist["messages"] == []
+
+
+class StallingRasa(CannedRasa):
+    """Blocks the hub's event loop while it answers, as a loaded machine can for a moment."""
+
+    async def send(
+        self, sender: str, message: str, metadata: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if message == "chậm":
+            time.sleep(2.5)  # deliberately blocking: nothing else on the loop runs meanwhile
+        return await super().send(sender, message, metadata)
+
+
+def test_a_stalled_hub_keeps_the_customer_socket(settings: HubSettings) -> None:
+    """A heartbeat answered late because the hub's loop stalled does not close a live
+    socket: the CI run where it did lost the customer's next message (no hub_ack)."""
+    fast = settings.model_copy(update={"socket_ping_interval": 1.0})
+    server = LiveServer(create_app(fast, rasa=StallingRasa(), triage=KeywordTriage())).start()
+    customer = Customer(server.url)
+    try:
+        customer.sio.emit("session_request", {})
+        session_id = customer.expect("session_confirm")
+        time.sleep(1.2)  # a heartbeat is due while the loop is stalled
+        customer.sio.emit("user_uttered", {"message": "chậm", "session_id": session_id})
+        customer.expect("hub_ack")
+        time.sleep(1.5)
+        customer.sio.emit("user_uttered", {"message": "còn đó không", "session_id": session_id})
+        assert customer.expect("bot_uttered")["text"] == "Trả lời: còn đó không"
+        assert customer.sio.connected
+    finally:
+        customer.close()
+        server.stop()
