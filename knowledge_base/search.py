@@ -114,6 +114,20 @@ def asks_what_about(message: str) -> bool:
     return not _YES_NO.intersection(words(text))
 
 
+# Customer words for what help centers name otherwise, added to the lexical query: "em muốn
+# trả lại cái nồi chiên" is a return, which articles call "đổi trả" or "trả hàng", never
+# "trả lại" (the search put the article on changing a phone number first). Not "trả lại
+# tiền": a refund. The dense side reads the message as typed.
+_HELP_CENTER_WORDS = ((re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"), "tra hang doi tra"),)
+
+
+def with_help_center_words(query: str) -> str:
+    """`query` followed by the help center's words for what it asks, if any."""
+    folded = fold(query)
+    extra = [added for pattern, added in _HELP_CENTER_WORDS if pattern.search(folded)]
+    return " ".join([query, *extra])
+
+
 def written_forms(text: str) -> list[tuple[str, str]]:
     """(folded term, term as written) for each word and each adjacent pair of words.
 
@@ -180,6 +194,8 @@ class LexicalIndex:
         are checked against each passage's spellings; with `reading` (the query with its
         marks put back, cskh/diacritics.py) the words of the reading are checked instead."""
         out = np.zeros(self._size, dtype=np.float32)
+        query = with_help_center_words(query)
+        reading = with_help_center_words(reading) if reading else None
         # Unknown terms cannot match anything; counting them would only shrink every score.
         terms = [t for t in set(_terms(query)) if t in self._idf]
         total = sum(self._idf[t] for t in terms)

@@ -173,6 +173,23 @@ def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -
     assert _lexical_rank(query)[0] == best
 
 
+def test_returning_something_in_customer_words_finds_the_returns_article() -> None:
+    from knowledge_base.search import LexicalIndex, with_help_center_words
+
+    passages = [
+        Passage("doi-tra", "Chính sách đổi trả", "Đổi trả khi không còn nhu cầu", "u1", "c",
+                "Bạn được đổi trả trong 7 ngày; trả hàng miễn phí khi có lỗi nhà sản xuất."),
+        Passage("doi-so", "Thay đổi số điện thoại", "Khi mất số cũ", "u2", "c",
+                "Muốn lấy lại tài khoản, bạn gửi lại giấy tờ; mã được gửi lại sau 60 giây."),
+    ]
+    lexical = LexicalIndex(passages, title_boost=1.5)
+    # The articles say "đổi trả" / "trả hàng"; customers say "trả lại".
+    for query in ("em muốn trả lại cái nồi chiên", "muon tra lai cai may"):
+        assert passages[int(np.argmax(lexical.scores(query)))].article_id == "doi-tra", query
+    # A refund ("trả lại tiền") is not a return.
+    assert with_help_center_words("shop trả lại tiền chưa") == "shop trả lại tiền chưa"
+
+
 def test_a_restored_reading_is_checked_against_the_spellings_like_typed_marks() -> None:
     from knowledge_base.search import LexicalIndex
 

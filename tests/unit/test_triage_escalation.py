@@ -98,6 +98,16 @@ ESCALATE = [
                                       NEU), None, "complex"),
     ("complex-new-and-dead", [], user("máy giặt mới mua 3 hôm đã không lên nguồn", NEG), None,
      "complex"),
+    ("complex-sent-another-size", [], user("mình đặt size M mà shop gửi size L", NEU), None,
+     "complex"),
+    ("complex-fault-days-after-buying", [], user(
+        "mua tai nghe bluetooth dc 5 ngay thi 1 ben ko nghe dc nua", NEU), None, "complex"),
+    ("complex-fault-after-install", [], user("máy giặt lắp xong chạy kêu to bất thường", NEU),
+     None, "complex"),
+    ("complex-delivered-not-received", [], user(
+        "đơn DH556677 báo giao thành công mà mình có nhận được gì đâu", NEU), None, "complex"),
+    ("complex-courier-wants-money", [], user("shipper đòi thêm 30k phí mới chịu giao là sao",
+                                             NEU), None, "complex"),
     ("vip-negative", [], user("giao hơi chậm", NEG), {"vip": True}, "vip"),
     ("vip-tier", [], user("hàng bị trầy", NEG), {"tier": "Gold"}, "vip"),
 ]
@@ -128,6 +138,14 @@ NO_ESCALATE = [
     ("wrong-item-policy-question", [], user("giao sai màu thì đổi thế nào", NEU), None),
     ("broken-if-question", [], user("nếu hàng giao tới bị vỡ thì shop xử lý sao", NEU), None),
     ("own-ordering-mistake", [], user("mình đặt sai màu, còn sửa được không", NEU), None),
+    ("noisy-washer-question", [], user("máy giặt chạy kêu to có được bảo hành không", NEU),
+     None),
+    ("delivered-status-question", [], user("đơn báo giao thành công thì bao lâu được tích điểm",
+                                           NEU), None),
+    ("courier-fee-question", [], user("nếu shipper đòi thêm tiền thì mình có phải trả không",
+                                      NEU), None),
+    ("delivery-time-question", [], user("mua tủ lạnh thì bao lâu nhận được, 3 ngày kịp không",
+                                        NEU), None),
     ("unboxing-video-question", [], user("Sản phẩm bị lỗi thì gửi video mở hộp có cần "
                                          "không", NEU), None),
     # Folded, "mình nhận" is also "mình nhắn" (I messaged): praise, not a report.
