@@ -109,13 +109,15 @@ async def test_a_lone_submit_runs_at_once() -> None:
     lone = time.perf_counter() - t0
     assert await batcher.submit("b") == "r:b"
     assert fn.calls == [["a"], ["b"]]  # sequential submits do not wait for company
-    assert lone < 0.1
+    # Loose on purpose (a loaded CI machine stalls for tenths of a second): what it rules out
+    # is waiting for company, which the 1 s window below shows is measurable.
+    assert lone < 0.5
 
     # The same lone submit with a collection window does wait for it (what the default avoids).
-    waiting: MicroBatcher[str, str] = MicroBatcher(FakeBatchFn(), max_wait_seconds=0.15)
+    waiting: MicroBatcher[str, str] = MicroBatcher(FakeBatchFn(), max_wait_seconds=1.0)
     t0 = time.perf_counter()
     assert await waiting.submit("c") == "r:c"
-    assert time.perf_counter() - t0 >= 0.14
+    assert time.perf_counter() - t0 >= 0.95
 
 
 async def test_max_wait_collects_until_the_batch_is_full() -> None:
