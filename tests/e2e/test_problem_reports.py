@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 from hub_e2e import hub_db, rest_say
@@ -25,6 +26,15 @@ HANDOFFS = (
 )
 
 
+def handoffs(stack: Stack, sender: str) -> list[tuple[Any, ...]]:
+    """The sender's handoffs as (reasons, summary, priority); JSON columns decoded (SQLite
+    returns them as text)."""
+    return [
+        tuple(json.loads(v) if isinstance(v, str) else v for v in row)
+        for row in hub_db(stack, HANDOFFS, sid=sender)
+    ]
+
+
 def test_a_broken_parcel_reaches_a_person_with_its_code_and_date(stack: Stack) -> None:
     sender = f"report-{uuid.uuid4().hex[:8]}"
     replies = rest_say(
@@ -34,9 +44,9 @@ def test_a_broken_parcel_reaches_a_person_with_its_code_and_date(stack: Stack) -
     assert "nhân viên" in said, replies
     # Not the help center's advice to report it, nor the warranty's exclusions.
     assert "48 giờ" not in said and "bảo hành" not in said, replies
-    rows = hub_db(stack, HANDOFFS, sid=sender)
+    rows = handoffs(stack, sender)
     assert len(rows) == 1, rows
-    reasons, summary, priority = (json.loads(v) if isinstance(v, str) else v for v in rows[0])
+    reasons, summary, priority = rows[0]
     assert "complex" in reasons
     assert priority == 2  # a person must arrange it; a dispute or fury queues before it
     assert "mã đơn SM556677" in summary["text"] and "ngày: 28/11" in summary["text"], summary
@@ -47,7 +57,7 @@ def test_the_same_words_as_a_policy_question_get_the_help_center(stack: Stack) -
     replies = rest_say(stack, sender, "nếu hàng giao tới bị vỡ thì shop xử lý sao", timeout=120)
     said = " ".join(r.get("text") or "" for r in replies)
     assert "Xem thêm:" in said, replies  # an answer from an article, with its link
-    assert hub_db(stack, HANDOFFS, sid=sender) == []
+    assert handoffs(stack, sender) == []
 
 
 @pytest.mark.parametrize(
@@ -64,7 +74,6 @@ def test_a_fault_or_a_missing_parcel_reaches_a_person(stack: Stack, message: str
     replies = rest_say(stack, sender, message, timeout=120)
     said = " ".join(r.get("text") or "" for r in replies)
     assert "nhân viên" in said and "ngoài phạm vi" not in said, replies
-    rows = hub_db(stack, HANDOFFS, sid=sender)
+    rows = handoffs(stack, sender)
     assert len(rows) == 1, rows
-    reasons = rows[0][0]
-    assert "complex" in (json.loads(reasons) if isinstance(reasons, str) else reasons)
+    assert "complex" in rows[0][0]
