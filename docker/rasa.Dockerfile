@@ -4,6 +4,8 @@ WORKDIR /app
 COPY bot/requirements.txt bot/requirements.txt
 RUN pip install --no-cache-dir -r bot/requirements.txt
 COPY bot bot
+# bot/components.py reads words as cskh/text.py does (stdlib only).
+COPY cskh/__init__.py cskh/text.py cskh/
 COPY nlu_data nlu_data
 ENV RASA_TELEMETRY_ENABLED=false
 RUN rasa train --config bot/config.yml --domain bot/domain.yml --data nlu_data \

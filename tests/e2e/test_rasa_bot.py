@@ -280,6 +280,23 @@ def test_a_question_that_reads_like_not_helpful_is_still_answered(
     assert "7 ngày" in texts(reply)
 
 
+@pytest.mark.parametrize(
+    "question",
+    # Teencode for "sản phẩm bị lỗi thì bảo hành ở đâu": it was read as goodbye (0.69) and
+    # answered "cảm ơn anh/chị đã liên hệ" before the NLU read "sp" and "bh" as words
+    # (bot/components.py ReadingTokenizer).
+    ["sp bi loi thi bh o dau vay shop", "sản phẩm này còn bảo hành không"],
+)
+def test_a_warranty_question_in_teencode_reaches_the_help_center(
+    rasa_bot: RasaBot,  # noqa: F811
+    question: str,
+) -> None:
+    reply = rasa_bot.send(new_sender(), question)
+    meta = metas(reply)[0]
+    assert meta["kind"] == "faq_answer", texts(reply)
+    assert {a["id"] for a in meta["articles"]} & {"chinh-sach-bao-hanh", "trung-tam-bao-hanh"}
+
+
 def test_gibberish_gets_the_fallback_meta(rasa_bot: RasaBot) -> None:  # noqa: F811
     reply = rasa_bot.send(new_sender(), "qwxz plok vvv")
     assert metas(reply) == [{"kind": "fallback"}]
