@@ -117,8 +117,22 @@ def asks_what_about(message: str) -> bool:
 # Customer words for what help centers name otherwise, added to the lexical query: "em muốn
 # trả lại cái nồi chiên" is a return, which articles call "đổi trả" or "trả hàng", never
 # "trả lại" (the search put the article on changing a phone number first). Not "trả lại
-# tiền": a refund. The dense side reads the message as typed.
-_HELP_CENTER_WORDS = ((re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"), "tra hang doi tra"),)
+# tiền": a refund. "bao lâu thì nhận được hàng", "ship mất mấy ngày" ask for delivery times,
+# which articles call "thời gian giao hàng" (the search put late deliveries first, on "nhận
+# được hàng"); "bao giờ / khi nào" are left out: "when does my order come" is tracking.
+# The shop's "cửa hàng" are its showrooms ("Shop có cửa hàng ở Hà Nội không" got delivery
+# time slots); a rival's "cửa hàng thực tế" (price matching) is not.
+# The dense side reads the message as typed.
+_DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
+_DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao hang)"
+_HELP_CENTER_WORDS = (
+    (re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"), "tra hang doi tra"),
+    (
+        re.compile(rf"\b{_DURATION}\b.*\b{_DELIVERY}\b|\b{_DELIVERY}\b.*\b{_DURATION}\b"),
+        "thoi gian giao hang",
+    ),
+    (re.compile(r"\bcua hang\b(?! thuc te)"), "showroom"),
+)
 
 
 def with_help_center_words(query: str) -> str:

@@ -190,6 +190,42 @@ def test_returning_something_in_customer_words_finds_the_returns_article() -> No
     assert with_help_center_words("shop trả lại tiền chưa") == "shop trả lại tiền chưa"
 
 
+def test_how_long_until_the_parcel_comes_finds_delivery_times_not_late_deliveries() -> None:
+    from knowledge_base.search import LexicalIndex, with_help_center_words
+
+    passages = [
+        Passage("thoi-gian-giao-hang", "Thời gian giao hàng", "Thời gian giao hàng dự kiến",
+                "u1", "c", "Nội thành Hà Nội: 1–2 ngày. Các tỉnh còn lại: 3–5 ngày."),
+        Passage("tra-cuu-don-hang", "Tra cứu đơn hàng", "Đơn hàng giao chậm", "u2", "c",
+                "Nếu đã quá ngày giao dự kiến mà chưa nhận được hàng, bạn hãy gọi tổng đài."),
+    ]
+    lexical = LexicalIndex(passages, title_boost=1.5)
+    for query in ("bao lâu thì nhận được hàng", "ship ve Hue mat may ngay"):
+        best = passages[int(np.argmax(lexical.scores(query)))].article_id
+        assert best == "thoi-gian-giao-hang", query
+    # "When does it come" is about an order (tracking), and a late parcel is not a question
+    # about delivery times: neither gets the delivery-times words.
+    for query in ("bao giờ nhận được hàng", "3 ngày rồi chưa nhận được hàng"):
+        assert with_help_center_words(query) == query
+
+
+def test_the_shops_stores_are_its_showrooms() -> None:
+    from knowledge_base.search import LexicalIndex, with_help_center_words
+
+    passages = [
+        Passage("showroom", "Hệ thống showroom", "Showroom tại Hà Nội", "u1", "c",
+                "Showroom 125 Thái Hà mở cửa 8:30–21:30; nhận hàng đặt online tại showroom."),
+        Passage("giao-hang", "Thời gian giao hàng", "Chọn khung giờ nhận hàng", "u2", "c",
+                "Ở Hà Nội bạn chọn ngày và khung giờ nhận hàng, tối 18:00–21:00."),
+    ]
+    lexical = LexicalIndex(passages, title_boost=1.5)
+    for query in ("Shop có cửa hàng ở Hà Nội không", "nhận hàng tại cửa hàng được ko"):
+        assert passages[int(np.argmax(lexical.scores(query)))].article_id == "showroom", query
+    # A rival's shop in the price-match conditions is not one of ours.
+    query = "so giá với cửa hàng thực tế nào"
+    assert with_help_center_words(query) == query
+
+
 def test_a_restored_reading_is_checked_against_the_spellings_like_typed_marks() -> None:
     from knowledge_base.search import LexicalIndex
 
