@@ -104,6 +104,8 @@ ESCALATE = [
         "mua tai nghe bluetooth dc 5 ngay thi 1 ben ko nghe dc nua", NEU), None, "complex"),
     ("complex-fault-after-install", [], user("máy giặt lắp xong chạy kêu to bất thường", NEU),
      None, "complex"),
+    ("complex-small-scratch", [], user("hàng về bị trầy một góc nhỏ, có đổi được không", NEU),
+     None, "complex"),
     ("complex-delivered-not-received", [], user(
         "đơn DH556677 báo giao thành công mà mình có nhận được gì đâu", NEU), None, "complex"),
     ("complex-courier-wants-money", [], user("shipper đòi thêm 30k phí mới chịu giao là sao",
@@ -146,6 +148,8 @@ NO_ESCALATE = [
                                       NEU), None),
     ("delivery-time-question", [], user("mua tủ lạnh thì bao lâu nhận được, 3 ngày kịp không",
                                         NEU), None),
+    ("scratch-if-question", [], user("nếu hàng về bị trầy thì có được đổi không", NEU), None),
+    ("restock-question", [], user("bao giờ hàng về thì báo mình nhé", NEU), None),
     ("unboxing-video-question", [], user("Sản phẩm bị lỗi thì gửi video mở hộp có cần "
                                          "không", NEU), None),
     # Folded, "mình nhận" is also "mình nhắn" (I messaged): praise, not a report.
@@ -271,6 +275,8 @@ REPEATED = [
      user("don hang DH123456 cua toi giao chua vay", NEU), True),
     ("teencode-asked-again", [user("doi tra sao shop", NEU), answer()],
      user("hoi di hoi lai hoai ma k ai tra loi", NEG), True),
+    ("asked-several-times-nobody-answered", [user("đơn mình bao giờ giao", NEU), answer()],
+     user("mình hỏi mấy lần rồi mà vẫn chưa ai trả lời", NEG), True),
     # Not repeats: a first message, a new question, a short "ok", the same words before
     # the bot had answered (a double send), a rating.
     ("first-message", [], user("lần thứ 3 tôi nhắn rồi", NEG), False),
