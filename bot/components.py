@@ -199,7 +199,9 @@ class OrderCodeIntent(GraphComponent):
             if text.startswith("/"):
                 continue
             intent = (message.get(INTENT) or {}).get("name")
-            if intent == self._config["intent"] or not self.is_order_code_answer(text, intent):
+            # Set even when the classifier already chose order_status: with its confidence
+            # under the FallbackClassifier's threshold, "mã đơn DH445566" was not understood.
+            if not self.is_order_code_answer(text, intent):
                 continue
             _set_intent(message, self._config["intent"])
         return messages

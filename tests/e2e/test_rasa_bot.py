@@ -297,6 +297,17 @@ def test_a_warranty_question_in_teencode_reaches_the_help_center(
     assert {a["id"] for a in meta["articles"]} & {"chinh-sach-bao-hanh", "trung-tam-bao-hanh"}
 
 
+def test_a_question_with_english_words_reaches_the_help_center(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # "cho mình hỏi policy return bên shop sao ạ" was greeted ("cứ nhắn câu hỏi") as if it
+    # had asked nothing; this wording is not in the training data.
+    reply = rasa_bot.send(new_sender(), "shop ơi cho hỏi return sản phẩm thế nào")
+    meta = metas(reply)[0]
+    assert meta["kind"] == "faq_answer", texts(reply)
+    assert {a["id"] for a in meta["articles"]} & {"chinh-sach-doi-tra", "huong-dan-gui-tra-hang"}
+
+
 def test_gibberish_gets_the_fallback_meta(rasa_bot: RasaBot) -> None:  # noqa: F811
     reply = rasa_bot.send(new_sender(), "qwxz plok vvv")
     assert metas(reply) == [{"kind": "fallback"}]
