@@ -22,6 +22,12 @@ from handoff.triage_port import Decision
 # closed, and a suite running then read the after-hours reply).
 ALWAYS_OPEN = ROUND_THE_CLOCK["CSKH_HUB_BUSINESS_HOURS"]
 
+# Heartbeat settings for live servers with polling socket.io clients: a polling client's
+# disconnect waits for the heartbeat (with the production 20 s timeout each close took ~21 s,
+# and the widget-flood test outlasted its 60 s rate-limit window). 5 s still outlasts the
+# 2.5 s stall that test_socketio's stalled-loop test puts a live socket through.
+FAST_HEARTBEAT = {"socket_ping_interval": 1.0, "socket_ping_timeout": 5.0}
+
 
 class CannedRasa:
     """Answers like Rasa's REST channel; records every call so tests can assert silence."""

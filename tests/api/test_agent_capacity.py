@@ -22,7 +22,14 @@ from handoff.settings import HubSettings
 from handoff.store.db import alembic_config, make_engine, migrate
 
 from .conftest import agent_client, say
-from .support import CannedRasa, KeywordTriage, LiveServer, claim_now, set_status_now
+from .support import (
+    FAST_HEARTBEAT,
+    CannedRasa,
+    KeywordTriage,
+    LiveServer,
+    claim_now,
+    set_status_now,
+)
 
 
 def _dump(view: Any) -> Any:
@@ -178,7 +185,7 @@ def test_migration_0002_fills_existing_agents(tmp_path: Any) -> None:
 
 
 def test_closing_all_console_sockets_sets_away(settings: HubSettings) -> None:
-    settings = settings.model_copy(update={"socket_ping_interval": 1.0})
+    settings = settings.model_copy(update=FAST_HEARTBEAT)
     app = create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())
     server = LiveServer(app).start()
     try:

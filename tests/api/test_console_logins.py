@@ -15,13 +15,13 @@ from handoff.settings import HubSettings
 from handoff.store import Store
 from handoff.store.db import make_engine
 
-from .support import CannedRasa, KeywordTriage, LiveServer
+from .support import FAST_HEARTBEAT, CannedRasa, KeywordTriage, LiveServer
 
 
 @pytest.fixture
 def live(settings: HubSettings) -> Iterator[tuple[str, Accounts]]:
     fast = settings.model_copy(
-        update={"socket_ping_interval": 1.0, "console_login_check_seconds": 0.3}
+        update={**FAST_HEARTBEAT, "console_login_check_seconds": 0.3}
     )
     app = create_app(fast, rasa=CannedRasa(), triage=KeywordTriage())
     server = LiveServer(app).start()

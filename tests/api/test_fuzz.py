@@ -35,7 +35,7 @@ from handoff.app import create_app
 from handoff.core import sessions
 from handoff.settings import HubSettings
 
-from .support import ALWAYS_OPEN, CannedRasa, KeywordTriage, LiveServer
+from .support import ALWAYS_OPEN, FAST_HEARTBEAT, CannedRasa, KeywordTriage, LiveServer
 
 # ============================================================================ shared
 PASSWORD = "mat-khau-fuzz"
@@ -48,7 +48,7 @@ def fuzz_settings(database_url: str = "sqlite://") -> HubSettings:
         business_hours=ALWAYS_OPEN,
         business_days="1-7",
         session_hours=1,
-        socket_ping_interval=1.0,
+        **FAST_HEARTBEAT,
         # All fuzz traffic comes from one loopback address and a few senders: the limits
         # would turn most cases into 429s and lock the test's own logins out.
         rate_messages_per_session_per_minute=100_000,

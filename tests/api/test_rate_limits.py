@@ -16,7 +16,7 @@ from handoff.core.ratelimit import MemoryRateLimiter
 from handoff.settings import HubSettings
 
 from .conftest import make_client
-from .support import CannedRasa, KeywordTriage, LiveServer
+from .support import FAST_HEARTBEAT, CannedRasa, KeywordTriage, LiveServer
 from .test_socketio import Customer
 
 LIMITS = {
@@ -112,7 +112,7 @@ async def test_a_login_flood_does_not_stall_customer_messages(
 
 @pytest.fixture
 def live_limited(settings: HubSettings) -> Iterator[str]:
-    limited = settings.model_copy(update={**LIMITS, "socket_ping_interval": 1.0})
+    limited = settings.model_copy(update={**LIMITS, **FAST_HEARTBEAT})
     server = LiveServer(create_app(limited, rasa=CannedRasa(), triage=KeywordTriage())).start()
     yield server.url
     server.stop()

@@ -15,13 +15,13 @@ from handoff.app import create_app
 from handoff.core import sessions
 from handoff.settings import HubSettings
 
-from .support import CannedRasa, KeywordTriage, LiveServer
+from .support import FAST_HEARTBEAT, CannedRasa, KeywordTriage, LiveServer
 
 
 @pytest.fixture
 def live_hub(settings: HubSettings) -> Iterator[str]:
     # A short heartbeat: the polling client's disconnect waits for the current long-poll.
-    settings = settings.model_copy(update={"socket_ping_interval": 1.0})
+    settings = settings.model_copy(update=FAST_HEARTBEAT)
     server = LiveServer(create_app(settings, rasa=CannedRasa(), triage=KeywordTriage())).start()
     yield server.url
     server.stop()
@@ -169,7 +169,7 @@ class StallingRasa(CannedRasa):
 def test_a_stalled_hub_keeps_the_customer_socket(settings: HubSettings) -> None:
     """A heartbeat answered late because the hub's loop stalled does not close a live
     socket: the CI run where it did lost the customer's next message (no hub_ack)."""
-    fast = settings.model_copy(update={"socket_ping_interval": 1.0})
+    fast = settings.model_copy(update=FAST_HEARTBEAT)
     server = LiveServer(create_app(fast, rasa=StallingRasa(), triage=KeywordTriage())).start()
     customer = Customer(server.url)
     try:
