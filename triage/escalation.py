@@ -440,8 +440,11 @@ def _repeated(
     return False
 
 
-def _meta_request(recent: Sequence[Turn], latest: Turn, rule: RequestedRule) -> str | None:
-    """The escalation reason a bot `handoff_request` meta asks for, if any.
+def _meta_request(
+    recent: Sequence[Turn], latest: Turn, rule: RequestedRule
+) -> tuple[str, str] | None:
+    """The escalation reason a bot `handoff_request` meta asks for, and the meta's own reason
+    ("complaint"), if any.
 
     Looks at the bot's reading of this message (`latest["replies"]`) and at the bot turns
     after the last customer turn (the hub may not have acted on them yet).
@@ -454,9 +457,10 @@ def _meta_request(recent: Sequence[Turn], latest: Turn, rule: RequestedRule) -> 
     for turn in candidates:
         meta = _meta(turn)
         if meta and meta.get("kind") == "handoff_request":
-            reason = rule.meta_reasons.get(str(meta.get("reason") or "requested"))
+            asked = str(meta.get("reason") or "requested")
+            reason = rule.meta_reasons.get(asked)
             if reason:
-                return reason
+                return reason, asked
     return None
 
 
@@ -490,9 +494,9 @@ def decide(
 
     if detect_request(text, policy.requested):
         reasons.append("requested")
-    meta_reason = _meta_request(recent, latest, policy.requested)
-    if meta_reason and meta_reason not in reasons:
-        reasons.append(meta_reason)
+    meta_request = _meta_request(recent, latest, policy.requested)
+    if meta_request and meta_request[0] not in reasons:
+        reasons.append(meta_request[0])
 
     if _bot_failed(recent, latest, policy.bot_failed):
         reasons.append("bot_failed")
@@ -524,4 +528,8 @@ def decide(
         priority += policy.vip.priority_boost
     lead = reasons[0]
     reply = policy.replies.get(lead) or policy.replies.get("default")
+    if meta_request and meta_request[0] == lead and meta_request[1] in policy.replies:
+        # A complaint the bot recognised is recorded as a request, but "$kh muốn trao đổi
+        # trực tiếp với nhân viên" is not what the customer said: it gets its own words.
+        reply = policy.replies[meta_request[1]]
     return Decision(True, reasons, priority, reply)

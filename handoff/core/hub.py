@@ -641,7 +641,7 @@ class Hub:
             recovered = conv.flag == "bot_unavailable"
             if recovered:
                 lifecycle.clear_bot_failures(conv)  # its card leaves the consoles' lists
-            stored = [self._add(s, conv.id, "bot", t, meta) for t, meta in visible]
+            decision = None
             if metas:
                 # The bot may itself report a handoff request or a failure: decide again with
                 # the bot's reading of this message (`latest["replies"]`, triage's contract).
@@ -650,13 +650,26 @@ class Hub:
                     "replies": [{"role": "bot", "meta": m} for m in metas],
                 }
                 decision = self.triage.decide(got.history, latest, got.profile)
-                if decision.escalate:
-                    s.flush()
-                    turns = [*got.history, got.user_turn, *(messages.turn(m) for m in stored)]
-                    stored += self._escalate(s, conv, decision, turns, got.admitted)
-                    return self._finish(
-                        s, conv, prior, stored, changed_hands=True, inline=got.inline
-                    )
+            # The bot announcing a handoff ("em đã chuyển ngay cho nhân viên...") and the hub
+            # handing over would say it twice, the second time in the words of another reason
+            # ("em hiểu anh/chị muốn trao đổi trực tiếp với nhân viên" to a complaint): the
+            # hub's reply, which knows the reason and the hour, is said instead. It carries
+            # the bot's cskh_meta, so the transcript still records what the bot read.
+            announced = any(m.get("kind") == "handoff_request" for m in metas)
+            said_by_hub = decision is not None and decision.escalate and announced
+            stored = [] if said_by_hub else [
+                self._add(s, conv.id, "bot", t, meta) for t, meta in visible
+            ]
+            if decision is not None and decision.escalate:
+                s.flush()
+                turns = [*got.history, got.user_turn, *(messages.turn(m) for m in stored)]
+                if said_by_hub:
+                    turns.append({"role": "bot", "text": "", "meta": metas[-1]})
+                stored += self._escalate(
+                    s, conv, decision, turns, got.admitted,
+                    reply_meta={"cskh_meta": metas} if said_by_hub else None,
+                )
+                return self._finish(s, conv, prior, stored, changed_hands=True, inline=got.inline)
             return self._finish(s, conv, prior, stored, changed_hands=recovered, inline=got.inline)
 
     def _tx_bot_down(self, got: _Inbound, error: str) -> _Step:
@@ -689,7 +702,11 @@ class Hub:
         decision: Decision,
         transcript: Sequence[dict[str, Any]],
         admitted: bool = True,
+        reply_meta: dict[str, Any] | None = None,
     ) -> list[Message]:
+        """Queue the conversation and say so; `reply_meta` is added to the meta of what is
+        said (the bot's cskh_meta when its own announcement is not sent)."""
+        extra = reply_meta or {}
         if not admitted and "bot_unavailable" not in decision.reasons:
             # This address queued too many conversations this hour: the customers already
             # waiting keep their places; the bot keeps helping this one.
@@ -697,7 +714,8 @@ class Hub:
             messages.add_event(s, conv.id, "handoff_not_admitted", "", reasons)
             return [
                 self._add(
-                    s, conv.id, "bot", copy_vi.HANDOFF_NOT_ADMITTED, {"notice": "not_admitted"}
+                    s, conv.id, "bot", copy_vi.HANDOFF_NOT_ADMITTED,
+                    {"notice": "not_admitted", **extra},
                 )
             ]
         # No wait in the summary: it is read later, and the console shows the live clock.
@@ -713,7 +731,9 @@ class Hub:
                 # The escalation replies promise a person "in a moment"; at night the notice
                 # that follows says when one will read it, and nothing may contradict it.
                 reply = copy_vi.HANDED_OVER_CLOSED
-            replies.append(self._add(s, conv.id, "bot", reply, {"notice": "escalated"}))
+            replies.append(
+                self._add(s, conv.id, "bot", reply, {"notice": "escalated", **extra})
+            )
         s.flush()
         replies.append(self._queue_notice(s, conv))
         return replies

@@ -16,6 +16,7 @@ from handoff.core.hub import Hub, run_sync
 from handoff.core.views import AgentInfo
 from handoff.errors import Conflict
 from handoff.settings import HubSettings
+from handoff.store import messages
 
 from .conftest import agent_client, make_client, say
 from .support import CannedRasa, KeywordTriage, claim_now
@@ -90,8 +91,19 @@ async def test_a_product_question_while_waiting_is_noted_not_sent_back_to_a_pers
 
 async def test_bot_reported_handoff_request_escalates(client: httpx.AsyncClient, hub: Hub) -> None:
     out = await say(client, "binh", "cho tôi nói chuyện với người thật")
-    assert out[0]["text"] == "Mình sẽ chuyển bạn tới nhân viên."
-    assert (await _conv(hub, "binh"))["state"] == "queued"
+    conv = await _conv(hub, "binh")
+    assert conv["state"] == "queued"
+    # The handover is said once, by the hub (its words fit the reason and the hour), not
+    # also in the bot's own "Mình sẽ chuyển bạn tới nhân viên." before it.
+    texts = [m["text"] for m in out]
+    assert "Mình sẽ chuyển bạn tới nhân viên." not in texts
+    assert texts[0] == DEFAULT_PERSONA.render(copy_vi.ESCALATION_REPLY)
+    # ... and what the bot read is still in the transcript, on the hub's reply.
+    with hub.store.read() as s:
+        turns = messages.transcript(s, conv["id"])
+    assert [t["meta"] for t in turns if t["role"] == "bot" and "meta" in t] == [
+        {"kind": "handoff_request", "reason": "requested"}
+    ]
 
 
 async def test_queue_order_priority_then_wait(

@@ -77,3 +77,15 @@ def test_a_fault_or_a_missing_parcel_reaches_a_person(stack: Stack, message: str
     rows = handoffs(stack, sender)
     assert len(rows) == 1, rows
     assert "complex" in rows[0][0]
+
+
+def test_a_complaint_the_bot_recognises_is_handed_over_in_one_reply(stack: Stack) -> None:
+    # Rasa reads it as `complain` and announces the handover itself; the hub used to add its
+    # own "em hiểu anh/chị muốn trao đổi trực tiếp với nhân viên" below the bot's apology.
+    sender = f"complaint-{uuid.uuid4().hex[:8]}"
+    replies = rest_say(stack, sender, "tôi muốn khiếu nại về chất lượng dịch vụ", timeout=120)
+    texts = [r.get("text") or "" for r in replies]
+    handing_over = [t for t in texts if "nhân viên" in t and "chuyển" in t]
+    assert len(handing_over) == 1, texts
+    assert "xin lỗi" in handing_over[0] and "muốn trao đổi trực tiếp" not in handing_over[0]
+    assert len(handoffs(stack, sender)) == 1

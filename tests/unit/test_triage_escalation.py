@@ -241,6 +241,20 @@ def test_policy_is_configurable(tmp_path: Path) -> None:
     assert complaint.reasons == ["complex"]
 
 
+def test_a_complaint_the_bot_recognised_is_answered_as_a_complaint() -> None:
+    policy = load_policy()
+    complaint = decide([], user("shop làm ăn chán quá", NEU, replies=[
+        {"role": "bot", "meta": {"kind": "handoff_request", "reason": "complaint"}}
+    ]), None, policy)
+    # Recorded as a request (meta_reasons), but not answered "you want to talk to a person".
+    assert complaint.reasons == ["requested"]
+    assert complaint.reply == policy.replies["complaint"] != policy.replies["requested"]
+    asked = decide([], user("cho gặp người", NEU, replies=[
+        {"role": "bot", "meta": {"kind": "handoff_request", "reason": "requested"}}
+    ]), None, policy)
+    assert asked.reply == policy.replies["requested"]
+
+
 def test_bad_policy_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "p.yml").write_text("vip: {escalate_on: sometimes}\n", encoding="utf-8")
     with pytest.raises(ValueError):
