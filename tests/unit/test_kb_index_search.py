@@ -173,57 +173,54 @@ def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -
     assert _lexical_rank(query)[0] == best
 
 
-def test_returning_something_in_customer_words_finds_the_returns_article() -> None:
+# Customers' words for what the help center names otherwise (`with_help_center_words`): two
+# passages (article, title, section, text), the first the right one; messages that must find
+# it first; messages that must get no added words.
+CUSTOMER_WORDS = [
+    pytest.param(
+        [("doi-tra", "Chính sách đổi trả", "Đổi trả khi không còn nhu cầu",
+          "Bạn được đổi trả trong 7 ngày; trả hàng miễn phí khi có lỗi nhà sản xuất."),
+         ("doi-so", "Thay đổi số điện thoại", "Khi mất số cũ",
+          "Muốn lấy lại tài khoản, bạn gửi lại giấy tờ; mã được gửi lại sau 60 giây.")],
+        ["em muốn trả lại cái nồi chiên", "muon tra lai cai may"],
+        ["shop trả lại tiền chưa"],  # a refund is not a return
+        id="a return is 'trả lại'",
+    ),
+    pytest.param(
+        [("thoi-gian-giao-hang", "Thời gian giao hàng", "Thời gian giao hàng dự kiến",
+          "Nội thành Hà Nội: 1–2 ngày. Các tỉnh còn lại: 3–5 ngày."),
+         ("tra-cuu-don-hang", "Tra cứu đơn hàng", "Đơn hàng giao chậm",
+          "Nếu đã quá ngày giao dự kiến mà chưa nhận được hàng, bạn hãy gọi tổng đài.")],
+        ["bao lâu thì nhận được hàng", "ship ve Hue mat may ngay"],
+        # "when does it come" is tracking; a late parcel is no question about delivery times
+        ["bao giờ nhận được hàng", "3 ngày rồi chưa nhận được hàng"],
+        id="how long until the parcel comes",
+    ),
+    pytest.param(
+        [("showroom", "Hệ thống showroom", "Showroom tại Hà Nội",
+          "Showroom 125 Thái Hà mở cửa 8:30–21:30; nhận hàng đặt online tại showroom."),
+         ("giao-hang", "Thời gian giao hàng", "Chọn khung giờ nhận hàng",
+          "Ở Hà Nội bạn chọn ngày và khung giờ nhận hàng, tối 18:00–21:00.")],
+        ["Shop có cửa hàng ở Hà Nội không", "nhận hàng tại cửa hàng được ko"],
+        ["so giá với cửa hàng thực tế nào"],  # a rival's shop (price matching) is not ours
+        id="the shop's stores are its showrooms",
+    ),
+]
+
+
+@pytest.mark.parametrize(("passages", "finds_first", "untouched"), CUSTOMER_WORDS)
+def test_customer_words_find_what_the_help_center_calls_otherwise(
+    passages: list[tuple[str, str, str, str]], finds_first: list[str], untouched: list[str]
+) -> None:
     from knowledge_base.search import LexicalIndex, with_help_center_words
 
-    passages = [
-        Passage("doi-tra", "Chính sách đổi trả", "Đổi trả khi không còn nhu cầu", "u1", "c",
-                "Bạn được đổi trả trong 7 ngày; trả hàng miễn phí khi có lỗi nhà sản xuất."),
-        Passage("doi-so", "Thay đổi số điện thoại", "Khi mất số cũ", "u2", "c",
-                "Muốn lấy lại tài khoản, bạn gửi lại giấy tờ; mã được gửi lại sau 60 giây."),
-    ]
-    lexical = LexicalIndex(passages, title_boost=1.5)
-    # The articles say "đổi trả" / "trả hàng"; customers say "trả lại".
-    for query in ("em muốn trả lại cái nồi chiên", "muon tra lai cai may"):
-        assert passages[int(np.argmax(lexical.scores(query)))].article_id == "doi-tra", query
-    # A refund ("trả lại tiền") is not a return.
-    assert with_help_center_words("shop trả lại tiền chưa") == "shop trả lại tiền chưa"
-
-
-def test_how_long_until_the_parcel_comes_finds_delivery_times_not_late_deliveries() -> None:
-    from knowledge_base.search import LexicalIndex, with_help_center_words
-
-    passages = [
-        Passage("thoi-gian-giao-hang", "Thời gian giao hàng", "Thời gian giao hàng dự kiến",
-                "u1", "c", "Nội thành Hà Nội: 1–2 ngày. Các tỉnh còn lại: 3–5 ngày."),
-        Passage("tra-cuu-don-hang", "Tra cứu đơn hàng", "Đơn hàng giao chậm", "u2", "c",
-                "Nếu đã quá ngày giao dự kiến mà chưa nhận được hàng, bạn hãy gọi tổng đài."),
-    ]
-    lexical = LexicalIndex(passages, title_boost=1.5)
-    for query in ("bao lâu thì nhận được hàng", "ship ve Hue mat may ngay"):
-        best = passages[int(np.argmax(lexical.scores(query)))].article_id
-        assert best == "thoi-gian-giao-hang", query
-    # "When does it come" is about an order (tracking), and a late parcel is not a question
-    # about delivery times: neither gets the delivery-times words.
-    for query in ("bao giờ nhận được hàng", "3 ngày rồi chưa nhận được hàng"):
+    docs = [Passage(a, t, sec, f"u{i}", "c", text)
+            for i, (a, t, sec, text) in enumerate(passages)]
+    lexical = LexicalIndex(docs, title_boost=1.5)
+    for query in finds_first:
+        assert docs[int(np.argmax(lexical.scores(query)))].article_id == docs[0].article_id, query
+    for query in untouched:
         assert with_help_center_words(query) == query
-
-
-def test_the_shops_stores_are_its_showrooms() -> None:
-    from knowledge_base.search import LexicalIndex, with_help_center_words
-
-    passages = [
-        Passage("showroom", "Hệ thống showroom", "Showroom tại Hà Nội", "u1", "c",
-                "Showroom 125 Thái Hà mở cửa 8:30–21:30; nhận hàng đặt online tại showroom."),
-        Passage("giao-hang", "Thời gian giao hàng", "Chọn khung giờ nhận hàng", "u2", "c",
-                "Ở Hà Nội bạn chọn ngày và khung giờ nhận hàng, tối 18:00–21:00."),
-    ]
-    lexical = LexicalIndex(passages, title_boost=1.5)
-    for query in ("Shop có cửa hàng ở Hà Nội không", "nhận hàng tại cửa hàng được ko"):
-        assert passages[int(np.argmax(lexical.scores(query)))].article_id == "showroom", query
-    # A rival's shop in the price-match conditions is not one of ours.
-    query = "so giá với cửa hàng thực tế nào"
-    assert with_help_center_words(query) == query
 
 
 def test_a_restored_reading_is_checked_against_the_spellings_like_typed_marks() -> None:
