@@ -104,6 +104,8 @@ ESCALATE = [
         "mua tai nghe bluetooth dc 5 ngay thi 1 ben ko nghe dc nua", NEU), None, "complex"),
     ("complex-fault-after-install", [], user("máy giặt lắp xong chạy kêu to bất thường", NEU),
      None, "complex"),
+    ("complex-fault-weeks-after-buying", [], user(
+        "điện thoại mua tháng trước giờ bị sọc màn hình", NEU), None, "complex"),
     ("complex-small-scratch", [], user("hàng về bị trầy một góc nhỏ, có đổi được không", NEU),
      None, "complex"),
     ("complex-delivered-not-received", [], user(
@@ -149,6 +151,8 @@ NO_ESCALATE = [
     ("delivery-time-question", [], user("mua tủ lạnh thì bao lâu nhận được, 3 ngày kịp không",
                                         NEU), None),
     ("scratch-if-question", [], user("nếu hàng về bị trầy thì có được đổi không", NEU), None),
+    ("fault-if-question", [], user("nếu mua tháng trước mà giờ bị lỗi thì bảo hành sao",
+                                    NEU), None),
     ("restock-question", [], user("bao giờ hàng về thì báo mình nhé", NEU), None),
     ("unboxing-video-question", [], user("Sản phẩm bị lỗi thì gửi video mở hộp có cần "
                                          "không", NEU), None),
