@@ -121,7 +121,8 @@ def asks_what_about(message: str) -> bool:
 # which articles call "thời gian giao hàng" (the search put late deliveries first, on "nhận
 # được hàng"); "bao giờ / khi nào" are left out: "when does my order come" is tracking.
 # The shop's "cửa hàng" are its showrooms ("Shop có cửa hàng ở Hà Nội không" got delivery
-# time slots); a rival's "cửa hàng thực tế" (price matching) is not.
+# time slots); a rival's "cửa hàng thực tế" (price matching) is not. Signing up is
+# "đăng ký thành viên" to customers, "đăng ký tài khoản" to help centers (it got the tiers).
 # The dense side reads the message as typed.
 _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao hang)"
@@ -132,6 +133,7 @@ _HELP_CENTER_WORDS = (
         "thoi gian giao hang",
     ),
     (re.compile(r"\bcua hang\b(?! thuc te)"), "showroom"),
+    (re.compile(r"\b(?:dang ky|tao|mo) thanh vien\b"), "dang ky tai khoan"),
 )
 
 

@@ -205,6 +205,15 @@ CUSTOMER_WORDS = [
         ["so giá với cửa hàng thực tế nào"],  # a rival's shop (price matching) is not ours
         id="the shop's stores are its showrooms",
     ),
+    pytest.param(
+        [("dang-ky", "Đăng ký và đăng nhập", "Đăng ký tài khoản bằng số điện thoại",
+          "Bấm Đăng ký, nhập số điện thoại và mã OTP; tài khoản mới là hạng Thành viên."),
+         ("hang", "Hạng thành viên", "Điều kiện lên hạng thành viên",
+          "Thành viên: hạng mặc định khi đăng ký tài khoản; Bạc từ 5.000.000đ chi tiêu.")],
+        ["làm thế nào để đăng ký thành viên", "tao thanh vien o dau"],
+        ["làm thành viên có lợi gì"],  # the benefits of membership: the tiers are right
+        id="signing up is 'đăng ký thành viên'",
+    ),
 ]
 
 
