@@ -123,6 +123,8 @@ def asks_what_about(message: str) -> bool:
 # The shop's "cửa hàng" are its showrooms ("Shop có cửa hàng ở Hà Nội không" got delivery
 # time slots); a rival's "cửa hàng thực tế" (price matching) is not. Signing up is
 # "đăng ký thành viên" to customers, "đăng ký tài khoản" to help centers (it got the tiers).
+# Paying the courier is "trả tiền khi nhận hàng", which help centers call COD ("tra tien khi
+# nhan hang dc k" got refunds for COD orders).
 # The dense side reads the message as typed.
 _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao hang)"
@@ -134,6 +136,7 @@ _HELP_CENTER_WORDS = (
     ),
     (re.compile(r"\bcua hang\b(?! thuc te)"), "showroom"),
     (re.compile(r"\b(?:dang ky|tao|mo) thanh vien\b"), "dang ky tai khoan"),
+    (re.compile(r"\btra tien (?:khi|luc) nhan\b"), "cod"),
 )
 
 

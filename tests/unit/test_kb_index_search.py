@@ -232,6 +232,17 @@ def test_customer_words_find_what_the_help_center_calls_otherwise(
         assert with_help_center_words(query) == query
 
 
+def test_paying_the_courier_is_searched_as_cod() -> None:
+    # In the shop's index "tra tien khi nhan hang dc k" found refunds for COD orders first;
+    # `cskh eval kb` shows the effect there, two passages here could not.
+    from knowledge_base.search import with_help_center_words
+
+    for query in ("tra tien khi nhan hang dc k", "trả tiền lúc nhận được không shop"):
+        assert with_help_center_words(query).endswith(" cod"), query
+    refund = "đơn thanh toán khi nhận hàng thì hoàn tiền sao"
+    assert with_help_center_words(refund) == refund
+
+
 def test_a_restored_reading_is_checked_against_the_spellings_like_typed_marks() -> None:
     from knowledge_base.search import LexicalIndex
 
