@@ -53,6 +53,8 @@ ESCALATE = [
      "requested"),
     ("requested-teencode", [], user("cho e gap nv tu van vs", NEU), None, "requested"),
     ("requested-admin", [], user("admin đâu rồi", NEU), None, "requested"),
+    ("requested-nobody-answered", [], user("sao không ai trả lời mình vậy", NEG), None,
+     "requested"),
     ("requested-english", [], user("I want to talk to a person", NEU), None, "requested"),
     ("requested-meta-reply", [], user("...", NEU, replies=[
         {"role": "bot", "text": "", "meta": {"kind": "handoff_request", "reason": "requested"}}
