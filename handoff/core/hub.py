@@ -641,7 +641,7 @@ class Hub:
             recovered = conv.flag == "bot_unavailable"
             if recovered:
                 lifecycle.clear_bot_failures(conv)  # its card leaves the consoles' lists
-            decision = None
+            decision = Decision(False)
             if metas:
                 # The bot may itself report a handoff request or a failure: decide again with
                 # the bot's reading of this message (`latest["replies"]`, triage's contract).
@@ -656,11 +656,11 @@ class Hub:
             # hub's reply, which knows the reason and the hour, is said instead. It carries
             # the bot's cskh_meta, so the transcript still records what the bot read.
             announced = any(m.get("kind") == "handoff_request" for m in metas)
-            said_by_hub = decision is not None and decision.escalate and announced
+            said_by_hub = decision.escalate and announced
             stored = [] if said_by_hub else [
                 self._add(s, conv.id, "bot", t, meta) for t, meta in visible
             ]
-            if decision is not None and decision.escalate:
+            if decision.escalate:
                 s.flush()
                 turns = [*got.history, got.user_turn, *(messages.turn(m) for m in stored)]
                 if said_by_hub:
