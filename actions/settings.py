@@ -49,6 +49,8 @@ class ActionSettings(BaseSettings):
     weak_score: float = Field(default=0.40, ge=0.0, le=1.0)
     # Another section of the best article this close to the best hit is sent too.
     section_margin: float = Field(default=0.03, ge=0.0, le=1.0)
+    # The same for a hedged answer (actions/faq.py FaqConfig says how it was chosen).
+    hedged_section_margin: float = Field(default=0.08, ge=0.0, le=1.0)
     # A question within this many seconds of a help-center answer is searched as its possible
     # follow-up ("bao lâu vậy?"); 0 turns follow-ups off.
     follow_up_seconds: float = Field(default=1800.0, ge=0.0)

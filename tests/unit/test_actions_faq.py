@@ -229,6 +229,26 @@ def test_a_close_second_section_of_the_same_article_is_sent_under_its_heading() 
     assert "7 ngày" not in text and "Phí:" not in text
 
 
+def test_a_hedged_answer_takes_a_second_section_from_further_down() -> None:
+    """Unsure of the passage, the reply also carries a neighbouring section 0.06 below the
+    best; a confident answer keeps to `section_margin`."""
+    hits = [
+        hit("doi-tra", 0.70, SHIPPING, "Phí gửi trả"),
+        hit("doi-tra", 0.64, RETURNS, "Thời hạn đổi trả"),
+        hit("khac", 0.30),
+    ]
+    unsure = FaqConfig(confident_score=0.8, confident_score_no_diacritics=0.8,
+                       min_relevant_score=0.25, section_margin=0.03, hedged_section_margin=0.08)
+    answer = answer_question(FakeKB(hits), "đổi trả", unsure)
+    assert answer.hedged and "Phí gửi trả:" in answer.text and "7 ngày" in answer.text
+    assert answer.sections == ("Phí gửi trả", "Thời hạn đổi trả")
+    sure = replace(unsure, confident_score=0.45)
+    answer = answer_question(FakeKB(hits), "đổi trả", sure)
+    assert answer.confident and "7 ngày" not in answer.text
+    narrow = replace(unsure, hedged_section_margin=0.03)
+    assert "7 ngày" not in answer_question(FakeKB(hits), "đổi trả", narrow).text
+
+
 def opening(article: str, score: float, text: str) -> FakeHit:
     """The text before an article's first heading: its section is the article's title."""
     return FakeHit(article, f"Bài {article}", f"https://e.vn/{article}", text, score,
