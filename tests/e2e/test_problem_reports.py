@@ -3,8 +3,8 @@
 Over the hub's REST webhook (Rasa's REST contract): a parcel that arrived broken, with
 another shop's order code and a date, goes to a person with both facts in the summary; the
 same words asked as a question about the policy get the help center's answer and no handoff;
-a fault after installing, a parcel marked delivered that never came and a wrong size reach a
-person too.
+a fault after installing, a parcel marked delivered that never came, a wrong size and an
+installation nobody came to reach a person too.
 """
 
 from __future__ import annotations
@@ -50,6 +50,20 @@ def test_a_broken_parcel_reaches_a_person_with_its_code_and_date(stack: Stack) -
     assert "complex" in reasons
     assert priority == 2  # a person must arrange it; a dispute or fury queues before it
     assert "mã đơn SM556677" in summary["text"] and "ngày: 28/11" in summary["text"], summary
+
+
+def test_a_missed_installation_reaches_a_person_with_the_phone_and_date(stack: Stack) -> None:
+    # The FAQ answered it with how to reschedule an installation.
+    sender = f"missed-{uuid.uuid4().hex[:8]}"
+    replies = rest_say(stack, sender, "mình đặt máy giặt hôm 2/12, hẹn lắp hôm nay mà không "
+                       "thấy ai đến, sđt 0912345678", timeout=120)
+    said = " ".join(r.get("text") or "" for r in replies)
+    assert "nhân viên" in said and "Xem thêm:" not in said, replies
+    rows = handoffs(stack, sender)
+    assert len(rows) == 1, rows
+    reasons, summary, priority = rows[0]
+    assert "complex" in reasons and priority == 2
+    assert "0912345678" in summary["text"] and "2/12" in summary["text"], summary
 
 
 def test_the_same_words_as_a_policy_question_get_the_help_center(stack: Stack) -> None:

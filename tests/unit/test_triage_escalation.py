@@ -114,6 +114,11 @@ ESCALATE = [
         "đơn DH556677 báo giao thành công mà mình có nhận được gì đâu", NEU), None, "complex"),
     ("complex-courier-wants-money", [], user("shipper đòi thêm 30k phí mới chịu giao là sao",
                                              NEU), None, "complex"),
+    ("complex-missed-installation", [], user(
+        "mình đặt máy giặt hôm 2/12, hẹn lắp hôm nay mà không thấy ai đến", NEU), None,
+     "complex"),
+    ("complex-technician-late", [], user("ktv bao hanh hen sang nay ma khong den", NEU),
+     None, "complex"),
     ("vip-negative", [], user("giao hơi chậm", NEG), {"vip": True}, "vip"),
     ("vip-tier", [], user("hàng bị trầy", NEG), {"tier": "Gold"}, "vip"),
 ]
@@ -155,6 +160,10 @@ NO_ESCALATE = [
     ("scratch-if-question", [], user("nếu hàng về bị trầy thì có được đổi không", NEU), None),
     ("fault-if-question", [], user("nếu mua tháng trước mà giờ bị lỗi thì bảo hành sao",
                                     NEU), None),
+    ("delivery-slot-question", [], user("mik di lam ca ngay, hen giao buoi toi dc ko", NEU),
+     None),
+    ("technician-if-question", [], user("nếu kỹ thuật viên không đến đúng hẹn thì sao", NEU),
+     None),
     ("restock-question", [], user("bao giờ hàng về thì báo mình nhé", NEU), None),
     ("unboxing-video-question", [], user("Sản phẩm bị lỗi thì gửi video mở hộp có cần "
                                          "không", NEU), None),
