@@ -126,6 +126,23 @@ def asks_what_about(message: str) -> bool:
 # Paying the courier is "trả tiền khi nhận hàng", which help centers call COD ("tra tien khi
 # nhan hang dc k" got refunds for COD orders).
 # The dense side reads the message as typed.
+# "đăng nhập hoài không được" is a locked account or a forgotten password ("không" and
+# "đăng nhập" matched "Mua hàng không cần đăng nhập", guest checkout). Buying "cho công ty"
+# (not its invoice, which is the VAT article's) and buying many "có giảm giá không" are the
+# business-customer article's ("mua 20 cái laptop cho cty thì có giảm giá ko" got why a
+# voucher does not apply).
+_NOT = r"(?:khong|ko|k|hong|chua)"
+_CANNOT_LOG_IN = (
+    rf"\b{_NOT} (?:dang nhap|login)(?: vao)? (?:\w+ )?(?:duoc|dc)\b"
+    rf"|\b(?:dang nhap|login)(?: \w+){{0,2}} {_NOT} (?:duoc|dc)\b"
+    rf"|\b{_NOT} vao (?:(?:duoc|dc) (?:tai khoan|tk)|(?:tai khoan|tk) (?:duoc|dc))\b"
+)
+_FOR_A_COMPANY = (
+    r"^(?!.*\b(?:hoa don|hd|vat|xuat)\b)"
+    r"(?=.*\b(?:mua|dat|bao gia)\b)"
+    r".*\b(?:cho|cua|ben) (?:cong ty|cty|doanh nghiep|van phong|co quan)\b"
+)
+_BUYING_MANY = r"\b(?:mua|dat|lay) (?:\d{2,}|nhieu|so luong|si)\b.*\b(?:giam|chiet khau|bot)\b"
 _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao hang)"
 _HELP_CENTER_WORDS = (
@@ -137,6 +154,9 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\bcua hang\b(?! thuc te)"), "showroom"),
     (re.compile(r"\b(?:dang ky|tao|mo) thanh vien\b"), "dang ky tai khoan"),
     (re.compile(r"\btra tien (?:khi|luc) nhan\b"), "cod"),
+    (re.compile(_CANNOT_LOG_IN), "tai khoan bi khoa dang nhap"),
+    (re.compile(_FOR_A_COMPANY), "doanh nghiep"),
+    (re.compile(_BUYING_MANY), "chiet khau so luong"),
 )
 
 

@@ -214,6 +214,25 @@ CUSTOMER_WORDS = [
         ["làm thành viên có lợi gì"],  # the benefits of membership: the tiers are right
         id="signing up is 'đăng ký thành viên'",
     ),
+    pytest.param(
+        [("dang-nhap", "Đăng ký và đăng nhập", "Tài khoản bị khóa tạm thời",
+          "Nhập sai mật khẩu 5 lần, tài khoản bị khóa 30 phút; chọn Quên mật khẩu."),
+         ("dat-hang", "Hướng dẫn đặt hàng", "Mua hàng không cần đăng nhập",
+          "Bạn đặt hàng không cần đăng nhập, nhưng không được tích điểm.")],
+        ["sao đăng nhập hoài không được vậy", "ko vao tk dc", "login ko dc"],
+        ["không đăng nhập có mua được không", "đăng nhập bằng gmail được không"],
+        id="'đăng nhập không được' is a locked account",
+    ),
+    pytest.param(
+        [("doanh-nghiep", "Mua hàng doanh nghiệp", "Chiết khấu theo số lượng",
+          "Khách hàng doanh nghiệp mua số lượng lớn được chiết khấu 3–7%."),
+         ("voucher", "Mã giảm giá", "Vì sao mã giảm giá không áp dụng được",
+          "Mã giảm giá không dùng được khi đơn chưa đạt giá trị tối thiểu.")],
+        ["mua 20 cái laptop cho cty thì có giảm giá ko", "mua số lượng nhiều có giảm giá không"],
+        # the company's invoice is the VAT article's; two items are no bulk order
+        ["muon lay hd cong ty thi tick o dau luc dat hang", "mua 2 cái có giảm không"],
+        id="buying for a company, or many, is the business customers'",
+    ),
 ]
 
 
