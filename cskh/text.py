@@ -76,6 +76,8 @@ TEENCODE: dict[str, str] = {
     "vat": "vat|hoa don",
     "voucher": "voucher|ma giam gia",
     "freeship": "freeship|mien phi van chuyen",
+    # "free ship", "lắp free không": customers' word for "miễn phí"
+    "free": "free|mien phi",
     "code": "ma",
     "otp": "otp|ma xac nhan",
     "refund": "hoan tien",

@@ -143,6 +143,14 @@ _FOR_A_COMPANY = (
     r".*\b(?:cho|cua|ben) (?:cong ty|cty|doanh nghiep|van phong|co quan)\b"
 )
 _BUYING_MANY = r"\b(?:mua|dat|lay) (?:\d{2,}|nhieu|so luong|si)\b.*\b(?:giam|chiet khau|bot)\b"
+# Sold cheaper elsewhere, or "bù chênh lệch": the price-match promise ("bên ngoài giảm giá 2
+# triệu, có được bù không" got the rules for combining vouchers).
+_ELSEWHERE = r"(?:noi khac|cho khac|ben ngoai|shop khac|cua hang khac|web khac|san khac|ben kia)"
+_CHEAPER = r"(?:re hon|giam gia|giam|ha gia|ban re)"
+_CHEAPER_ELSEWHERE = (
+    rf"\b{_ELSEWHERE}\b.*\b{_CHEAPER}\b|\b{_CHEAPER}\b.*\b{_ELSEWHERE}\b"
+    r"|\b(?:bu|hoan|tra) (?:lai )?(?:tien )?chenh(?: lech)?\b"
+)
 _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao hang)"
 _HELP_CENTER_WORDS = (
@@ -157,6 +165,7 @@ _HELP_CENTER_WORDS = (
     (re.compile(_CANNOT_LOG_IN), "tai khoan bi khoa dang nhap"),
     (re.compile(_FOR_A_COMPANY), "doanh nghiep"),
     (re.compile(_BUYING_MANY), "chiet khau so luong"),
+    (re.compile(_CHEAPER_ELSEWHERE), "hoan tien chenh lech"),
 )
 
 

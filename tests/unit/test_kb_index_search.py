@@ -233,6 +233,16 @@ CUSTOMER_WORDS = [
         ["muon lay hd cong ty thi tick o dau luc dat hang", "mua 2 cái có giảm không"],
         id="buying for a company, or many, is the business customers'",
     ),
+    pytest.param(
+        [("gia-tot", "Cam kết giá tốt", "Nội dung cam kết hoàn tiền chênh lệch",
+          "Nếu nhà bán lẻ khác bán rẻ hơn, Sao Mai hoàn 100% phần chênh lệch."),
+         ("voucher", "Mã giảm giá", "Quy định dùng chung nhiều mã giảm giá",
+          "Mỗi đơn dùng 1 mã giảm giá; hai mã giảm giá không cộng dồn.")],
+        ["mua được 1 tuần thì thấy bên ngoài giảm giá 2 triệu, có được bù không",
+         "shop có bù chênh lệch không"],
+        ["mã giảm giá dùng chung được không"],
+        id="cheaper elsewhere is the price-match promise",
+    ),
 ]
 
 

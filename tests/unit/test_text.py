@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from cskh.text import expand_teencode, fold, has_diacritics, normalize, tokens
+from cskh.text import bigrams, expand_teencode, fold, has_diacritics, normalize, tokens
 
 
 @pytest.mark.parametrize(
@@ -30,6 +30,8 @@ def test_teencode_is_expanded_on_word_boundaries_only() -> None:
     assert tokens("sp lỗi thì đổi ntn") == ["san", "pham", "loi", "thi", "doi", "nhu", "the", "nao"]
     # "kho" and "koala" contain teencode prefixes but are other words
     assert expand_teencode("kho koala") == "kho koala"
+    # "free ship" is "miễn phí" (it found failed deliveries, on "ship" and "không")
+    assert "mien_phi" in bigrams("có free ship không") and "phi_van" in bigrams("free ship")
 
 
 def test_normalize_keeps_diacritics() -> None:
