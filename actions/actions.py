@@ -29,6 +29,7 @@ from actions.faq import (
     SearchesKnowledge,
     answer_article,
     answer_question,
+    answers_out_of_scope,
     next_best,
 )
 from actions.orders import (
@@ -307,6 +308,9 @@ class ActionAnswerFaq(Action):
             events = []
         ACTION_METRICS.search_seconds.observe(time.perf_counter() - started, outcome=answer.kind)
         ACTION_METRICS.runs.inc(action=self.name(), outcome=answer.kind)
+        if intent == "out_of_scope" and not answers_out_of_scope(answer, config):
+            dispatcher.utter_message(response="utter_out_of_scope")
+            return events
         if intent == "nlu_fallback" and answer.kind == "none":
             # Not understood and not in the help center: the "please rephrase" reply,
             # which carries the `fallback` meta the escalation rules count.

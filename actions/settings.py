@@ -51,6 +51,9 @@ class ActionSettings(BaseSettings):
     section_margin: float = Field(default=0.03, ge=0.0, le=1.0)
     # The same for a hedged answer (actions/faq.py FaqConfig says how it was chosen).
     hedged_section_margin: float = Field(default=0.08, ge=0.0, le=1.0)
+    # Rasa's out_of_scope answered from the help center only when confident and at least this
+    # (actions/faq.py FaqConfig says how it was chosen); above 1 it never is.
+    out_of_scope_score: float = Field(default=0.70, ge=0.0)
     # A question within this many seconds of a help-center answer is searched as its possible
     # follow-up ("bao lâu vậy?"); 0 turns follow-ups off.
     follow_up_seconds: float = Field(default=1800.0, ge=0.0)

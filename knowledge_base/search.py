@@ -166,6 +166,8 @@ _HELP_CENTER_WORDS = (
     (re.compile(_FOR_A_COMPANY), "doanh nghiep"),
     (re.compile(_BUYING_MANY), "chiet khau so luong"),
     (re.compile(_CHEAPER_ELSEWHERE), "hoan tien chenh lech"),
+    # "chuyển khoản nhầm nội dung", "giao nhầm màu": help centers write "sai"
+    (re.compile(r"\bnham\b(?! lan)"), "sai"),
 )
 
 

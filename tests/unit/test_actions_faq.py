@@ -17,6 +17,7 @@ from actions.faq import (
     FaqConfig,
     answer_article,
     answer_question,
+    answers_out_of_scope,
     extract_answer,
     next_best,
     split_sentences,
@@ -247,6 +248,18 @@ def test_a_hedged_answer_takes_a_second_section_from_further_down() -> None:
     assert answer.confident and "7 ngày" not in answer.text
     narrow = replace(unsure, hedged_section_margin=0.03)
     assert "7 ngày" not in answer_question(FakeKB(hits), "đổi trả", narrow).text
+
+
+def test_out_of_scope_is_answered_only_by_a_sure_and_strong_match() -> None:
+    """NLU calls "mình chuyển khoản nhầm nội dung rồi" out of scope; the help center answers
+    it (0.77). "phim nào hay" also clears the confident bar (0.65) and must not be answered."""
+    config = replace(CONFIG, out_of_scope_score=0.70)
+    strong = answer_question(FakeKB([hit("ck", 0.77), hit("khac", 0.30)]), "ck nhầm", config)
+    assert strong.confident and answers_out_of_scope(strong, config)
+    weaker = answer_question(FakeKB([hit("lien-he", 0.65), hit("khac", 0.30)]), "phim", config)
+    assert weaker.confident and not answers_out_of_scope(weaker, config)
+    contested = answer_question(FakeKB([hit("a", 0.77), hit("b", 0.75)]), "ck nhầm", config)
+    assert not contested.confident and not answers_out_of_scope(contested, config)
 
 
 def opening(article: str, score: float, text: str) -> FakeHit:

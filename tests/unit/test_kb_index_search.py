@@ -243,6 +243,15 @@ CUSTOMER_WORDS = [
         ["mã giảm giá dùng chung được không"],
         id="cheaper elsewhere is the price-match promise",
     ),
+    pytest.param(
+        [("ck", "Chuyển khoản ngân hàng", "Chuyển khoản sai số tiền hoặc sai nội dung",
+          "Nếu chuyển sai nội dung, bạn gửi ảnh giao dịch qua Zalo."),
+         ("ck-nd", "Chuyển khoản ngân hàng", "Nội dung chuyển khoản",
+          "Ghi nội dung chuyển khoản theo cú pháp mã đơn hàng và số điện thoại.")],
+        ["shop ơi mình chuyển khoản nhầm nội dung rồi"],
+        ["ghi rõ để tránh nhầm lẫn"],
+        id="'nhầm' is 'sai'",
+    ),
 ]
 
 
