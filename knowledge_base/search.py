@@ -124,8 +124,7 @@ def asks_what_about(message: str) -> bool:
 # time slots); a rival's "cửa hàng thực tế" (price matching) is not. Signing up is
 # "đăng ký thành viên" to customers, "đăng ký tài khoản" to help centers (it got the tiers).
 # Paying the courier is "trả tiền khi nhận hàng", which help centers call COD ("tra tien khi
-# nhan hang dc k" got refunds for COD orders).
-# The dense side reads the message as typed.
+# nhan hang dc k" got refunds for COD orders). The dense side reads the message as typed.
 # "đăng nhập hoài không được" is a locked account or a forgotten password ("không" and
 # "đăng nhập" matched "Mua hàng không cần đăng nhập", guest checkout). Buying "cho công ty"
 # (not its invoice, which is the VAT article's) and buying many "có giảm giá không" are the
