@@ -50,6 +50,9 @@ TRANSFERRED_TO_TEAM = (
 FOLLOW_UP_NOTED = (
     "Dạ $em đã ghi nhận tin nhắn này, nhân viên sẽ đọc khi tiếp nhận cuộc trò chuyện ạ."
 )
+# A customer waiting for a person asks whether anyone is there ("alo alo", "có ai không"),
+# or asks for a person again; the place in the queue follows.
+STILL_HERE = "Dạ $em vẫn ở đây ạ, xin lỗi vì để $kh phải chờ."
 WAIT_SHORT = "Nhân viên sẽ phản hồi $kh trong giây lát ạ."
 ATTACHMENT_RECEIVED = (
     "Dạ $em đã nhận được tệp/hình ảnh $kh gửi. $Kh mô tả thêm bằng lời giúp $em nhé, "

@@ -89,6 +89,7 @@ from .views import (
     QueueStatus,
     ReplyResult,
 )
+from .waiting import asks_about_the_wait
 
 log = logging.getLogger(__name__)
 
@@ -444,6 +445,8 @@ class Hub:
             # the bot keeps answering (its turns are marked for the agent); the place in
             # the queue does not change.
             noted = self._while_waiting(s, conv, phones, emails)
+            if not noted and asks_about_the_wait(inbound.bot_text):
+                noted = self._still_waiting(s, conv)
             if noted:
                 msg.answer_status = ANSWERED
                 return _Inbound(self._finish(s, conv, added, noted))
@@ -787,6 +790,10 @@ class Hub:
             if any(m.get("kind") == "order_status" for m in metas):
                 self._refresh_summary(s, conv)  # the order the bot looked up is a fact
             return self._finish(s, conv, prior, stored, inline=inline)
+        if any(m.get("kind") == "handoff_request" for m in metas):
+            # Asking for a person again: they are told they still wait, and where.
+            return self._finish(s, conv, prior, self._still_waiting(s, conv, metas),
+                                inline=inline)
         # The bot's reading stays on the notice: reports count what it could not answer.
         noted: dict[str, Any] = {"notice": "noted"}
         if metas:
@@ -797,6 +804,19 @@ class Hub:
             s.flush()
             replies.append(self._queue_notice(s, conv))
         return self._finish(s, conv, prior, replies, inline=inline)
+
+    def _still_waiting(
+        self, s: Session, conv: Conversation, metas: Sequence[Mapping[str, Any]] = ()
+    ) -> list[Message]:
+        """A queued customer asks whether anyone is there, or for a person again: an apology
+        and their place, whenever they ask (the once-a-minute limit is for the restatements
+        nobody asked for)."""
+        told: dict[str, Any] = {"notice": "still_waiting"}
+        if metas:
+            told["cskh_meta"] = list(metas)
+        apology = self._add(s, conv.id, "bot", copy_vi.STILL_HERE, told)
+        s.flush()
+        return [apology, self._queue_notice(s, conv)]
 
     def _queue_notice(
         self, s: Session, conv: Conversation, status: QueueStatus | None = None

@@ -57,12 +57,13 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     out = await say(client, "an", "Đổi trả mất mấy ngày?")
     assert [m["text"] for m in out] == ["Trả lời: Đổi trả mất mấy ngày?"]
     assert len(rasa.calls) == calls + 1
-    # Asking for a person again is noted, not a second handoff, and not the bot's "I am
-    # calling a person".
+    # Asking for a person again is not a second handoff, nor the bot's "I am calling a
+    # person": the customer is told they still wait, and where, though the wait was
+    # restated less than a minute ago (they asked).
     out = await say(client, "an", "cho tôi nói chuyện với người thật")
     texts = [m["text"] for m in out]
-    assert texts == ["Dạ em đã ghi nhận tin nhắn này, nhân viên sẽ đọc khi tiếp nhận cuộc "
-                     "trò chuyện ạ."]  # the wait was restated less than a minute ago
+    assert texts[0] == DEFAULT_PERSONA.render(copy_vi.STILL_HERE)
+    assert "vị trí số 1" in texts[1] and len(texts) == 2
     after = await _conv(hub, "an")
     assert after["state"] == "queued" and after["handoff"]["id"] == conv["handoff"]["id"]
     # The summary follows what was said after the handoff (KeywordTriage quotes every turn).
@@ -73,6 +74,27 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     assert [m["text"] for m in answered_in_queue] == ["Trả lời: Đổi trả mất mấy ngày?"]
     user_msgs = [m for m in msgs if m["role"] == "user"]
     assert len(user_msgs) == 4 and all(m["sentiment"] for m in user_msgs)  # every one scored
+
+
+@pytest.mark.parametrize("ping", ["alo alo", "có ai không ạ???", "sao lâu vậy, chưa ai vào à"])
+async def test_asking_whether_anyone_is_there_while_waiting_gets_the_place_not_the_bot(
+    client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa, ping: str
+) -> None:
+    # The bot greeted "alo alo" ("cần hỗ trợ gì ạ?") and searched "sao lâu vậy".
+    await say(client, "dung", "cho tôi nói chuyện với người thật")
+    assert (await _conv(hub, "dung"))["state"] == "queued"
+    calls = len(rasa.calls)
+    for _ in range(2):  # asked twice within a minute: answered twice
+        out = await say(client, "dung", ping)
+        texts = [m["text"] for m in out]
+        assert texts[0] == DEFAULT_PERSONA.render(copy_vi.STILL_HERE)
+        assert "vị trí số 1" in texts[1] and len(texts) == 2
+    assert len(rasa.calls) == calls
+    # A question that mentions time is still the bot's.
+    out = await say(client, "dung", "bao lâu nữa thì nhận được hàng")
+    assert [m["text"] for m in out] == ["Trả lời: bao lâu nữa thì nhận được hàng"]
+    conv = await _conv(hub, "dung")
+    assert conv["state"] == "queued" and (await hub.queue_status(conv["id"])).position == 1
 
 
 async def test_a_product_question_while_waiting_is_noted_not_sent_back_to_a_person(

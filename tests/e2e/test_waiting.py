@@ -6,12 +6,13 @@ each customer told at most once a minute).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_e2e import Account, cskh_agent_add, login, new_page, send, shot, wait_online
+from hub_e2e import Account, cskh_agent_add, login, new_page, rest_say, send, shot, wait_online
 
 from cskh.stack import Stack, StackConfig
 
@@ -73,3 +74,14 @@ def test_place_and_estimate_are_honest_and_pushed(browser: Any, queue_stack: Sta
         first_ctx.close()
         second_ctx.close()
         agent_ctx.close()
+
+
+def test_alo_while_waiting_gets_the_place_not_a_greeting(stack: Stack) -> None:
+    # Through the real bot "alo alo" was greeted as a new chat ("Em là trợ lý tự động ...
+    # cần hỗ trợ gì ạ?") and "sao lâu vậy, chưa ai vào à" answered with delivery areas.
+    sender = f"waiting-{uuid.uuid4().hex[:8]}"
+    rest_say(stack, sender, "cho mình gặp nhân viên", timeout=120)
+    for ping in ("alo alo", "sao lâu vậy, chưa ai vào à"):
+        texts = [r.get("text") or "" for r in rest_say(stack, sender, ping, timeout=120)]
+        assert texts[0].startswith("Dạ em vẫn ở đây ạ"), texts
+        assert "trong hàng chờ" in texts[1] and len(texts) == 2, texts

@@ -1,0 +1,47 @@
+"""A customer waiting for a person asks whether anyone is there, or how long it will be.
+
+While a conversation is queued, "alo alo", "có ai không?", "sao lâu vậy, chưa ai vào à" are
+about the wait, not questions for the help center: the bot greeted "alo alo" ("Em là trợ lý
+tự động, cần hỗ trợ gì ạ?") and searched "sao lâu vậy" (delivery areas). The hub answers
+them with an apology and the customer's place instead. Accent-folded, so "chua ai vao" and
+"chưa ai vào" read the same; only meaningful while queued ("alo shop ơi" opens a chat).
+"""
+
+from __future__ import annotations
+
+import re
+
+from cskh.text import fold
+
+# The whole message, give or take "shop/ad ơi", particles and punctuation: what a waiting
+# customer sends to see if anyone is there. "bao lâu nữa" alone is the wait; "bao lâu nữa
+# thì nhận được hàng" is a question for the help center.
+_CALLS = (
+    r"(?:alo+|a lo|hello+|helo+|hi+|e+|ey|oi|co ai (?:khong|ko|k|o do khong|o day khong)"
+    r"|con ai (?:khong|ko|k)|ai do|co nguoi khong|nhan vien dau(?: roi)?|nguoi dau(?: roi)?"
+    r"|dau (?:roi|het roi)|bao lau nua|con lau khong|lau (?:qua|the|vay|the nhi)"
+    r"|sao lau (?:vay|the|qua)|cho lau qua|doi lau qua|\?)"
+)
+_POLITE = r"(?:shop|ad|admin|ban|em|chi|anh|oi|a|ah|vay|z|nhi|nha|nhe|\?|!|\.|,)"
+_WHOLE_CALL = re.compile(rf"^(?:{_POLITE} )*(?:{_CALLS} )+(?:{_POLITE} )*$")
+
+# Anywhere in a message: nobody has come yet, or when it will be their turn.
+_ABOUT_THE_WAIT = re.compile(
+    r"\b(?:chua (?:co )?ai vao|chua thay ai|chua co ai (?:tra loi|rep|ho tro)"
+    r"|sao lau (?:vay|the|qua)|lau qua vay|cho (?:lau|mai|hoai) (?:qua|vay|roi) ma"
+    r"|(?:khi nao|bao gio|bao lau nua) (?:moi )?(?:co nguoi|co nhan vien|den luot)"
+    r"|den luot (?:minh|em|toi|tui)|con phai cho|phai cho (?:bao lau|den bao gio))\b"
+)
+_NOT_A_WORD = re.compile(r"[^a-z0-9?!.,]+")
+_PUNCTUATION = re.compile(r"([?!.,])")
+
+
+def asks_about_the_wait(text: str) -> bool:
+    """True for "alo alo", "có ai không ạ???", "sao lâu vậy, chưa ai vào à", "bao giờ mới
+    có nhân viên"; False for questions that merely mention time ("bao lâu nữa thì nhận được
+    hàng") and for anything else."""
+    folded = _NOT_A_WORD.sub(" ", fold(text))
+    spaced = " ".join(_PUNCTUATION.sub(r" \1 ", folded).split())
+    if not spaced:
+        return False
+    return bool(_WHOLE_CALL.match(spaced + " ") or _ABOUT_THE_WAIT.search(spaced))
