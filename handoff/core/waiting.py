@@ -30,7 +30,9 @@ _ABOUT_THE_WAIT = re.compile(
     r"\b(?:chua (?:co )?ai vao|chua thay ai|chua co ai (?:tra loi|rep|ho tro)"
     r"|sao lau (?:vay|the|qua)|lau qua vay|cho (?:lau|mai|hoai) (?:qua|vay|roi) ma"
     r"|(?:khi nao|bao gio|bao lau nua) (?:moi )?(?:co nguoi|co nhan vien|den luot)"
-    r"|den luot (?:minh|em|toi|tui)|con phai cho|phai cho (?:bao lau|den bao gio))\b"
+    r"|den luot (?:minh|em|toi|tui)|con phai cho|phai cho (?:bao lau|den bao gio)"
+    # "tui đợi 10 phút rồi đó" (NLU: an order question); not "đợi 3 ngày rồi chưa có hàng"
+    r"|(?:doi|cho) (?:\d+|mot|hai|ba|nua) ?(?:phut|p|tieng|gio|h)(?: dong ho)? roi)\b"
 )
 _NOT_A_WORD = re.compile(r"[^a-z0-9?!.,]+")
 _PUNCTUATION = re.compile(r"([?!.,])")
