@@ -89,6 +89,11 @@ class RequestedRule:
     meta_reasons: Mapping[str, str] = field(
         default_factory=lambda: {"requested": "requested", "complaint": "requested"}
     )
+    # A message that reads positive with at least this score (see escalation.yml) is praise:
+    # a bot "complaint" meta is not followed, and a bare mention of staff
+    # (`mentions_of_staff`) is no request; above 1 both always count.
+    praise_score: float = 0.5
+    mentions_of_staff: PhraseSet = field(default_factory=lambda: PhraseSet([]))
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,8 @@ class Policy:
                 PhraseSet(r.get("phrases", [])),
                 PhraseSet(r.get("negations", [])),
                 _meta_reasons(r.get("meta_reasons")),
+                float(r.get("praise_score", 0.5)),
+                PhraseSet(r.get("mentions_of_staff", [])),
             ),
             bot_failed=BotFailedRule(
                 weak_in_a_row=int(b.get("weak_in_a_row", 2)),
@@ -341,11 +348,13 @@ def is_vip(profile: Mapping[str, Any] | None, rule: VipRule) -> bool:
     return str(profile.get("tier", "")).lower() in rule.tiers
 
 
-def detect_request(text: str, rule: RequestedRule) -> bool:
-    """The customer asks for a person, in any wording, not refused ("khong can gap nv")."""
+def detect_request(text: str, rule: RequestedRule, praise: bool = False) -> bool:
+    """The customer asks for a person, in any wording, not refused ("khong can gap nv").
+    In `praise` ("nhân viên tư vấn nhiệt tình"), naming staff is no request."""
     forms = text_forms(text)
+    phrases = (rule.phrases,) if praise else (rule.phrases, rule.mentions_of_staff)
     for form in forms:
-        for match in rule.phrases.find([form]):
+        for match in (m for p in phrases for m in p.find([form])):
             before = form[: match.start()].split()[-3:]
             if not rule.negations.matches([" ".join(before)]):
                 return True
@@ -492,9 +501,17 @@ def decide(
     if _repeated(recent, latest, policy.repeated, policy.bot_failed.answer_kinds):
         reasons.append("repeated")
 
-    if detect_request(text, policy.requested):
+    praise = (sentiment is not None and sentiment.label == "positive" and not sentiment.angry
+              and sentiment.score >= policy.requested.praise_score)
+    if detect_request(text, policy.requested, praise):
         reasons.append("requested")
     meta_request = _meta_request(recent, latest, policy.requested)
+    names_staff_only = praise and "requested" not in reasons and detect_request(
+        text, policy.requested
+    )
+    if meta_request and praise and (meta_request[1] == "complaint" or names_staff_only):
+        # Praise the NLU read as a complaint, or as asking for the staff it praises.
+        meta_request = None
     if meta_request and meta_request[0] not in reasons:
         reasons.append(meta_request[0])
 

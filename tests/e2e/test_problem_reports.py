@@ -66,6 +66,16 @@ def test_a_missed_installation_reaches_a_person_with_the_phone_and_date(stack: S
     assert "0912345678" in summary["text"] and "2/12" in summary["text"], summary
 
 
+@pytest.mark.parametrize("praise", ["mình rất hài lòng, giao nhanh lắm", "hàng đẹp lắm, rất ưng"])
+def test_praise_is_thanked_not_handed_over(stack: Stack, praise: str) -> None:
+    # The NLU read both as complaints: an apology and a place in the queue.
+    sender = f"praise-{uuid.uuid4().hex[:8]}"
+    replies = rest_say(stack, sender, praise, timeout=120)
+    said = " ".join(r.get("text") or "" for r in replies)
+    assert "cảm ơn" in said and "xin lỗi" not in said, replies
+    assert handoffs(stack, sender) == []
+
+
 def test_the_same_words_as_a_policy_question_get_the_help_center(stack: Stack) -> None:
     sender = f"policy-{uuid.uuid4().hex[:8]}"
     replies = rest_say(stack, sender, "nếu hàng giao tới bị vỡ thì shop xử lý sao", timeout=120)

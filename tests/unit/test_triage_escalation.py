@@ -270,6 +270,27 @@ def test_a_complaint_the_bot_recognised_is_answered_as_a_complaint() -> None:
     assert asked.reply == policy.replies["requested"]
 
 
+def test_praise_the_bot_read_as_a_complaint_is_not_handed_over() -> None:
+    """The NLU read "mình rất hài lòng, giao nhanh lắm" as a complaint: the customer got an
+    apology and a place in the queue. Clearly positive, the bot's reading is not followed;
+    sarcasm the model scores below the bar, or a request for a person, still is."""
+    policy = load_policy()
+    complaint = [{"role": "bot", "meta": {"kind": "handoff_request", "reason": "complaint"}}]
+    praise = decide([], user("mình rất hài lòng, giao nhanh lắm", POS, replies=complaint),
+                    None, policy)
+    assert not praise.escalate, praise
+    sarcasm = {"label": "positive", "angry": False, "score": -0.07}
+    assert decide([], user("giao nhanh quá ha, 2 tuần mới tới", sarcasm, replies=complaint),
+                  None, policy).reasons == ["requested"]
+    asked = [{"role": "bot", "meta": {"kind": "handoff_request", "reason": "requested"}}]
+    assert decide([], user("cảm ơn, cho mình gặp nhân viên", POS, replies=asked), None,
+                  policy).reasons == ["requested"]
+    # Naming staff: praise, unless the message is not positive.
+    staff = decide([], user("nhân viên tư vấn nhiệt tình", POS, replies=asked), None, policy)
+    assert not staff.escalate, staff
+    assert decide([], user("nhân viên tư vấn", NEU), None, policy).reasons == ["requested"]
+
+
 def test_bad_policy_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "p.yml").write_text("vip: {escalate_on: sometimes}\n", encoding="utf-8")
     with pytest.raises(ValueError):
