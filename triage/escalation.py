@@ -296,7 +296,9 @@ def _default_policy() -> Policy:
 @dataclass(frozen=True)
 class Decision:
     """`priority`: 0 when not escalating, else higher = more urgent (from the policy).
-    `reasons`: most urgent first. `reply`: what the bot tells the customer at handover."""
+    `reasons`: most urgent first. `reply`: what the bot tells the customer at handover; when
+    not escalating, what it says instead of the bot's own announcement of a handover that
+    is not followed (praise the NLU read as a complaint), else None."""
 
     escalate: bool
     reasons: list[str]
@@ -509,7 +511,10 @@ def decide(
     names_staff_only = praise and "requested" not in reasons and detect_request(
         text, policy.requested
     )
-    if meta_request and praise and (meta_request[1] == "complaint" or names_staff_only):
+    overruled = meta_request is not None and praise and (
+        meta_request[1] == "complaint" or names_staff_only
+    )
+    if overruled:
         # Praise the NLU read as a complaint, or as asking for the staff it praises.
         meta_request = None
     if meta_request and meta_request[0] not in reasons:
@@ -536,7 +541,8 @@ def decide(
         reasons.append("vip")
 
     if not reasons:
-        return Decision(False, [], 0, None)
+        # The bot announced a handover that does not happen: it thanks instead.
+        return Decision(False, [], 0, policy.replies.get("praise") if overruled else None)
     # Most urgent first (stable for equal priority: the order of REASONS), no repeats.
     reasons = list(dict.fromkeys(reasons))
     reasons.sort(key=lambda r: (-levels.get(r, 1), REASONS.index(r)))

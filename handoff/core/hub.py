@@ -660,9 +660,14 @@ class Hub:
             # the bot's cskh_meta, so the transcript still records what the bot read.
             announced = any(m.get("kind") == "handoff_request" for m in metas)
             said_by_hub = decision.escalate and announced
-            stored = [] if said_by_hub else [
-                self._add(s, conv.id, "bot", t, meta) for t, meta in visible
-            ]
+            if announced and not decision.escalate and decision.reply:
+                # The triage did not follow the bot's handover (praise read as a complaint):
+                # its "em đã chuyển cho nhân viên" would promise a person nobody calls.
+                stored = [self._add(s, conv.id, "bot", decision.reply, {"cskh_meta": metas})]
+            elif said_by_hub:
+                stored = []
+            else:
+                stored = [self._add(s, conv.id, "bot", t, meta) for t, meta in visible]
             if decision.escalate:
                 s.flush()
                 turns = [*got.history, got.user_turn, *(messages.turn(m) for m in stored)]

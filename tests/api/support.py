@@ -53,6 +53,14 @@ class CannedRasa:
                     "custom": {"cskh_meta": {"kind": "handoff_request", "reason": "requested"}},
                 },
             ]
+        if "hài lòng" in message:  # praise the NLU reads as a complaint (utter_complain)
+            return [
+                {"recipient_id": sender, "text": "Xin lỗi bạn, mình đã chuyển cho nhân viên."},
+                {
+                    "recipient_id": sender,
+                    "custom": {"cskh_meta": {"kind": "handoff_request", "reason": "complaint"}},
+                },
+            ]
         if "còn hàng" in message:  # a question about one product (utter_product_question)
             return [
                 {
@@ -122,6 +130,8 @@ class KeywordTriage:
             return Decision(True, ["requested"], 1, "Mình chuyển bạn tới nhân viên nhé.")
         replies = latest.get("replies") or []  # the bot's reading of this message
         metas = [r.get("meta") or {} for r in replies]
+        if "hài lòng" in t and metas and metas[-1].get("reason") == "complaint":
+            return Decision(False, [], 0, "Cảm ơn bạn đã khen!")  # triage's praise_score
         if metas and metas[-1].get("kind") == "handoff_request":
             return Decision(True, ["requested"], 1, None)
         return Decision(False)

@@ -111,6 +111,23 @@ async def test_a_product_question_while_waiting_is_noted_not_sent_back_to_a_pers
     assert [m["text"] for m in out] == [DEFAULT_PERSONA.render(copy_vi.FOLLOW_UP_NOTED)]
 
 
+async def test_a_handover_the_triage_does_not_follow_is_not_announced(
+    client: httpx.AsyncClient, hub: Hub
+) -> None:
+    # Praise the NLU read as a complaint: the bot's "xin lỗi, đã chuyển cho nhân viên"
+    # would promise a person nobody calls; the triage's thanks is said instead, and what
+    # the bot read stays on it.
+    out = await say(client, "giang", "mình rất hài lòng, giao nhanh lắm")
+    assert [m["text"] for m in out] == ["Cảm ơn bạn đã khen!"]
+    conv = await _conv(hub, "giang")
+    assert conv["state"] == "bot" and conv["handoff"] is None
+    with hub.store.read() as s:
+        turns = messages.transcript(s, conv["id"])
+    assert [t["meta"] for t in turns if t["role"] == "bot"] == [
+        {"kind": "handoff_request", "reason": "complaint"}
+    ]
+
+
 async def test_bot_reported_handoff_request_escalates(client: httpx.AsyncClient, hub: Hub) -> None:
     out = await say(client, "binh", "cho tôi nói chuyện với người thật")
     conv = await _conv(hub, "binh")

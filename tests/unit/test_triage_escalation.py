@@ -278,7 +278,9 @@ def test_praise_the_bot_read_as_a_complaint_is_not_handed_over() -> None:
     complaint = [{"role": "bot", "meta": {"kind": "handoff_request", "reason": "complaint"}}]
     praise = decide([], user("mình rất hài lòng, giao nhanh lắm", POS, replies=complaint),
                     None, policy)
-    assert not praise.escalate, praise
+    # Not handed over; the bot's announcement of a handover is replaced by thanks.
+    assert not praise.escalate and praise.reply == policy.replies["praise"], praise
+    assert decide([], user("mình rất hài lòng", POS), None, policy).reply is None
     sarcasm = {"label": "positive", "angry": False, "score": -0.07}
     assert decide([], user("giao nhanh quá ha, 2 tuần mới tới", sarcasm, replies=complaint),
                   None, policy).reasons == ["requested"]
