@@ -28,7 +28,7 @@ _WHOLE_CALL = re.compile(rf"^(?:{_POLITE} )*(?:{_CALLS} )+(?:{_POLITE} )*$")
 # Anywhere in a message: nobody has come yet, or when it will be their turn.
 _ABOUT_THE_WAIT = re.compile(
     r"\b(?:chua (?:co )?ai vao|chua thay ai|chua co ai (?:tra loi|rep|ho tro)"
-    r"|sao lau (?:vay|the|qua)|lau qua vay|cho (?:lau|mai|hoai) (?:qua|vay|roi) ma"
+    r"|sao lau (?:vay|the|qua)|lau qua vay"
     r"|(?:khi nao|bao gio|bao lau nua) (?:moi )?(?:co nguoi|co nhan vien|den luot)"
     r"|den luot (?:minh|em|toi|tui)|con phai cho|phai cho (?:bao lau|den bao gio)"
     # "tui đợi 10 phút rồi đó" (NLU: an order question); not "đợi 3 ngày rồi chưa có hàng"

@@ -27,7 +27,8 @@ def test_asking_whether_anyone_is_there(text: str) -> None:
     [
         # questions for the help center or the order desk, even when they mention time
         "alo shop ơi cho hỏi phí ship", "bao lâu nữa thì nhận được hàng",
-        "đổi trả mất mấy ngày?", "chờ mãi chưa nhận được hàng", "đơn DH123456 tới đâu rồi",
+        "đổi trả mất mấy ngày?", "chờ mãi chưa nhận được hàng",
+        "chờ mãi rồi mà chưa nhận được hàng", "đơn DH123456 tới đâu rồi",
         "hi shop cho hỏi đổi trả", "đợi 3 ngày rồi chưa có hàng",
         # answers, thanks and requests the bot handles
         "cảm ơn", "ok", "vâng", "gặp nhân viên", "", "   ", "😡",
