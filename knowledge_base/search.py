@@ -167,6 +167,13 @@ _HELP_CENTER_WORDS = (
     (re.compile(_CHEAPER_ELSEWHERE), "hoan tien chenh lech"),
     # "chuyển khoản nhầm nội dung", "giao nhầm màu": help centers write "sai"
     (re.compile(r"\bnham\b(?! lan)"), "sai"),
+    # "mình chuyển thiếu 20 nghìn", "ck lố": a transfer of the wrong amount (not "dư": folded,
+    # it is also "đủ", paid in full)
+    (re.compile(r"\b(?:chuyen|ck)(?: khoan)? (?:thieu|thua|lo|nham|sai)\b"),
+     "chuyen khoan sai so tien"),
+    # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
+    (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
+     "thoi gian hoan tien"),
 )
 
 

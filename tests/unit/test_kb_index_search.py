@@ -252,6 +252,25 @@ CUSTOMER_WORDS = [
         ["ghi rõ để tránh nhầm lẫn"],
         id="'nhầm' is 'sai'",
     ),
+    pytest.param(
+        [("ck", "Chuyển khoản ngân hàng", "Chuyển khoản sai số tiền hoặc sai nội dung",
+          "Chuyển thiếu: bạn chuyển bổ sung. Chuyển thừa: phần thừa được hoàn lại."),
+         ("khac", "Phí vận chuyển", "Biểu phí giao hàng tiêu chuẩn",
+          "Các tỉnh khác: 35.000đ; 20 nghìn cho nội thành.")],
+        ["mình chuyển thiếu 20 nghìn", "ck lố 50k rồi"],
+        # folded, "dư" is also "đủ": paid in full is no mistake
+        ["mình chuyển đủ rồi mà đơn chưa xác nhận"],
+        id="a transfer of the wrong amount",
+    ),
+    pytest.param(
+        [("hoan-tien", "Thời gian hoàn tiền", "Thời gian hoàn tiền theo phương thức thanh toán",
+          "Tiền được hoàn về thẻ trong 7–15 ngày, ví điện tử 1–3 ngày."),
+         ("huy", "Xác nhận đơn hàng", "Đơn hàng bị hủy tự động",
+          "Hệ thống tự hủy đơn chưa thanh toán; đơn hàng bị hủy được báo qua tin nhắn.")],
+        ["đơn hàng bị hủy mà tiền chưa về"],
+        ["tại sao đơn hàng bị hủy"],
+        id="refund not yet received is refund timing",
+    ),
 ]
 
 
