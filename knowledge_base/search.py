@@ -169,7 +169,7 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\bnham\b(?! lan)"), "sai"),
     # "mình chuyển thiếu 20 nghìn", "ck lố": a transfer of the wrong amount (not "dư": folded,
     # it is also "đủ", paid in full)
-    (re.compile(r"\b(?:chuyen|ck)(?: khoan)? (?:thieu|thua|lo|nham|sai)\b"),
+    (re.compile(r"\b(?:chuyen|ck)(?: khoan)? (?:thieu|thua|lo)\b"),
      "chuyen khoan sai so tien"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
