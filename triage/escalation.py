@@ -350,15 +350,12 @@ def is_vip(profile: Mapping[str, Any] | None, rule: VipRule) -> bool:
     return str(profile.get("tier", "")).lower() in rule.tiers
 
 
-def detect_request(text: str, rule: RequestedRule, praise: bool = False) -> bool:
-    """The customer asks for a person, in any wording, not refused ("khong can gap nv").
-    In `praise` ("nhân viên tư vấn nhiệt tình"), naming staff is no request."""
-    forms = text_forms(text)
-    phrases = (rule.phrases,) if praise else (rule.phrases, rule.mentions_of_staff)
-    for form in forms:
-        for match in (m for p in phrases for m in p.find([form])):
+def _said_unrefused(text: str, phrases: PhraseSet, negations: PhraseSet) -> bool:
+    """One of `phrases` is in the text, not preceded by a refusal ("khong can gap nv")."""
+    for form in text_forms(text):
+        for match in phrases.find([form]):
             before = form[: match.start()].split()[-3:]
-            if not rule.negations.matches([" ".join(before)]):
+            if not negations.matches([" ".join(before)]):
                 return True
     return False
 
@@ -503,14 +500,17 @@ def decide(
     if _repeated(recent, latest, policy.repeated, policy.bot_failed.answer_kinds):
         reasons.append("repeated")
 
+    requested = policy.requested
     praise = (sentiment is not None and sentiment.label == "positive" and not sentiment.angry
-              and sentiment.score >= policy.requested.praise_score)
-    if detect_request(text, policy.requested, praise):
-        reasons.append("requested")
-    meta_request = _meta_request(recent, latest, policy.requested)
-    names_staff_only = praise and "requested" not in reasons and detect_request(
-        text, policy.requested
+              and sentiment.score >= requested.praise_score)
+    asks = _said_unrefused(text, requested.phrases, requested.negations)
+    # "nhân viên tư vấn" asks for one; "nhân viên tư vấn nhiệt tình" praises one.
+    names_staff_only = not asks and _said_unrefused(
+        text, requested.mentions_of_staff, requested.negations
     )
+    if asks or (names_staff_only and not praise):
+        reasons.append("requested")
+    meta_request = _meta_request(recent, latest, requested)
     overruled = meta_request is not None and praise and (
         meta_request[1] == "complaint" or names_staff_only
     )

@@ -658,7 +658,7 @@ class Hub:
             # ("em hiểu anh/chị muốn trao đổi trực tiếp với nhân viên" to a complaint): the
             # hub's reply, which knows the reason and the hour, is said instead. It carries
             # the bot's cskh_meta, so the transcript still records what the bot read.
-            announced = any(m.get("kind") == "handoff_request" for m in metas)
+            announced = _announces_handoff(metas)
             said_by_hub = decision.escalate and announced
             if announced and not decision.escalate and decision.reply:
                 # The triage did not follow the bot's handover (praise read as a complaint):
@@ -795,7 +795,7 @@ class Hub:
             if any(m.get("kind") == "order_status" for m in metas):
                 self._refresh_summary(s, conv)  # the order the bot looked up is a fact
             return self._finish(s, conv, prior, stored, inline=inline)
-        if any(m.get("kind") == "handoff_request" for m in metas):
+        if _announces_handoff(metas):
             # Asking for a person again: they are told they still wait, and where.
             return self._finish(s, conv, prior, self._still_waiting(s, conv, metas),
                                 inline=inline)
@@ -1288,6 +1288,11 @@ class Hub:
 
 def _pending() -> Delivery:
     return Delivery(status=PENDING, attempts=0)
+
+
+def _announces_handoff(metas: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the bot's turn (by its `cskh_meta`) reports a request for a person."""
+    return any(m.get("kind") == "handoff_request" for m in metas)
 
 
 def _is_an_answer(meta: Mapping[str, Any]) -> bool:
