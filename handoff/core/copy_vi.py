@@ -54,6 +54,25 @@ FOLLOW_UP_NOTED = (
 # or asks for a person again; the place in the queue follows.
 STILL_HERE = "Dạ $em vẫn ở đây ạ, xin lỗi vì để $kh phải chờ."
 WAIT_SHORT = "Nhân viên sẽ phản hồi $kh trong giây lát ạ."
+# A waiting customer says they no longer need a person ("thôi khỏi, không cần nữa"): asked
+# before the queue lets them go, since "không cần nữa" may be about something else.
+LEAVE_QUEUE = "/leave_queue"
+KEEP_WAITING = "/keep_waiting"
+LEAVE_QUEUE_QUESTION = (
+    "$Kh muốn hủy yêu cầu gặp nhân viên phải không ạ? Nếu vẫn cần, $kh cứ tiếp tục chờ, "
+    "$em giữ nguyên vị trí cho $kh."
+)
+LEAVE_QUEUE_BUTTONS = [
+    {"title": "Hủy yêu cầu", "payload": LEAVE_QUEUE},
+    {"title": "Tiếp tục chờ", "payload": KEEP_WAITING},
+]
+LEFT_QUEUE = (
+    "Dạ $em đã hủy yêu cầu gặp nhân viên. $Kh cần gì cứ nhắn $em, hoặc nhắn \"gặp nhân viên\" "
+    "khi cần người hỗ trợ nhé."
+)
+KEPT_WAITING = "Dạ vâng, $em giữ nguyên vị trí của $kh trong hàng chờ ạ."
+# One of those buttons pressed after the wait ended (an agent took the chat, or it was left).
+NOT_WAITING = "Dạ hiện $kh không còn trong hàng chờ ạ. $Kh cần hỗ trợ gì cứ nhắn $em nhé."
 ATTACHMENT_RECEIVED = (
     "Dạ $em đã nhận được tệp/hình ảnh $kh gửi. $Kh mô tả thêm bằng lời giúp $em nhé, "
     "nhân viên cũng sẽ xem được tệp này."

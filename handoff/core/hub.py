@@ -89,7 +89,7 @@ from .views import (
     QueueStatus,
     ReplyResult,
 )
-from .waiting import asks_about_the_wait
+from .waiting import asks_about_the_wait, wants_to_stop_waiting
 
 log = logging.getLogger(__name__)
 
@@ -444,9 +444,27 @@ class Hub:
             # Waiting for a person is no reason to wait for an answer the help center has:
             # the bot keeps answering (its turns are marked for the agent); the place in
             # the queue does not change.
+            if inbound.bot_text == copy_vi.LEAVE_QUEUE:
+                msg.answer_status = ANSWERED
+                lifecycle.leave_queue(s, conv)
+                left = self._add(s, conv.id, "bot", copy_vi.LEFT_QUEUE, {"notice": "left_queue"})
+                return _Inbound(self._finish(s, conv, added, [left], changed_hands=True))
             noted = self._while_waiting(s, conv, phones, emails)
+            if not noted and inbound.bot_text == copy_vi.KEEP_WAITING:
+                kept = self._add(s, conv.id, "bot", copy_vi.KEPT_WAITING, {"notice": "kept"})
+                s.flush()
+                noted = [kept, self._queue_notice(s, conv)]
             if not noted and asks_about_the_wait(inbound.bot_text):
                 noted = self._still_waiting(s, conv)
+            if (
+                not noted and wants_to_stop_waiting(inbound.bot_text)
+                # An angry "thôi khỏi" is not offered the way out: a person should call back.
+                and not (sentiment or {}).get("angry")
+            ):
+                noted = [self._add(
+                    s, conv.id, "bot", copy_vi.LEAVE_QUEUE_QUESTION,
+                    {"buttons": copy_vi.LEAVE_QUEUE_BUTTONS, "notice": "leave_queue?"},
+                )]
             if noted:
                 msg.answer_status = ANSWERED
                 return _Inbound(self._finish(s, conv, added, noted))
@@ -460,6 +478,12 @@ class Hub:
                 profile=dict(conv.profile or {}),
                 bot_text=inbound.bot_text,
             )
+        if inbound.bot_text in (copy_vi.LEAVE_QUEUE, copy_vi.KEEP_WAITING):
+            # A button of a question about the wait, pressed after the wait ended: not a
+            # message for the bot, which knows no such intent.
+            msg.answer_status = ANSWERED
+            told = self._add(s, conv.id, "bot", copy_vi.NOT_WAITING, {"notice": "not_waiting"})
+            return _Inbound(self._finish(s, conv, added, [told]))
         if conv.csat_pending:
             score = parse_csat(inbound.bot_text)
             if score is not None:

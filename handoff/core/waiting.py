@@ -1,4 +1,5 @@
-"""A customer waiting for a person asks whether anyone is there, or how long it will be.
+"""A customer waiting for a person asks whether anyone is there, how long it will be, or
+says they no longer need one.
 
 While a conversation is queued, "alo alo", "có ai không?", "sao lâu vậy, chưa ai vào à" are
 about the wait, not questions for the help center: the bot greeted "alo alo" ("Em là trợ lý
@@ -47,3 +48,28 @@ def asks_about_the_wait(text: str) -> bool:
     if not spaced:
         return False
     return bool(_WHOLE_CALL.match(spaced + " ") or _ABOUT_THE_WAIT.search(spaced))
+
+
+# The customer no longer wants a person: "thôi khỏi", "không cần nữa", "mình tự xử lý được
+# rồi", "hủy yêu cầu giúp mình". The bot answered "thôi khỏi, không cần nữa" with a goodbye
+# and the conversation stayed queued, for an agent to open later. "không cần nữa" can be
+# about something else ("cái áo đó không cần nữa, đổi size L"), so the hub asks before it
+# takes anyone out of the queue.
+_STOP_WAITING = re.compile(
+    r"\b(?:thoi khoi|khoi (?:can|cho|doi)(?: nua)?|thoi (?:khong|ko|k) (?:can|cho|doi)"
+    r"|(?:khong|ko|k|hong) can (?:nua|gap|noi chuyen|nhan vien|nguoi|nv|ai (?:ho tro|giup))"
+    r"|(?:khong|ko|k|hong) (?:cho|doi) (?:nua|duoc nua)"
+    r"|huy (?:yeu cau(?: gap| ket noi| ho tro| nhe| di| giup| nha|$)|cho\b|hang cho|ket noi)"
+    r"|(?:minh|em|toi|tui|to) (?:da |tu )?tu (?:xu ly|giai quyet|lam|sua|tim)"
+    r"(?: \w+)? (?:duoc|xong) roi"
+    r"|de (?:luc khac|hom khac|khi khac|sau) (?:minh|em|toi|tui)? ?(?:hoi|nhan|lien he)"
+    r"|(?:ok|oke|duoc|on) roi (?:khong|ko|k) can)"
+)
+
+
+def wants_to_stop_waiting(text: str) -> bool:
+    """True for "thôi khỏi", "không cần gặp nhân viên nữa", "mình tự xử lý được rồi", "hủy
+    yêu cầu nhé"; False for a question or a complaint that merely says "không cần"
+    ("có cần hóa đơn không", "hàng lỗi không cần đổi à")."""
+    folded = " ".join(_NOT_A_WORD.sub(" ", fold(text)).split())
+    return bool(_STOP_WAITING.search(folded))

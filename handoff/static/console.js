@@ -1058,6 +1058,7 @@
           : Math.round(day.containment_rate * 100) + "%"
       );
       card("Chuyển nhân viên (24h)", day.handoffs);
+      card("Khách tự hủy chờ", day.left_queue);
       card("Chờ trung bình (giây)", day.avg_wait_seconds);
       card("Phản hồi đầu (giây)", day.avg_first_response_seconds);
       card("Quá SLA phản hồi", day.sla_first_response_breaches);

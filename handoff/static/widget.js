@@ -318,7 +318,7 @@
 
   function noteState(msg) {
     if (msg.notice === "agent_joined") state.convState = "assigned";
-    else if (msg.notice === "agent_left") state.convState = "bot";
+    else if (msg.notice === "agent_left" || msg.notice === "left_queue") state.convState = "bot";
     else if (msg.notice === "queued" || msg.notice === "escalated" || msg.notice === "transferred")
       state.convState = "queued";
     setStatus(stateLabel());

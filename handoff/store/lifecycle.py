@@ -36,8 +36,9 @@ ALLOWED_TRANSITIONS = {
     (ASSIGNED, RESOLVED),  # resolve
     (RESOLVED, BOT),  # automatic after resolve
     (ASSIGNED, BOT),  # hand back to the bot without resolving
-    (QUEUED, BOT),  # supervisor cancels a queued handoff
+    (QUEUED, BOT),  # supervisor cancels a queued handoff; the customer leaves the queue
 }
+CUSTOMER_LEFT_QUEUE = "customer_left_queue"
 
 
 def transition(
@@ -230,6 +231,13 @@ def handback(s: Session, conversation_id: str, agent: AgentInfo, note: str) -> C
     update_handoff(s, conv, resolved_at=utcnow())
     _back_to_bot(conv)
     return conv
+
+
+def leave_queue(s: Session, conv: Conversation) -> None:
+    """The customer no longer needs a person: the episode ends unclaimed, back to the bot."""
+    transition(s, conv, BOT, CUSTOMER_LEFT_QUEUE)
+    update_handoff(s, conv, resolved_at=utcnow())
+    _back_to_bot(conv)
 
 
 def record_csat(s: Session, conv: Conversation, score: int) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from ..core.views import AgentInfo, ConversationView
 from . import conversations
+from .lifecycle import CUSTOMER_LEFT_QUEUE
 from .models import (
     ASSIGNED,
     BOT,
@@ -20,6 +21,7 @@ from .models import (
     SENDING,
     Agent,
     Conversation,
+    Event,
     Handoff,
     OutboxEntry,
     utcnow,
@@ -139,8 +141,16 @@ def stats(s: Session, sla_first: int, sla_resolution: int) -> dict[str, Any]:
     first_breaches = sum(
         1
         for h in handoffs
-        if ((h.first_response_at or now) - h.queued_at).total_seconds() > sla_first
+        # The clock stops when the episode ends: a customer who left the queue after two
+        # minutes was not kept waiting past the target.
+        if ((h.first_response_at or h.resolved_at or now) - h.queued_at).total_seconds()
+        > sla_first
     )
+    left_queue = s.scalar(
+        select(func.count()).select_from(Event).where(
+            Event.reason == CUSTOMER_LEFT_QUEUE, Event.created_at >= since
+        )
+    ) or 0
     resolution_breaches = sum(
         1
         for h in handoffs
@@ -184,6 +194,8 @@ def stats(s: Session, sla_first: int, sla_resolution: int) -> dict[str, Any]:
         "states": {k: counts.get(k, 0) for k in (BOT, QUEUED, ASSIGNED)},
         "last_24h": {
             "handoffs": len(handoffs),
+            # Customers who said they no longer needed a person before anyone took the chat.
+            "left_queue": int(left_queue),
             "conversations": active,
             "contained": contained,
             "containment_rate": round(contained / active, 3) if active else None,

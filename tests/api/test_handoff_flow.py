@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from cskh.persona import DEFAULT as DEFAULT_PERSONA
 from handoff.app import create_app
@@ -17,6 +19,7 @@ from handoff.core.views import AgentInfo
 from handoff.errors import Conflict
 from handoff.settings import HubSettings
 from handoff.store import messages
+from handoff.store.models import Handoff, utcnow
 
 from .conftest import agent_client, make_client, say
 from .support import CannedRasa, KeywordTriage, claim_now
@@ -95,6 +98,67 @@ async def test_asking_whether_anyone_is_there_while_waiting_gets_the_place_not_t
     assert [m["text"] for m in out] == ["Trả lời: bao lâu nữa thì nhận được hàng"]
     conv = await _conv(hub, "dung")
     assert conv["state"] == "queued" and (await hub.queue_status(conv["id"])).position == 1
+
+
+async def test_a_waiting_customer_who_no_longer_needs_a_person_leaves_the_queue(
+    app: Any, client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    # "thôi khỏi, không cần nữa" got the bot's goodbye and stayed queued for an agent.
+    for sender in ("ha", "kiet"):
+        await say(client, sender, "cho tôi nói chuyện với người thật")
+    first, second = await _conv(hub, "ha"), await _conv(hub, "kiet")
+    assert (await hub.queue_status(second["id"])).position == 2
+    calls = len(rasa.calls)
+    # Asked first: "không cần nữa" may be about something else.
+    out = await say(client, "ha", "thôi khỏi, không cần nữa")
+    assert [m["text"] for m in out] == [DEFAULT_PERSONA.render(copy_vi.LEAVE_QUEUE_QUESTION)]
+    assert [b["payload"] for b in out[0]["buttons"]] == [copy_vi.LEAVE_QUEUE, copy_vi.KEEP_WAITING]
+    assert (await _conv(hub, "ha"))["state"] == "queued"
+    out = await say(client, "ha", copy_vi.KEEP_WAITING)
+    texts = [m["text"] for m in out]
+    assert texts[0] == DEFAULT_PERSONA.render(copy_vi.KEPT_WAITING) and "vị trí số 1" in texts[1]
+    assert (await _conv(hub, "ha"))["state"] == "queued"
+    await say(client, "ha", "mình tự xử lý được rồi")
+    out = await say(client, "ha", copy_vi.LEAVE_QUEUE)
+    assert [m["text"] for m in out] == [DEFAULT_PERSONA.render(copy_vi.LEFT_QUEUE)]
+    assert len(rasa.calls) == calls  # none of this was the bot's
+    conv = await _conv(hub, "ha")
+    assert conv["state"] == "bot"
+    events = [e.model_dump() for e in (await hub.conversation_detail(first["id"])).events]
+    assert (events[-1]["from_state"], events[-1]["to_state"], events[-1]["reason"]) == (
+        "queued", "bot", "customer_left_queue"
+    )
+    # The customer behind moves up; the consoles no longer list the one who left.
+    assert (await hub.queue_status(second["id"])).position == 1
+    boss = await agent_client(app, hub, "boss", role="supervisor")
+    queue = (await boss.get("/api/console/queue")).json()["queue"]
+    assert [c["id"] for c in queue] == [second["id"]]
+    # Both queued an hour ago; the one who left did so after 30 s: only the other one has
+    # waited past the first-response target.
+    with hub.store.write() as s:
+        for h in s.scalars(select(Handoff)):
+            h.queued_at = utcnow() - timedelta(hours=1)
+            if h.conversation_id == first["id"]:
+                h.resolved_at = h.queued_at + timedelta(seconds=30)
+    stats = (await boss.get("/api/console/stats")).json()["last_24h"]
+    assert stats["left_queue"] == 1 and stats["sla_first_response_breaches"] == 1
+    await boss.aclose()
+    # The bot answers again; the old button, pressed late, is not sent to it.
+    out = await say(client, "ha", "Đổi trả mất mấy ngày?")
+    assert [m["text"] for m in out] == ["Trả lời: Đổi trả mất mấy ngày?"]
+    out = await say(client, "ha", copy_vi.LEAVE_QUEUE)
+    assert [m["text"] for m in out] == [DEFAULT_PERSONA.render(copy_vi.NOT_WAITING)]
+    assert len(rasa.calls) == calls + 1
+
+
+async def test_an_angry_customer_is_not_offered_to_leave_the_queue(
+    client: httpx.AsyncClient, hub: Hub
+) -> None:
+    await say(client, "long", "cho tôi nói chuyện với người thật")
+    out = await say(client, "long", "thôi khỏi, bực lắm rồi")
+    offered = [b["payload"] for m in out for b in m.get("buttons") or []]
+    assert out and copy_vi.LEAVE_QUEUE not in offered
+    assert (await _conv(hub, "long"))["state"] == "queued"
 
 
 async def test_a_product_question_while_waiting_is_noted_not_sent_back_to_a_person(

@@ -12,7 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_e2e import Account, cskh_agent_add, login, new_page, rest_say, send, shot, wait_online
+from hub_e2e import (
+    Account,
+    cskh_agent_add,
+    hub_db,
+    login,
+    new_page,
+    rest_say,
+    send,
+    session_id,
+    shot,
+    wait_online,
+)
 
 from cskh.stack import Stack, StackConfig
 
@@ -85,3 +96,39 @@ def test_alo_while_waiting_gets_the_place_not_a_greeting(stack: Stack) -> None:
         texts = [r.get("text") or "" for r in rest_say(stack, sender, ping, timeout=120)]
         assert texts[0].startswith("Dạ em vẫn ở đây ạ"), texts
         assert "trong hàng chờ" in texts[1] and len(texts) == 2, texts
+
+
+def test_a_customer_who_no_longer_needs_a_person_leaves_the_queue(
+    browser: Any, stack: Stack
+) -> None:
+    # "thôi khỏi, không cần nữa" got the bot's goodbye and the chat stayed queued for an
+    # agent to open later. Now the hub asks, and the widget's button takes them out.
+    context, page, errors = new_page(browser, 420, 820)
+    try:
+        page.goto(stack.config.hub_url + "/")
+        wait_online(page)
+        status = page.get_by_test_id("cskh-status")
+        send(page, "cho mình gặp nhân viên")
+        status.filter(has_text="Đang chờ nhân viên").wait_for()
+        send(page, "thôi khỏi, không cần nữa")
+        bots = page.get_by_test_id("cskh-msg-bot")
+        bots.filter(has_text="hủy yêu cầu gặp nhân viên phải không").first.wait_for()
+        buttons = page.get_by_test_id("cskh-quick-reply")
+        assert [t.strip() for t in buttons.all_inner_texts()] == ["Hủy yêu cầu", "Tiếp tục chờ"]
+        buttons.filter(has_text="Hủy yêu cầu").click()
+        bots.filter(has_text="đã hủy yêu cầu gặp nhân viên").first.wait_for()
+        status.filter(has_text="Trợ lý tự động").wait_for()
+        shot(page, "left_the_queue")
+        # The bot answers again.
+        send(page, "phí ship ra Hà Nội bao nhiêu?")
+        bots.filter(has_text="20.000đ").first.wait_for()
+        rows = hub_db(
+            stack,
+            "SELECT c.state, e.reason FROM conversations c JOIN conversation_events e "
+            "ON e.conversation_id = c.id WHERE c.external_id = :sid ORDER BY e.id",
+            sid=session_id(page, stack.config.hub_url),
+        )
+        assert tuple(rows[-1]) == ("bot", "customer_left_queue"), rows
+        assert not errors, errors
+    finally:
+        context.close()

@@ -1,10 +1,11 @@
-"""What a customer waiting for a person sends to ask whether anyone is there (handoff/core)."""
+"""What a customer waiting for a person sends to ask whether anyone is there, or to say they
+no longer need one (handoff/core)."""
 
 from __future__ import annotations
 
 import pytest
 
-from handoff.core.waiting import asks_about_the_wait
+from handoff.core.waiting import asks_about_the_wait, wants_to_stop_waiting
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,31 @@ def test_asking_whether_anyone_is_there(text: str) -> None:
 )
 def test_other_messages_are_not_about_the_wait(text: str) -> None:
     assert not asks_about_the_wait(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thôi khỏi, không cần nữa", "thoi khoi", "không cần nữa đâu shop",
+        "thôi không cần gặp nhân viên nữa", "ko can nv nua", "thôi không chờ nữa",
+        "khỏi đợi nữa", "hủy yêu cầu", "huy yeu cau giup minh", "hủy chờ giúp em",
+        "mình tự xử lý được rồi", "em tự tìm được rồi ạ", "tui tự làm xong rồi",
+        "để lúc khác mình hỏi", "ok rồi không cần đâu",
+    ],
+)
+def test_saying_a_person_is_no_longer_needed(text: str) -> None:
+    assert wants_to_stop_waiting(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # questions and complaints that say "không cần" or "hủy" about something else
+        "có cần hóa đơn không", "hàng lỗi không cần đổi à", "hủy yêu cầu đổi trả thế nào",
+        "mình muốn hủy đơn", "không cần gói quà", "chuyển khoản có cần ghi nội dung không",
+        # the wait itself, and anger: a person should still call back
+        "tôi đã chờ 30 phút rồi", "sao lâu vậy", "gặp nhân viên", "", "ok", "cảm ơn",
+    ],
+)
+def test_other_messages_do_not_leave_the_queue(text: str) -> None:
+    assert not wants_to_stop_waiting(text)
