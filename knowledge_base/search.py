@@ -171,6 +171,12 @@ _HELP_CENTER_WORDS = (
     # it is also "đủ", paid in full)
     (re.compile(r"\b(?:chuyen|ck)(?: khoan)? (?:thieu|thua|lo)\b"),
      "chuyen khoan sai so tien"),
+    # "bảo hành mấy tháng", "bh mấy năm": how long the warranty lasts, which help centers call
+    # "thời hạn"; "thời gian bảo hành" is also how long a repair takes ("7-15 ngày"), which
+    # got this answer
+    (re.compile(r"\b(?:bao hanh|bh)\b.*\b(?:may|bao nhieu) (?:thang|nam)\b"
+                r"|\b(?:may|bao nhieu) (?:thang|nam)\b.*\b(?:bao hanh|bh)\b"),
+     "thoi han bao hanh"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),

@@ -271,6 +271,16 @@ CUSTOMER_WORDS = [
         ["tại sao đơn hàng bị hủy"],
         id="refund not yet received is refund timing",
     ),
+    pytest.param(
+        [("thoi-han", "Chính sách bảo hành", "Thời hạn bảo hành theo nhóm sản phẩm",
+          "Điện thoại: 12 tháng. Tivi: 24 tháng. Phụ kiện: 6–12 tháng."),
+         ("xu-ly", "Chính sách bảo hành", "Thời gian xử lý bảo hành",
+          "Thời gian bảo hành thông thường là 7–15 ngày làm việc; máy mượn trong lúc chờ.")],
+        ["bảo hành mấy tháng vậy shop", "tu lanh bh bao nhieu nam"],
+        # how long a repair takes is the other section's
+        ["gửi bảo hành mất mấy ngày", "bảo hành bao lâu thì lấy được máy"],
+        id="months or years of warranty is its period",
+    ),
 ]
 
 
