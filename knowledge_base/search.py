@@ -177,6 +177,14 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:bao hanh|bh)\b.*\b(?:may|bao nhieu) (?:thang|nam)\b"
                 r"|\b(?:may|bao nhieu) (?:thang|nam)\b.*\b(?:bao hanh|bh)\b"),
      "thoi han bao hanh"),
+    # "giao hàng có được xem hàng không", "có được đồng kiểm không": checking the parcel
+    # before paying (it got failed deliveries); not browsing products in a showroom
+    (re.compile(r"\bdong kiem\b"
+                r"|\b(?:xem|coi|kiem) hang\b.*\b(?:nhan|tra tien|thanh toan)\b"
+                r"|\b(?:giao|nhan|ship|shipper|cod)\b.*\b(?:duoc|cho) (?:xem|coi|kiem tra) hang\b"),
+     "kiem tra hang truoc khi thanh toan"),
+    # "hóa đơn đỏ" is what customers call the VAT invoice
+    (re.compile(r"\bhoa don do\b"), "hoa don vat"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),

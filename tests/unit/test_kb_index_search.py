@@ -273,13 +273,32 @@ CUSTOMER_WORDS = [
     ),
     pytest.param(
         [("thoi-han", "Chính sách bảo hành", "Thời hạn bảo hành theo nhóm sản phẩm",
-          "Điện thoại: 12 tháng. Tivi: 24 tháng. Phụ kiện: 6–12 tháng."),
+          "Điện thoại: 12 tháng. Tivi, tủ lạnh: 24 tháng. Phụ kiện: 6–12 tháng."),
          ("xu-ly", "Chính sách bảo hành", "Thời gian xử lý bảo hành",
-          "Thời gian bảo hành thông thường là 7–15 ngày làm việc; máy mượn trong lúc chờ.")],
+          "Thời gian bảo hành thông thường là 7–15 ngày làm việc; lỗi tái phát 2 lần trong "
+          "12 tháng đầu thì đổi mới, bảo hành nhiều năm vẫn được.")],
         ["bảo hành mấy tháng vậy shop", "tu lanh bh bao nhieu nam"],
         # how long a repair takes is the other section's
         ["gửi bảo hành mất mấy ngày", "bảo hành bao lâu thì lấy được máy"],
         id="months or years of warranty is its period",
+    ),
+    pytest.param(
+        [("cod", "Thanh toán khi nhận hàng", "Kiểm tra hàng trước khi thanh toán",
+          "Trước khi trả tiền, bạn được mở thùng carton để kiểm tra mẫu mã và số lượng."),
+         ("giao", "Tra cứu đơn hàng", "Giao hàng không thành công",
+          "Shipper gọi trước khi giao hàng; không liên lạc được thì giao lại tối đa 3 lần.")],
+        ["giao hàng có được xem hàng không", "có được đồng kiểm không shop"],
+        ["ra showroom xem hàng được không"],  # browsing, not checking a parcel
+        id="seeing the goods before paying is checking the parcel",
+    ),
+    pytest.param(
+        [("vat", "Xuất hóa đơn VAT", "Yêu cầu xuất hóa đơn công ty",
+          "Để xuất hóa đơn VAT, bạn chọn Xuất hóa đơn công ty khi đặt hàng."),
+         ("doi-tra", "Chính sách đổi trả", "Đổi trả cần hóa đơn",
+          "Khi đổi trả, bạn mang theo hóa đơn mua hàng màu đỏ hoặc bản điện tử.")],
+        ["lấy hóa đơn đỏ thế nào", "mình muốn xuất hóa đơn đỏ cho đơn DH778812"],
+        ["đổi trả có cần hóa đơn không"],
+        id="'hóa đơn đỏ' is the VAT invoice",
     ),
 ]
 
