@@ -20,6 +20,17 @@ answers as affirm, give_phone_digits or goodbye (measured: all 5 held-out ones w
 order_code regex feature did not outweigh the digits' character n-grams), and the bot
 answered "Dạ vâng ạ". A message with an order code and at most a few other words, or whose
 intent says nothing of its own (ok, thanks, digits, not understood), is an order question.
+
+`PhoneDigitsNeedDigits`: "4 số cuối" are four digits. The classifier also read "mình đặt 2
+đơn mà bị gộp làm 1 được ko" as give_phone_digits (0.96), on its small numbers, and the bot
+asked for an order code. Without four digits in a row (an order code's do not count) the
+message takes the next intent of its ranking, its confidence renormalised without this one.
+
+`YesNoQuestionNotDeny`: "mua laptop tặng kèm chuột không" was deny (0.56), on its last word,
+and the bot said "Dạ em hiểu rồi ạ" to a question. A message of several words that ends
+with the yes/no particle ("... không?", "... ko", "... k") asks something; read as deny it
+takes the next intent of its ranking, as above. Denials end otherwise ("thôi không cần
+nữa", "không phải vậy"); "không" alone or after one or two words stays deny.
 """
 
 from __future__ import annotations
@@ -204,4 +215,105 @@ class OrderCodeIntent(GraphComponent):
             if not self.is_order_code_answer(text, intent):
                 continue
             _set_intent(message, self._config["intent"])
+        return messages
+
+
+_FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class PhoneDigitsNeedDigits(GraphComponent):
+    """See the module's docstring."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"intent": "give_phone_digits"}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = {**self.get_default_config(), **config}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> PhoneDigitsNeedDigits:
+        return cls(config)
+
+    @staticmethod
+    def has_phone_digits(text: str) -> bool:
+        folded = " ".join(folded_words(text))
+        return bool(_FOUR_DIGITS.search(_ORDER_CODE.sub(" ", folded)))
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        name = self._config["intent"]
+        for message in messages:
+            text = message.get(TEXT) or ""
+            intent = message.get(INTENT) or {}
+            if text.startswith("/") or intent.get("name") != name:
+                continue
+            if not self.has_phone_digits(text):
+                _drop_intent(message, name)
+        return messages
+
+
+def _drop_intent(message: Message, name: str) -> None:
+    """The next intent of the ranking becomes the message's, confidences renormalised."""
+    others = [r for r in message.get(INTENT_RANKING_KEY) or [] if r["name"] != name]
+    if not others:
+        return
+    rest = sum(r["confidence"] for r in others) or 1.0
+    ranking = [{**r, "confidence": r["confidence"] / rest} for r in others]
+    message.set(INTENT, ranking[0], add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+
+
+_YES_NO_PARTICLE = frozenset("khong ko k kh hong hok khum".split())
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class YesNoQuestionNotDeny(GraphComponent):
+    """See the module's docstring."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # Words before the particle that make it a question rather than "không ạ" / "ko đâu".
+        return {"intent": "deny", "min_words_before": 3}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = {**self.get_default_config(), **config}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> YesNoQuestionNotDeny:
+        return cls(config)
+
+    def asks_yes_or_no(self, text: str) -> bool:
+        words = folded_words(text)
+        while words and words[-1] in ("a", "ah", "shop", "ad", "vay", "nhi", "nhe"):
+            words.pop()  # "... không ạ", "... không shop"
+        return (
+            len(words) > self._config["min_words_before"] and words[-1] in _YES_NO_PARTICLE
+        )
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        name = self._config["intent"]
+        for message in messages:
+            text = message.get(TEXT) or ""
+            intent = message.get(INTENT) or {}
+            if text.startswith("/") or intent.get("name") != name:
+                continue
+            if self.asks_yes_or_no(text):
+                _drop_intent(message, name)
         return messages

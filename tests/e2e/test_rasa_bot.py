@@ -330,3 +330,42 @@ def test_a_payment_mistake_stated_not_asked_gets_its_section(
     # Called out of scope (0.42) before: a statement, not a question.
     reply = rasa_bot.send(new_sender(), "shop ơi mình chuyển khoản nhầm nội dung rồi")
     assert "sai nội dung" in texts(reply) and "ngoài phạm vi" not in texts(reply), reply
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [
+        # The order code sent these to the order desk ("không tìm thấy đơn hàng").
+        ("mình muốn xuất hóa đơn đỏ cho đơn DH778812", "xuat-hoa-don-vat"),
+        # Small numbers read as "4 số cuối" (give_phone_digits 0.96): "cho em xin mã đơn".
+        ("mình đặt 2 đơn mà bị gộp làm 1 được ko", None),
+    ],
+)
+def test_a_question_with_numbers_in_it_is_not_an_order_look_up(
+    rasa_bot: RasaBot,  # noqa: F811
+    question: str,
+    slug: str | None,
+) -> None:
+    reply = rasa_bot.send(new_sender(), question)
+    assert all(m.get("kind") != "order_status" for m in metas(reply)), reply
+    assert "mã đơn hàng" not in texts(reply), reply
+    if slug is not None:
+        assert article_url(slug) in texts(reply), reply
+
+
+@pytest.mark.parametrize(
+    ("text", "is_a_no"),
+    [
+        # deny (0.56) on its last word: "Dạ em hiểu rồi ạ" to a question
+        ("mua laptop tặng kèm chuột không", False),
+        ("không ạ", True),
+        ("thôi không cần nữa", True),
+    ],
+)
+def test_a_yes_no_question_is_not_a_no(
+    rasa_bot: RasaBot,  # noqa: F811
+    text: str,
+    is_a_no: bool,
+) -> None:
+    reply = texts(rasa_bot.send(new_sender(), text))
+    assert ("em hiểu rồi ạ" in reply) is is_a_no, reply
