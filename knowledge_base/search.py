@@ -185,6 +185,18 @@ _HELP_CENTER_WORDS = (
      "kiem tra hang truoc khi thanh toan"),
     # "hóa đơn đỏ" is what customers call the VAT invoice
     (re.compile(r"\bhoa don do\b"), "hoa don vat"),
+    # "mua đt mà bị lỗi màn hình sau 3 ngày", "mới nhận hôm qua đã hỏng": a defect soon
+    # after buying is a return for a maker's fault (the search put warranty exclusions first,
+    # the return section was not in the first four); not a payment or app error
+    (re.compile(
+        r"^(?!.*\b(?:thanh toan|dang nhap|app|ung dung|web|website|otp|ma giam|voucher"
+        r"|chuyen khoan)\b)"
+        r"(?=.*\b(?:loi|hu|hong|khong (?:len|chay|hoat dong|sac))\b)"
+        r".*\b(?:(?:moi|vua) (?:mua|nhan|dung)|(?:sau|duoc|moi|co) (?:\d+|vai|mot|hai|ba)"
+        r" (?:ngay|hom|tuan)|(?:mua|nhan)(?: \w+)? (?:hom qua|hom kia|tuan truoc))\b"),
+     "doi tra do loi nha san xuat"),
+    # "ship hỏa tốc": the 2-hour and same-day delivery
+    (re.compile(r"\b(?:hoa toc|giao gap|ship gap|giao sieu toc)\b"), "giao 2h giao trong ngay"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),

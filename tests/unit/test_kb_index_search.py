@@ -300,6 +300,25 @@ CUSTOMER_WORDS = [
         ["đổi trả có cần hóa đơn không"],
         id="'hóa đơn đỏ' is the VAT invoice",
     ),
+    pytest.param(
+        [("doi-tra", "Chính sách đổi trả", "Đổi trả do lỗi nhà sản xuất",
+          "Trong 7 ngày đầu bạn đổi sản phẩm mới; từ ngày 8 đến 30 đổi 1 đổi 1."),
+         ("bao-hanh", "Chính sách bảo hành", "Những trường hợp không được bảo hành",
+          "Màn hình bị lỗi do rơi vỡ, vào nước sau khi mua không được bảo hành.")],
+        ["mk mua dt ma bi loi man hinh sau 3 ngay thi sao",
+         "máy giặt mới nhận hôm qua đã không chạy"],
+        ["thanh toán bị lỗi sau 3 lần thử", "màn hình bị lỗi thì bảo hành ở đâu"],
+        id="a defect soon after buying is a return",
+    ),
+    pytest.param(
+        [("giao-2h", "Giao hàng nhanh 2 giờ và giao trong ngày", "Điều kiện sử dụng Giao 2h",
+          "Giao 2h áp dụng nội thành TP.HCM và Hà Nội."),
+         ("giao", "Thời gian giao hàng", "Chọn ngày và khung giờ nhận hàng",
+          "Ở nội thành TP.HCM bạn chọn ngày và khung giờ nhận hàng trong 7 ngày tới.")],
+        ["có ship hỏa tốc ở hcm ko"],
+        ["ship về hcm được không"],
+        id="'hỏa tốc' is the 2-hour delivery",
+    ),
 ]
 
 
