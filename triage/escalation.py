@@ -297,8 +297,9 @@ def _default_policy() -> Policy:
 class Decision:
     """`priority`: 0 when not escalating, else higher = more urgent (from the policy).
     `reasons`: most urgent first. `reply`: what the bot tells the customer at handover; when
-    not escalating, what it says instead of the bot's own announcement of a handover that
-    is not followed (praise the NLU read as a complaint), else None."""
+    not escalating, what it says instead of the bot's own reply: its announcement of a
+    handover that is not followed (praise the NLU read as a complaint), or small talk to a
+    negative message; else None."""
 
     escalate: bool
     reasons: list[str]
@@ -472,6 +473,13 @@ def _meta_request(
     return None
 
 
+def _small_talk_only(latest: Turn) -> bool:
+    """The bot's reading of this message (`latest["replies"]`) is small talk and nothing
+    else: a greeting, thanks, "vâng", "em hiểu rồi"."""
+    metas = [m for m in map(_meta, latest.get("replies") or []) if m]
+    return bool(metas) and all(m.get("kind") == "small_talk" for m in metas)
+
+
 def decide(
     history: Sequence[Turn],
     latest: Turn,
@@ -541,8 +549,13 @@ def decide(
         reasons.append("vip")
 
     if not reasons:
-        # The bot announced a handover that does not happen: it thanks instead.
-        return Decision(False, [], 0, policy.replies.get("praise") if overruled else None)
+        if overruled:
+            # The bot announced a handover that does not happen: it thanks instead.
+            return Decision(False, [], 0, policy.replies.get("praise"))
+        if latest_negative and _small_talk_only(latest):
+            # "lần sau chắc không mua nữa" read as "no": not "Dạ em hiểu rồi ạ".
+            return Decision(False, [], 0, policy.replies.get("negative_small_talk"))
+        return Decision(False, [], 0, None)
     # Most urgent first (stable for equal priority: the order of REASONS), no repeats.
     reasons = list(dict.fromkeys(reasons))
     reasons.sort(key=lambda r: (-levels.get(r, 1), REASONS.index(r)))

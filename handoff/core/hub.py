@@ -684,9 +684,10 @@ class Hub:
             # the bot's cskh_meta, so the transcript still records what the bot read.
             announced = _announces_handoff(metas)
             said_by_hub = decision.escalate and announced
-            if announced and not decision.escalate and decision.reply:
+            if not decision.escalate and decision.reply:
                 # The triage did not follow the bot's handover (praise read as a complaint):
-                # its "em đã chuyển cho nhân viên" would promise a person nobody calls.
+                # its "em đã chuyển cho nhân viên" would promise a person nobody calls. Or
+                # the bot made small talk of a negative message ("Dạ vâng ạ" to "chán").
                 stored = [self._add(s, conv.id, "bot", decision.reply, {"cskh_meta": metas})]
             elif said_by_hub:
                 stored = []

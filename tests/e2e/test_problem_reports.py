@@ -80,6 +80,18 @@ def test_praise_is_thanked_not_handed_over(stack: Stack, praise: str) -> None:
     assert handoffs(stack, sender) == []
 
 
+def test_a_churn_threat_read_as_no_gets_empathy_not_em_hieu_roi(stack: Stack) -> None:
+    # The NLU read it as deny (0.73): "Dạ em hiểu rồi ạ. Nếu cần hỗ trợ thêm...".
+    sender = f"churn-{uuid.uuid4().hex[:8]}"
+    replies = rest_say(stack, sender, "lần sau chắc không mua nữa", timeout=120)
+    said = " ".join(r.get("text") or "" for r in replies)
+    assert "rất tiếc" in said and "em hiểu rồi" not in said, replies
+    assert len(replies) == 1 and handoffs(stack, sender) == []
+    # Calm small talk keeps the bot's own reply.
+    said = " ".join(r.get("text") or "" for r in rest_say(stack, sender, "ok", timeout=120))
+    assert "rất tiếc" not in said and said, said
+
+
 def test_the_same_words_as_a_policy_question_get_the_help_center(stack: Stack) -> None:
     sender = f"policy-{uuid.uuid4().hex[:8]}"
     replies = rest_say(stack, sender, "nếu hàng giao tới bị vỡ thì shop xử lý sao", timeout=120)

@@ -293,6 +293,22 @@ def test_praise_the_bot_read_as_a_complaint_is_not_handed_over() -> None:
     assert decide([], user("nhân viên tư vấn", NEU), None, policy).reasons == ["requested"]
 
 
+def test_small_talk_to_a_negative_message_is_replaced_by_empathy() -> None:
+    """"lần sau chắc không mua nữa" read as deny got "Dạ em hiểu rồi ạ": a negative message the
+    bot only made small talk of gets the policy's `negative_small_talk` instead; a calm "ok",
+    or a negative message the bot answered from the help center, keeps the bot's reply."""
+    policy = load_policy()
+    small_talk = [{"role": "bot", "meta": {"kind": "small_talk"}}]
+    churn = decide([], user("lần sau chắc không mua nữa", NEG, replies=small_talk), None, policy)
+    assert not churn.escalate and churn.reply == policy.replies["negative_small_talk"], churn
+    assert decide([], user("ok", NEU, replies=small_talk), None, policy).reply is None
+    answered = [*small_talk, {"role": "bot", "meta": {"kind": "faq_answer", "confident": True}}]
+    assert decide([], user("giao chậm quá", NEG, replies=answered), None, policy).reply is None
+    # Anger is still handed over, with its own words.
+    angry = decide([], user("chán shop quá", ANGRY, replies=small_talk), None, policy)
+    assert angry.escalate and angry.reasons[0] == "angry"
+
+
 def test_bad_policy_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "p.yml").write_text("vip: {escalate_on: sometimes}\n", encoding="utf-8")
     with pytest.raises(ValueError):
