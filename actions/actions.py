@@ -417,11 +417,14 @@ def _awaits_last4(tracker: Tracker) -> bool:
 
 
 def _asks_about_the_order_shown(tracker: Tracker) -> bool:
-    """The bot's last answer showed an order this conversation proved it owns, and this
-    message asks when or where it is (naming no other order)."""
+    """The bot's last answer was about an order, shown to this customer (they proved they own
+    it) or found and waiting for the phone digits, and this message asks when or where it is
+    (naming no other order). Waiting for the digits, "sao chưa giao vậy, mình đợi 5 ngày
+    rồi" got the help center's delivery times; it is asked for the digits again."""
     verified, _, _ = _order_slots(tracker)
+    code = tracker.get_slot("order_code")
     text = tracker.latest_message.get("text") or ""
-    if not verified or normalize_order_code(text) or not asks_about_its_delivery(
+    if not (verified or code) or normalize_order_code(text) or not asks_about_its_delivery(
         " ".join(tokens(text))
     ):
         return False
@@ -433,8 +436,11 @@ def _asks_about_the_order_shown(tracker: Tracker) -> bool:
             return False  # another question came between
         meta = _bot_meta(event)
         if meta.get("kind"):
-            return meta.get("kind") == "order_status" and meta.get("order_code") == verified \
-                and bool(meta.get("verified"))
+            if meta.get("kind") != "order_status":
+                return False
+            if meta.get("verified"):
+                return meta.get("order_code") == verified
+            return bool(meta.get("found")) and meta.get("order_code") == code
     return False
 
 

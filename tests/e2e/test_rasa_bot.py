@@ -143,6 +143,20 @@ def test_when_it_arrives_after_the_order_is_shown_is_about_that_order(
     assert metas(reply)[0]["kind"] == "order_status"
 
 
+def test_a_late_order_waiting_for_the_digits_is_asked_for_them_again(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # The help center's delivery times answered it, with the order found and unverified.
+    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
+    phone = next(o["phone"] for o in orders if o["code"] == "DH100003")
+    sender = new_sender()
+    rasa_bot.send(sender, "kiểm tra giúp mình đơn DH100003 với")
+    reply = rasa_bot.send(sender, "sao chưa giao vậy, mình đợi 5 ngày rồi")
+    assert "4 số cuối" in texts(reply) and "Xem thêm:" not in texts(reply), texts(reply)
+    assert metas(reply)[0]["kind"] == "order_status"
+    assert "đang được giao" in texts(rasa_bot.send(sender, phone[-4:]))
+
+
 def test_order_code_and_phone_in_one_message(rasa_bot: RasaBot) -> None:  # noqa: F811
     orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
     phone = next(o["phone"] for o in orders if o["code"] == "DH100004")
