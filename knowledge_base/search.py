@@ -197,6 +197,10 @@ _HELP_CENTER_WORDS = (
      "doi tra do loi nha san xuat"),
     # "ship hỏa tốc": the 2-hour and same-day delivery
     (re.compile(r"\b(?:hoa toc|giao gap|ship gap|giao sieu toc)\b"), "giao 2h giao trong ngay"),
+    # "đặt rồi có sửa số lượng được không": changing an order (it got the business
+    # customers' volume discounts, on "số lượng")
+    (re.compile(r"\b(?:sua|doi|thay doi|them|bot|giam|tang|chinh)(?: lai)? so luong\b"),
+     "them bot san pham thay doi don hang"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),

@@ -319,6 +319,15 @@ CUSTOMER_WORDS = [
         ["ship về hcm được không"],
         id="'hỏa tốc' is the 2-hour delivery",
     ),
+    pytest.param(
+        [("thay-doi", "Thay đổi và hủy đơn hàng", "Thêm, bớt sản phẩm hoặc đổi màu",
+          "Việc thêm, bớt sản phẩm chỉ làm được trước khi đơn sang Đang đóng gói."),
+         ("doanh-nghiep", "Mua hàng doanh nghiệp", "Chiết khấu theo số lượng",
+          "Đơn hàng số lượng lớn được chiết khấu theo số lượng sản phẩm.")],
+        ["đặt hàng rồi có sửa số lượng được không", "muon giam so luong trong don"],
+        ["số lượng có hạn không"],
+        id="changing the quantity is changing the order",
+    ),
 ]
 
 
