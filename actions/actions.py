@@ -30,6 +30,7 @@ from actions.faq import (
     answer_article,
     answer_question,
     answers_out_of_scope,
+    names_no_topic,
     next_best,
 )
 from actions.orders import (
@@ -301,9 +302,16 @@ class ActionAnswerFaq(Action):
             )
             events: list[EventType] = [SlotSet("article_id", None)]
         else:
+            text = tracker.latest_message.get("text") or ""
+            context = _follow_up_context(tracker, config.follow_up_seconds)
+            if not context and intent != "out_of_scope" and names_no_topic(text):
+                # "làm sao giờ" with no question before it: nothing to search for.
+                dispatcher.utter_message(response="utter_ask_what_about")
+                dispatcher.utter_message(json_message=_meta({"kind": "clarify"}))
+                ACTION_METRICS.runs.inc(action=self.name(), outcome="clarify")
+                return []
             answer = answer_question(
-                kb, tracker.latest_message.get("text") or "", config, _known_vectors(kb, tracker),
-                _follow_up_context(tracker, config.follow_up_seconds) or None,
+                kb, text, config, _known_vectors(kb, tracker), context or None
             )
             events = []
         ACTION_METRICS.search_seconds.observe(time.perf_counter() - started, outcome=answer.kind)

@@ -31,6 +31,16 @@ _STOPWORDS = frozenset(
 # lâu"; a sentence sharing them ("trong bài") is no closer to answering. What they ask for
 # is scored separately (`_ASKS`).
 _QUESTION_WORDS = frozenset("bao lau nhieu trong dau may kieu bn".split())
+# "làm sao giờ", "giờ phải làm sao", "thế nào vậy shop": the whole message asks "what now?"
+# about nothing the help center could be searched for ("làm sao giờ" was answered,
+# confidently, with the support hours: "giờ" is also "hours"). With nothing asked just
+# before, the bot asks what it is about instead. A pattern, not a list of empty words:
+# folded, "bán vé máy bay" is "ban ve may bay", all of them also function words.
+_FILLER = r"(?:thi|the|vay|gio|bay gio|roi|ua|oi|shop|ad|a|ah|z|v|h|gi|day|ha|nhi|nha|nhe|di)"
+_WHAT_NOW = re.compile(
+    rf"^(?:{_FILLER} )*(?:phai |nen )?(?:lam sao|lam gi|lam the nao|sao|the nao|ra sao"
+    rf"|tinh sao|xu ly sao|xu ly the nao)(?: {_FILLER}| (?:duoc|dc|khong|ko|k|nua|tiep))*$"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-ZÀ-Ỹ0-9\"“(])")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _MARKDOWN = re.compile(r"\*\*|__|`")
@@ -256,6 +266,12 @@ def _asks(query_words: str) -> list[re.Pattern[str]]:
     """The fact shapes a question (its `tokens` joined by spaces) asks for; empty when it has
     no such cue."""
     return [shape for _, cue, shape in _ASKS if cue.search(query_words)]
+
+
+def names_no_topic(query: str) -> bool:
+    """True when the whole message asks "what now?" about nothing named ("làm sao giờ",
+    "giờ phải làm sao", "thế nào vậy shop", "ủa rồi sao")."""
+    return bool(_WHAT_NOW.match(" ".join(tokens(query))))
 
 
 def _terms(text: str, also_skip: frozenset[str] = frozenset()) -> set[str]:

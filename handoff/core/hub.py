@@ -1326,7 +1326,7 @@ def _is_an_answer(meta: Mapping[str, Any]) -> bool:
     "sorry that did not help, ask a person"."""
     kind = meta.get("kind")
     # A question about one product is answered by "ask a person": the customer already has.
-    if kind in ("handoff_request", "fallback", "product_question"):
+    if kind in ("handoff_request", "fallback", "clarify", "product_question"):
         return False
     if kind == "faq_choices" and not meta.get("articles"):
         return False

@@ -383,3 +383,12 @@ def test_a_yes_no_question_is_not_a_no(
 ) -> None:
     reply = texts(rasa_bot.send(new_sender(), text))
     assert ("em hiểu rồi ạ" in reply) is is_a_no, reply
+
+
+def test_what_now_about_nothing_is_asked_what_it_is_about(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # "làm sao giờ" was answered, confidently, with the support hours.
+    reply = rasa_bot.send(new_sender(), "làm sao giờ")
+    assert "vấn đề gì" in texts(reply) and "Xem thêm:" not in texts(reply), texts(reply)
+    assert metas(reply) == [{"kind": "clarify"}]

@@ -236,6 +236,17 @@ def test_unsure_nlu_still_gets_the_help_center_and_else_the_fallback(fake_kb: Fa
     assert messages[0]["buttons"] == [actions.HUMAN_BUTTON]
 
 
+def test_a_message_naming_no_topic_is_asked_what_it_is_about(fake_kb: FakeKB) -> None:
+    # "làm sao giờ" was answered, confidently, with the support hours ("giờ" is "hours").
+    fake_kb.hits = [hit("lien-he", 0.67)]
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("làm sao giờ", "ask_faq"))
+    assert [m.get("response") for m in messages[:1]] == ["utter_ask_what_about"]
+    assert metas(messages) == [{"kind": "clarify"}]
+    # A question that names something is searched as ever.
+    messages, _ = run(actions.ActionAnswerFaq(), tracker("giờ mở cửa showroom", "ask_faq"))
+    assert metas(messages)[0]["kind"] == "faq_answer"
+
+
 def test_not_helpful_after_an_answer_offers_the_other_articles(fake_kb: FakeKB) -> None:
     fake_kb.hits = [hit("phi-giao-hang", 0.7, SHIPPING), hit("doi-tra", 0.45, RETURNS)]
     answer_meta = {"kind": "faq_answer", "articles": [{"id": "phi-giao-hang"}]}

@@ -473,3 +473,21 @@ def test_a_picked_section_is_answered_from_that_section_under_its_heading() -> N
     # A section the article no longer has: its best section, as for a picked title.
     gone = answer_article(kb, "bao-hanh", "bảo hành mấy tháng", CONFIG, section="Cũ")
     assert "35.000đ" in gone.text
+
+
+@pytest.mark.parametrize(
+    ("text", "vague"),
+    [
+        # "làm sao giờ" got the support hours, confidently ("giờ" is also "hours")
+        ("làm sao giờ", True), ("giờ phải làm sao", True), ("thế nào vậy shop", True),
+        ("ủa rồi sao", True), ("vậy giờ tính sao", True),
+        # folded, every word of it is also a function word
+        ("bán vé máy bay không", False), ("bao lâu", False),
+        ("làm sao để hủy đơn", False), ("giờ mở cửa", False), ("mấy giờ mở cửa", False),
+        ("phí ship bao nhiêu", False), ("tra gop dc ko", False), ("cod", False), ("", False),
+    ],
+)
+def test_a_message_that_names_no_topic(text: str, vague: bool) -> None:
+    from actions.faq import names_no_topic
+
+    assert names_no_topic(text) is vague
