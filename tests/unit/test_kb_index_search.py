@@ -328,6 +328,24 @@ CUSTOMER_WORDS = [
         ["số lượng có hạn không"],
         id="changing the quantity is changing the order",
     ),
+    pytest.param(
+        [("doi-tra", "Chính sách đổi trả", "Hàng giao sai, thiếu hoặc bị móp méo",
+          "Nếu hàng giao sai mẫu hoặc thiếu sản phẩm, bạn báo trong 48 giờ."),
+         ("cod", "Thanh toán khi nhận hàng", "Kiểm tra hàng trước khi thanh toán",
+          "Đơn hàng giao tới, bạn kiểm tra phụ kiện và màu sắc theo phiếu giao hàng.")],
+        ["đơn hàng giao thiếu phụ kiện", "shop giao lộn màu rồi"],
+        ["giao hàng có nhanh không"],
+        id="delivered wrong or short is the returns' wrong-item section",
+    ),
+    pytest.param(
+        [("doi-tra", "Chính sách đổi trả", "Đổi trả khi không còn nhu cầu",
+          "Sản phẩm đổi trả trong 7 ngày; trả hàng miễn phí khi có lỗi."),
+         ("vi", "Thanh toán qua ví", "Thanh toán bằng VNPay",
+          "Muốn thanh toán được ngay, bạn mở ứng dụng ngân hàng và quét mã QR.")],
+        ["mình muốn return cái headphone", "exchange được không shop"],
+        ["mình muốn đổi trả"],
+        id="English words for returns",
+    ),
 ]
 
 
