@@ -96,6 +96,8 @@ ESCALATE = [
      "complex"),
     ("complex-broken-on-arrival", [], user("tivi nhận về bị nứt màn hình", NEU), None,
      "complex"),
+    ("complex-snapped-on-arrival", [],
+     user("shop giao cho mình cái quạt bị gãy cánh, mã đơn DH100009", NEU), None, "complex"),
     ("complex-missing-part", [], user("hom qua nhan hang, nay mo ra moi thay thieu cuc sac",
                                       NEU), None, "complex"),
     ("complex-new-and-dead", [], user("máy giặt mới mua 3 hôm đã không lên nguồn", NEG), None,
@@ -148,6 +150,7 @@ NO_ESCALATE = [
     # center's: nothing arrived wrong.
     ("wrong-item-policy-question", [], user("giao sai màu thì đổi thế nào", NEU), None),
     ("broken-if-question", [], user("nếu hàng giao tới bị vỡ thì shop xử lý sao", NEU), None),
+    ("cause-is-not-snapped", [], user("vừa nhận hàng, điều gì gây ra lỗi E1 vậy", NEU), None),
     ("own-ordering-mistake", [], user("mình đặt sai màu, còn sửa được không", NEU), None),
     ("noisy-washer-question", [], user("máy giặt chạy kêu to có được bảo hành không", NEU),
      None),
