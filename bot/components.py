@@ -163,10 +163,31 @@ class UnknownWordsFallback(GraphComponent):
         return messages
 
 
+class _Untrained(GraphComponent):
+    """A component that only reads its configuration: nothing to train or load."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {}
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._config = {**self.get_default_config(), **config}
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> _Untrained:
+        return cls(config)
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class OrderCodeIntent(GraphComponent):
+class OrderCodeIntent(_Untrained):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {
@@ -179,19 +200,6 @@ class OrderCodeIntent(GraphComponent):
                 "bot_challenge", "out_of_scope", FALLBACK,
             ],
         }
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self._config = {**self.get_default_config(), **config}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> OrderCodeIntent:
-        return cls(config)
 
     def is_order_code_answer(self, text: str, intent: str | None) -> bool:
         folded = " ".join(folded_words(text))
@@ -224,25 +232,12 @@ _FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class PhoneDigitsNeedDigits(GraphComponent):
+class PhoneDigitsNeedDigits(_Untrained):
     """See the module's docstring."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         return {"intent": "give_phone_digits"}
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self._config = {**self.get_default_config(), **config}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> PhoneDigitsNeedDigits:
-        return cls(config)
 
     @staticmethod
     def has_phone_digits(text: str) -> bool:
@@ -278,26 +273,13 @@ _YES_NO_PARTICLE = frozenset("khong ko k kh hong hok khum".split())
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class YesNoQuestionNotDeny(GraphComponent):
+class YesNoQuestionNotDeny(_Untrained):
     """See the module's docstring."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         # Words before the particle that make it a question rather than "không ạ" / "ko đâu".
         return {"intent": "deny", "min_words_before": 3}
-
-    def __init__(self, config: dict[str, Any]) -> None:
-        self._config = {**self.get_default_config(), **config}
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> YesNoQuestionNotDeny:
-        return cls(config)
 
     def asks_yes_or_no(self, text: str) -> bool:
         words = folded_words(text)

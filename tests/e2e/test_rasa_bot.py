@@ -36,6 +36,12 @@ def new_sender() -> str:
     return f"e2e-{uuid.uuid4().hex[:10]}"
 
 
+def _phone_of(code: str) -> str:
+    """The phone number the demo order `code` was placed with."""
+    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
+    return str(next(o["phone"] for o in orders if o["code"] == code))
+
+
 @pytest.mark.parametrize(
     ("question", "slug"),
     [
@@ -86,8 +92,7 @@ def test_contested_question_gets_the_likely_answer_with_the_others_beside_it(
 
 
 def test_order_details_only_after_the_phone_digits(rasa_bot: RasaBot) -> None:  # noqa: F811
-    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
-    phone = next(o["phone"] for o in orders if o["code"] == "DH100003")
+    phone = _phone_of("DH100003")
     sender = new_sender()
     reply = rasa_bot.send(sender, "kiểm tra giúp mình đơn DH100003 với")
     assert "4 số cuối" in texts(reply) and "đang được giao" not in texts(reply)
@@ -132,8 +137,7 @@ def test_the_code_alone_answers_the_bots_request_for_it(
 def test_when_it_arrives_after_the_order_is_shown_is_about_that_order(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
-    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
-    phone = next(o["phone"] for o in orders if o["code"] == "DH100003")
+    phone = _phone_of("DH100003")
     sender = new_sender()
     rasa_bot.send(sender, "kiểm tra giúp mình đơn DH100003 với")
     assert "đang được giao" in texts(rasa_bot.send(sender, phone[-4:]))
@@ -147,8 +151,7 @@ def test_a_late_order_waiting_for_the_digits_is_asked_for_them_again(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
     # The help center's delivery times answered it, with the order found and unverified.
-    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
-    phone = next(o["phone"] for o in orders if o["code"] == "DH100003")
+    phone = _phone_of("DH100003")
     sender = new_sender()
     rasa_bot.send(sender, "kiểm tra giúp mình đơn DH100003 với")
     reply = rasa_bot.send(sender, "sao chưa giao vậy, mình đợi 5 ngày rồi")
@@ -158,8 +161,7 @@ def test_a_late_order_waiting_for_the_digits_is_asked_for_them_again(
 
 
 def test_order_code_and_phone_in_one_message(rasa_bot: RasaBot) -> None:  # noqa: F811
-    orders = json.loads(ORDERS_FILE.read_text(encoding="utf-8"))["orders"]
-    phone = next(o["phone"] for o in orders if o["code"] == "DH100004")
+    phone = _phone_of("DH100004")
     reply = rasa_bot.send(new_sender(), f"đơn DH100004 sđt {phone} giao chưa ạ")
     assert "đã giao thành công" in texts(reply)
 
