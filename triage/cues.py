@@ -357,6 +357,30 @@ _FEEDBACK_WORDS = frozenset(
 )
 
 
+# "hết rồi", "vậy thôi ạ", "xong rồi shop": the customer has nothing more to ask. The model
+# read "hết rồi" as angry (-0.87; the train data's threats say "tôi ghi âm hết rồi") and the
+# hub handed the chat over as fury.
+_CLOSING_MARKERS = phrase_regex(["het roi", "vay thoi", "the thoi", "xong roi", "chi vay thoi"])
+_CLOSING_WORDS = frozenset(
+    """het roi vay thoi the xong chi a ah nhe nha shop ad admin em minh cam on nhieu do la
+    co z v""".split()
+)
+
+
+def calm_closing(text: str) -> bool:
+    """A message that only says there is nothing more ("hết rồi", "vậy thôi ạ, cảm ơn"),
+    calmly: every word is such a closing and nothing in it carries heat."""
+    expanded = tokens(text)
+    if not expanded or not _CLOSING_WORDS.issuperset(expanded):
+        return False
+    if not _CLOSING_MARKERS.search(" ".join(expanded)):
+        return False
+    cues = extract_cues(text)
+    heat = (cues.anger + cues.profanity + cues.threat + cues.multi_exclaim + cues.caps_words
+            + cues.angry_emoji)
+    return heat == 0
+
+
 def calm_answer_feedback(text: str) -> bool:
     """A message that only says the answer was wrong ("trả lời sai rồi", "sai rồi, không phải
     cái đó"), calmly: every word is such feedback and nothing in it carries heat."""

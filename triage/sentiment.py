@@ -48,7 +48,7 @@ import numpy as np
 from cskh.jsonl import read_jsonl
 from cskh.paths import MODELS_DIR
 from cskh.text import fold, normalize, tokens
-from triage.cues import Cues, calm_answer_feedback, directed_abuse, extract_cues
+from triage.cues import Cues, calm_answer_feedback, calm_closing, directed_abuse, extract_cues
 
 log = logging.getLogger(__name__)
 
@@ -445,13 +445,16 @@ def with_lexical_rules(texts: Sequence[str], sentiments: list[Sentiment]) -> lis
       (`directed_abuse`), is angry: without marks its e5 reading is weak ("Shop khon nan that"
       came out neutral);
     - calm feedback that the answer was wrong (`calm_answer_feedback`, "trả lời sai rồi") is
-      negative, not angry: flagged angry, the hub handed the chat over as fury."""
+      negative, not angry: flagged angry, the hub handed the chat over as fury;
+    - a calm closing (`calm_closing`, "hết rồi", "vậy thôi ạ") is neutral."""
     out = []
     for text, s in zip(texts, sentiments, strict=True):
         if not s.angry and directed_abuse(text):
             s = Sentiment("negative", True, min(s.score, ABUSE_SCORE))
         elif s.angry and calm_answer_feedback(text):
             s = Sentiment("negative", False, s.score)
+        elif s.label == "negative" and calm_closing(text):
+            s = Sentiment("neutral", False, max(s.score, 0.0))
         out.append(s)
     return out
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from triage.cues import calm_answer_feedback, directed_abuse, extract_cues
+from triage.cues import calm_answer_feedback, calm_closing, directed_abuse, extract_cues
 from triage.sentiment import (
     CLASSES,
     DEFAULT_MODEL_DIR,
@@ -166,7 +166,8 @@ def test_the_lexical_rules_never_contradict_a_labelled_line() -> None:
                 if row["label"] != "angry":
                     calm.append(row["text"])
             # The other rule takes an angry flag away: it must never meet an angry line.
-            if calm_answer_feedback(row["text"]) and row["label"] == "angry":
+            if (calm_answer_feedback(row["text"]) or calm_closing(row["text"])) \
+                    and row["label"] == "angry":
                 unflagged.append(row["text"])
     assert calm == [] and unflagged == []
     assert angry >= 10  # and it does fire on the angry ones it is meant for
@@ -199,6 +200,27 @@ def test_directed_abuse_is_angry_whatever_the_classifier_read() -> None:
 )
 def test_calm_answer_feedback(text: str, calm: bool) -> None:
     assert calm_answer_feedback(text) is calm
+
+
+@pytest.mark.parametrize(
+    ("text", "calm"),
+    [
+        ("hết rồi", True), ("het roi shop", True), ("vậy thôi ạ, cảm ơn", True),
+        ("xong rồi nhé", True),
+        # heat, or more than a closing: left to the model
+        ("HẾT RỒI!!!", False), ("hết rồi à, sao shop không báo", False),
+        ("tôi ghi âm hết rồi", False), ("hết hàng rồi", False),
+    ],
+)
+def test_calm_closing(text: str, calm: bool) -> None:
+    assert calm_closing(text) is calm
+
+
+def test_a_calm_closing_is_neutral_whatever_the_classifier_read() -> None:
+    # "hết rồi" was angry (-0.87): the hub handed a finished chat over as fury.
+    read = [Sentiment("negative", True, -0.87), Sentiment("negative", True, -0.9)]
+    got = with_lexical_rules(["hết rồi", "hết rồi à, sao shop không báo"], read)
+    assert got == [Sentiment("neutral", False, 0.0), read[1]]
 
 
 def test_calm_feedback_on_the_answer_is_negative_not_angry() -> None:
