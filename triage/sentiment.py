@@ -439,6 +439,18 @@ def decide_from_proba(proba: np.ndarray, thresholds: Thresholds) -> list[Sentime
 ABUSE_SCORE = -0.5
 
 
+# The score of a message an anger word makes negative (see `with_lexical_rules`).
+ANGER_WORD_SCORE = -0.5
+
+
+def _anger_without_warmth(text: str) -> bool:
+    # Short: a longer message has room for the playful turn the cues do not see ("bực ghê,
+    # robot hút bụi làm hết việc nhà, giờ mình hết cớ để lười 😂" is praise).
+    cues = extract_cues(text)
+    return (cues.anger > 0 and cues.positive == 0 and cues.positive_emoji == 0
+            and cues.n_tokens <= 4)
+
+
 def with_lexical_rules(texts: Sequence[str], sentiments: list[Sentiment]) -> list[Sentiment]:
     """Two readings any agent makes whatever the classifier read (`triage.cues`):
     - an insult aimed at the shop or its people, or a first-person threat to sue
@@ -446,9 +458,13 @@ def with_lexical_rules(texts: Sequence[str], sentiments: list[Sentiment]) -> lis
       came out neutral);
     - calm feedback that the answer was wrong (`calm_answer_feedback`, "trả lời sai rồi") is
       negative, not angry: flagged angry, the hub handed the chat over as fury;
-    - a calm closing (`calm_closing`, "hết rồi", "vậy thôi ạ") is neutral."""
+    - a calm closing (`calm_closing`, "hết rồi", "vậy thôi ạ") is neutral;
+    - a short message with an anger word and nothing positive is not praise: "bực ghê" read
+      positive (+0.14; the data's playful "bực ghê, robot hút bụi làm hết việc nhà..." is)."""
     out = []
     for text, s in zip(texts, sentiments, strict=True):
+        if s.label == "positive" and _anger_without_warmth(text):
+            s = Sentiment("negative", False, min(-s.score, ANGER_WORD_SCORE))
         if not s.angry and directed_abuse(text):
             s = Sentiment("negative", True, min(s.score, ABUSE_SCORE))
         elif s.angry and calm_answer_feedback(text):

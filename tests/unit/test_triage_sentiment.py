@@ -166,8 +166,10 @@ def test_the_lexical_rules_never_contradict_a_labelled_line() -> None:
                 if row["label"] != "angry":
                     calm.append(row["text"])
             # The other rule takes an angry flag away: it must never meet an angry line.
-            if (calm_answer_feedback(row["text"]) or calm_closing(row["text"])) \
-                    and row["label"] == "angry":
+            if calm_answer_feedback(row["text"]) and row["label"] == "angry":
+                unflagged.append(row["text"])
+            # A calm closing is read neutral: no angry or negative line may be one.
+            if calm_closing(row["text"]) and row["label"] in ("angry", "negative"):
                 unflagged.append(row["text"])
     assert calm == [] and unflagged == []
     assert angry >= 10  # and it does fire on the angry ones it is meant for
@@ -221,6 +223,30 @@ def test_a_calm_closing_is_neutral_whatever_the_classifier_read() -> None:
     read = [Sentiment("negative", True, -0.87), Sentiment("negative", True, -0.9)]
     got = with_lexical_rules(["hết rồi", "hết rồi à, sao shop không báo"], read)
     assert got == [Sentiment("neutral", False, 0.0), read[1]]
+
+
+def test_a_short_anger_word_is_not_praise() -> None:
+    # "bực ghê" read positive (+0.14): the playful praise of the data shares its words.
+    read = [Sentiment("positive", False, 0.14), Sentiment("positive", False, 0.9),
+            Sentiment("positive", False, 0.8)]
+    got = with_lexical_rules(
+        ["bực ghê", "hết bực rồi, cảm ơn shop", "bực ghê, robot hút bụi làm hết việc nhà 😂"],
+        read,
+    )
+    assert got[0].label == "negative" and got[0].score < 0 and not got[0].angry
+    assert got[1:] == read[1:]  # warmth beside it, or room for a playful turn: as read
+    # ... and it never meets a line the data labels positive (the frozen set included).
+    from cskh.jsonl import read_jsonl
+    from cskh.paths import REPO_ROOT
+    from triage.sentiment import _anger_without_warmth
+
+    praised = [
+        row["text"]
+        for path in sorted((REPO_ROOT / "triage" / "data").glob("sentiment*.jsonl"))
+        for _, row in read_jsonl(path)
+        if row["label"] == "positive" and _anger_without_warmth(row["text"])
+    ]
+    assert praised == []
 
 
 def test_calm_feedback_on_the_answer_is_negative_not_angry() -> None:
