@@ -93,6 +93,9 @@ from .waiting import asks_about_the_wait, wants_to_stop_waiting
 
 log = logging.getLogger(__name__)
 
+# The hub's own buttons for a customer waiting for a person, by payload.
+_WAIT_BUTTON_TITLES = {b["payload"]: b["title"] for b in copy_vi.LEAVE_QUEUE_BUTTONS}
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -417,9 +420,13 @@ class Hub:
         if inbound.payload:
             meta["payload"] = inbound.payload
         history = messages.transcript(s, conv.id) if conv.state == BOT else []
-        msg = messages.add_inbound(
-            s, conv, inbound.text or inbound.bot_text, meta, inbound.message_id, sentiment
-        )
+        said = inbound.text or inbound.bot_text
+        if said in _WAIT_BUTTON_TITLES:
+            # The web widget sends a button's payload as the text: an agent who took the chat
+            # meanwhile reads "Hủy yêu cầu", not "/leave_queue".
+            meta["payload"] = said
+            said = _WAIT_BUTTON_TITLES[said]
+        msg = messages.add_inbound(s, conv, said, meta, inbound.message_id, sentiment)
         s.flush()
         added = [messages.view(msg)]
         # A phone number or e-mail links this conversation to the customer's others.

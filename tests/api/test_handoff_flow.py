@@ -151,6 +151,24 @@ async def test_a_waiting_customer_who_no_longer_needs_a_person_leaves_the_queue(
     assert len(rasa.calls) == calls + 1
 
 
+async def test_leaving_the_queue_after_an_agent_took_the_chat_reaches_the_agent_as_words(
+    app: Any, client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    await say(client, "mai", "cho tôi nói chuyện với người thật")
+    await say(client, "mai", "thôi khỏi, không cần nữa")
+    cid = (await _conv(hub, "mai"))["id"]
+    lan = await agent_client(app, hub, "lan")
+    assert (await lan.post(f"/api/console/conversations/{cid}/claim")).status_code == 200
+    calls = len(rasa.calls)
+    # The button, pressed after the claim: the agent has the chat and reads its title.
+    assert await say(client, "mai", copy_vi.LEAVE_QUEUE) == []
+    assert len(rasa.calls) == calls and (await _conv(hub, "mai"))["state"] == "assigned"
+    detail = (await lan.get(f"/api/console/conversations/{cid}")).json()
+    last = [m for m in detail["messages"] if m["role"] == "user"][-1]
+    assert last["text"] == "Hủy yêu cầu", last
+    await lan.aclose()
+
+
 async def test_an_angry_customer_is_not_offered_to_leave_the_queue(
     client: httpx.AsyncClient, hub: Hub
 ) -> None:
