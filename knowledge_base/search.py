@@ -205,6 +205,13 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\bwarranty\b"), "bao hanh"),
     (re.compile(r"\bheadphones?\b"), "tai nghe"),
     (re.compile(r"\binstall?ment\b"), "tra gop"),
+    # "hotline bao nhiêu vậy" (it got the data-protection e-mail): help centers say "tổng đài"
+    (re.compile(r"\bhotline\b|\b(?:sdt|so dien thoai|so dt|so) (?:cua )?(?:shop|cskh|ben minh)\b"
+                r"|\bso (?:cskh|tong dai)\b"), "tong dai"),
+    # "bên mình có làm việc chủ nhật không": the hours, which articles give with the days
+    (re.compile(r"\blam viec\b.*\b(?:chu nhat|cn|thu 7|thu bay|cuoi tuan|ngay le|le tet|tet)\b"
+                r"|\b(?:may gio|gio nao|luc nao) (?:lam viec|mo cua|dong cua)\b"),
+     "hoat dong tat ca cac ngay chu nhat ngay le"),
     # "đặt rồi có sửa số lượng được không": changing an order (it got the business
     # customers' volume discounts, on "số lượng")
     (re.compile(r"\b(?:sua|doi|thay doi|them|bot|giam|tang|chinh)(?: lai)? so luong\b"),

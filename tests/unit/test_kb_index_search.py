@@ -346,6 +346,15 @@ CUSTOMER_WORDS = [
         ["mình muốn đổi trả"],
         id="English words for returns",
     ),
+    pytest.param(
+        [("lien-he", "Liên hệ Sao Mai Shop", "Tổng đài 1900 6868",
+          "Tổng đài hoạt động từ 8:00 đến 21:00 tất cả các ngày, kể cả Chủ nhật và ngày lễ."),
+         ("bao-mat", "Chính sách bảo mật", "Liên hệ về dữ liệu cá nhân",
+          "Câu hỏi về dữ liệu cá nhân, bạn gửi email; bao nhiêu ngày thì được trả lời.")],
+        ["hotline bao nhiêu vậy", "bên mình có làm việc chủ nhật không"],
+        ["số điện thoại của mình bị sai"],
+        id="the hotline and the hours are the switchboard's",
+    ),
 ]
 
 
