@@ -335,6 +335,27 @@ async def test_the_customer_answers_a_choice_with_its_number_or_title(
     ]
 
 
+async def test_a_waiting_zalo_customer_leaves_the_queue_by_number(
+    zclient: httpx.AsyncClient, zhub: Hub, fake: FakeZalo, rasa: CannedRasa
+) -> None:
+    # Zalo shows the hub's "Hủy yêu cầu / Tiếp tục chờ" as a numbered list: "1" picks it.
+    user = "u-leaving"
+    assert (await post(zclient, text_event(user, "cho tôi nói chuyện với người thật"))
+            ).status_code == 200
+    await until(lambda: any("hàng chờ" in m.text for m in fake.sent))
+    sent = len(fake.sent)
+    assert (await post(zclient, text_event(user, "thôi khỏi, không cần nữa"))).status_code == 200
+    await until(lambda: len(fake.sent) > sent)
+    assert "\n1. Hủy yêu cầu\n2. Tiếp tục chờ" in fake.sent[-1].text
+    sent, calls = len(fake.sent), len(rasa.calls)
+    assert (await post(zclient, text_event(user, "1"))).status_code == 200
+    await until(lambda: len(fake.sent) > sent)
+    assert "đã hủy yêu cầu gặp nhân viên" in fake.sent[-1].text
+    assert len(rasa.calls) == calls
+    conv = await zhub.find_conversation(("zalo",), user)
+    assert conv is not None and conv.state == "bot"
+
+
 # ==================================================================== webhook: refusals
 async def test_forged_or_missing_signatures_are_refused_and_nothing_is_stored(
     zclient: httpx.AsyncClient, zhub: Hub, fake: FakeZalo, rasa: CannedRasa
