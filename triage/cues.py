@@ -367,29 +367,27 @@ _CLOSING_WORDS = frozenset(
 )
 
 
-def calm_closing(text: str) -> bool:
-    """A message that only says there is nothing more ("hết rồi", "vậy thôi ạ, cảm ơn"),
-    calmly: every word is such a closing and nothing in it carries heat."""
+def _only_these_words_calmly(text: str, words: frozenset[str], markers: re.Pattern[str]) -> bool:
+    """Every word of `text` is one of `words`, one of `markers` is said, and nothing in it
+    carries heat (anger words, profanity, threats, "!!", capitals, angry emoji)."""
     expanded = tokens(text)
-    if not expanded or not _CLOSING_WORDS.issuperset(expanded):
+    if not expanded or not words.issuperset(expanded):
         return False
-    if not _CLOSING_MARKERS.search(" ".join(expanded)):
+    if not markers.search(" ".join(expanded)):
         return False
     cues = extract_cues(text)
     heat = (cues.anger + cues.profanity + cues.threat + cues.multi_exclaim + cues.caps_words
             + cues.angry_emoji)
     return heat == 0
+
+
+def calm_closing(text: str) -> bool:
+    """A message that only says there is nothing more ("hết rồi", "vậy thôi ạ, cảm ơn"),
+    calmly."""
+    return _only_these_words_calmly(text, _CLOSING_WORDS, _CLOSING_MARKERS)
 
 
 def calm_answer_feedback(text: str) -> bool:
     """A message that only says the answer was wrong ("trả lời sai rồi", "sai rồi, không phải
-    cái đó"), calmly: every word is such feedback and nothing in it carries heat."""
-    expanded = tokens(text)
-    if not expanded or not _FEEDBACK_WORDS.issuperset(expanded):
-        return False
-    if not _FEEDBACK_MARKERS.search(" ".join(expanded)):
-        return False
-    cues = extract_cues(text)
-    heat = (cues.anger + cues.profanity + cues.threat + cues.multi_exclaim + cues.caps_words
-            + cues.angry_emoji)
-    return heat == 0
+    cái đó"), calmly."""
+    return _only_these_words_calmly(text, _FEEDBACK_WORDS, _FEEDBACK_MARKERS)
