@@ -286,9 +286,10 @@ class ActionAnswerFaq(Action):
             # "5678" alone is not a question (NLU may call it nlu_fallback or ask_faq): it
             # answers the bot's request for the phone digits.
             return _order_turn(dispatcher, tracker)
-        if intent != "choose_article" and _asks_about_the_order_shown(tracker):
+        if intent != "choose_article" and _asks_about_the_order_in_hand(tracker):
             # "khi nào giao tới vậy?" right after the bot showed this customer's order: its
-            # expected date, not the help center's delivery times.
+            # expected date, not the help center's delivery times (or, the order found and
+            # the phone digits still owed, the request for them again).
             return _order_turn(dispatcher, tracker)
         started = time.perf_counter()
         if intent == "choose_article" and article_id:
@@ -424,7 +425,7 @@ def _awaits_last4(tracker: Tracker) -> bool:
         and len(text.split()) <= 8
 
 
-def _asks_about_the_order_shown(tracker: Tracker) -> bool:
+def _asks_about_the_order_in_hand(tracker: Tracker) -> bool:
     """The bot's last answer was about an order, shown to this customer (they proved they own
     it) or found and waiting for the phone digits, and this message asks when or where it is
     (naming no other order). Waiting for the digits, "sao chưa giao vậy, mình đợi 5 ngày

@@ -226,13 +226,32 @@ class OrderCodeIntent(_Untrained):
         return messages
 
 
+class _DropsADoubtfulIntent(_Untrained):
+    """Gives a message read as `intent` the next intent of its ranking when `doubts` says the
+    text cannot be that intent (button payloads are never touched)."""
+
+    def doubts(self, text: str) -> bool:
+        raise NotImplementedError
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        name = self._config["intent"]
+        for message in messages:
+            text = message.get(TEXT) or ""
+            intent = message.get(INTENT) or {}
+            if text.startswith("/") or intent.get("name") != name:
+                continue
+            if self.doubts(text):
+                _drop_intent(message, name)
+        return messages
+
+
 _FOUR_DIGITS = re.compile(r"(?<!\d)\d{4}(?!\d)")
 
 
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class PhoneDigitsNeedDigits(_Untrained):
+class PhoneDigitsNeedDigits(_DropsADoubtfulIntent):
     """See the module's docstring."""
 
     @staticmethod
@@ -244,16 +263,8 @@ class PhoneDigitsNeedDigits(_Untrained):
         folded = " ".join(folded_words(text))
         return bool(_FOUR_DIGITS.search(_ORDER_CODE.sub(" ", folded)))
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        name = self._config["intent"]
-        for message in messages:
-            text = message.get(TEXT) or ""
-            intent = message.get(INTENT) or {}
-            if text.startswith("/") or intent.get("name") != name:
-                continue
-            if not self.has_phone_digits(text):
-                _drop_intent(message, name)
-        return messages
+    def doubts(self, text: str) -> bool:
+        return not self.has_phone_digits(text)
 
 
 def _drop_intent(message: Message, name: str) -> None:
@@ -273,7 +284,7 @@ _YES_NO_PARTICLE = frozenset("khong ko k kh hong hok khum".split())
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class YesNoQuestionNotDeny(_Untrained):
+class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
     """See the module's docstring."""
 
     @staticmethod
@@ -289,13 +300,5 @@ class YesNoQuestionNotDeny(_Untrained):
             len(words) > self._config["min_words_before"] and words[-1] in _YES_NO_PARTICLE
         )
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        name = self._config["intent"]
-        for message in messages:
-            text = message.get(TEXT) or ""
-            intent = message.get(INTENT) or {}
-            if text.startswith("/") or intent.get("name") != name:
-                continue
-            if self.asks_yes_or_no(text):
-                _drop_intent(message, name)
-        return messages
+    def doubts(self, text: str) -> bool:
+        return self.asks_yes_or_no(text)

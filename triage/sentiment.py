@@ -452,7 +452,7 @@ def _anger_without_warmth(text: str) -> bool:
 
 
 def with_lexical_rules(texts: Sequence[str], sentiments: list[Sentiment]) -> list[Sentiment]:
-    """Two readings any agent makes whatever the classifier read (`triage.cues`):
+    """Readings any agent makes whatever the classifier read (`triage.cues`):
     - an insult aimed at the shop or its people, or a first-person threat to sue
       (`directed_abuse`), is angry: without marks its e5 reading is weak ("Shop khon nan that"
       came out neutral);

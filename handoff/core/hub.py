@@ -485,7 +485,7 @@ class Hub:
                 profile=dict(conv.profile or {}),
                 bot_text=inbound.bot_text,
             )
-        if inbound.bot_text in (copy_vi.LEAVE_QUEUE, copy_vi.KEEP_WAITING):
+        if inbound.bot_text in _WAIT_BUTTON_TITLES:
             # A button of a question about the wait, pressed after the wait ended: not a
             # message for the bot, which knows no such intent.
             msg.answer_status = ANSWERED
