@@ -20,6 +20,10 @@ answers as affirm, give_phone_digits or goodbye (measured: all 5 held-out ones w
 order_code regex feature did not outweigh the digits' character n-grams), and the bot
 answered "Dạ vâng ạ". A message with an order code and at most a few other words, or whose
 intent says nothing of its own (ok, thanks, digits, not understood), is an order question.
+So is a code with "not here yet" ("mình đặt đơn DH123456 từ thứ 2 mà giờ vẫn chưa nhận được,
+gọi hotline không ai bắt máy" was product_question 0.48 and got the help center's passage on
+confirmation messages) unless it asks about money or papers (a refund, an invoice) or the
+classifier called it a complaint or a request for a person, which have their own flows.
 
 `PhoneDigitsNeedDigits`: "4 số cuối" are four digits. The classifier also read "mình đặt 2
 đơn mà bị gộp làm 1 được ko" as give_phone_digits (0.96), on its small numbers, and the bot
@@ -53,6 +57,16 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 _WORD = re.compile(r"[a-z0-9]+")
 # DH + 6 digits, as actions/orders.py reads it, on the folded text ("đh" folds to "dh").
 _ORDER_CODE = re.compile(r"(?<![a-z0-9])dh ?\d{6}(?!\d)")
+# "chưa nhận được", "vẫn chưa giao", "giờ hàng ở đâu", "bao giờ giao": where the goods are
+# (folded text)
+_NOT_HERE_YET = re.compile(
+    r"\bchua (?:nhan|giao|thay|toi|den|ve|co hang|co don)\b"
+    r"|\b(?:khong|ko|k) (?:nhan duoc|thay hang|thay don|giao|toi|den)\b"
+    r"|\b(?:o|toi|den) dau\b|\b(?:bao gio|khi nao|luc nao|may ngay|bao lau)\b.*\b(?:giao|nhan|"
+    r"toi|den|ship)\b|\b(?:giao|ship) (?:cham|lau|tre)\b"
+)
+# A refund, a transfer or an invoice for the order is the help center's (or a person's).
+_MONEY_OR_PAPERS = re.compile(r"\b(?:tien|hoan|hoa don|vat|chuyen khoan|ck|thanh toan)\b")
 _VOCAB_FILE = "vocabulary.json"
 FALLBACK = "nlu_fallback"
 
@@ -199,6 +213,8 @@ class OrderCodeIntent(_Untrained):
                 "affirm", "deny", "greet", "goodbye", "thank", "give_phone_digits",
                 "bot_challenge", "out_of_scope", FALLBACK,
             ],
+            # Intents whose flow a code with "not here yet" does not take the message from.
+            "own_flow_intents": ["complain", "request_human"],
         }
 
     def is_order_code_answer(self, text: str, intent: str | None) -> bool:
@@ -210,6 +226,9 @@ class OrderCodeIntent(_Untrained):
         return (
             len(others) <= self._config["max_other_words"]
             or intent in self._config["content_free_intents"]
+            or (intent not in self._config["own_flow_intents"]
+                and _NOT_HERE_YET.search(folded) is not None
+                and _MONEY_OR_PAPERS.search(folded) is None)
         )
 
     def process(self, messages: list[Message]) -> list[Message]:

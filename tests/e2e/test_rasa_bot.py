@@ -134,6 +134,34 @@ def test_the_code_alone_answers_the_bots_request_for_it(
     ]
 
 
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        # product_question (0.48): the help center's passage on confirmation messages
+        ("Shop ơi mình đặt đơn DH123456 từ thứ 2 mà giờ vẫn chưa nhận được, gọi hotline không "
+         "ai bắt máy", "DH123456"),
+        ("mình đặt đơn DH552211 hôm thứ 3, tới giờ chưa thấy giao, hỏi mấy lần rồi", "DH552211"),
+    ],
+)
+def test_a_late_delivery_told_with_its_code_is_looked_up(
+    rasa_bot: RasaBot, message: str, code: str  # noqa: F811
+) -> None:
+    reply = rasa_bot.send(new_sender(), message)
+    assert "Xem thêm:" not in texts(reply), texts(reply)
+    assert metas(reply) == [
+        {"kind": "order_status", "order_code": code, "found": False, "verified": False}
+    ]
+
+
+def test_a_transfer_not_yet_confirmed_with_its_code_is_the_help_centers(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # "chưa thấy" with a code is looked up as above, but not when it is about the money.
+    reply = rasa_bot.send(new_sender(), "chuyển khoản cho đơn DH552211 rồi mà chưa thấy xác nhận")
+    assert all(m.get("kind") != "order_status" for m in metas(reply)), reply
+    assert article_url("chuyen-khoan-ngan-hang") in texts(reply), reply
+
+
 def test_when_it_arrives_after_the_order_is_shown_is_about_that_order(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
