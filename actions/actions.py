@@ -226,10 +226,19 @@ def _answer_before(tracker: Tracker, window_seconds: float) -> dict[str, Any] | 
     return None
 
 
-def _follow_up_context(tracker: Tracker, window_seconds: float) -> str:
-    """The question the customer's latest message may follow up ("" when there is none)."""
+def _follow_up_context(
+    tracker: Tracker, window_seconds: float
+) -> tuple[str, list[tuple[str, str]]]:
+    """The question the customer's latest message may follow up ("" when there is none),
+    and the passages (article id, section) the answer to it sent."""
     meta = _answer_before(tracker, window_seconds)
-    return _asked_before(meta) if meta is not None else ""
+    if meta is None:
+        return "", []
+    shown: list[tuple[str, str]] = []
+    if meta.get("kind") == "faq_answer" and meta.get("articles"):
+        article = str(meta["articles"][0].get("id"))
+        shown = [(article, str(section)) for section in meta.get("sections") or []]
+    return _asked_before(meta), shown
 
 
 def _latest_faq_meta(tracker: Tracker) -> dict[str, Any]:
@@ -304,7 +313,7 @@ class ActionAnswerFaq(Action):
             events: list[EventType] = [SlotSet("article_id", None)]
         else:
             text = tracker.latest_message.get("text") or ""
-            context = _follow_up_context(tracker, config.follow_up_seconds)
+            context, shown = _follow_up_context(tracker, config.follow_up_seconds)
             if not context and intent != "out_of_scope" and names_no_topic(text):
                 # "làm sao giờ" with no question before it: nothing to search for.
                 dispatcher.utter_message(response="utter_ask_what_about")
@@ -312,7 +321,7 @@ class ActionAnswerFaq(Action):
                 ACTION_METRICS.runs.inc(action=self.name(), outcome="clarify")
                 return []
             answer = answer_question(
-                kb, text, config, _known_vectors(kb, tracker), context or None
+                kb, text, config, _known_vectors(kb, tracker), context or None, shown
             )
             events = []
         ACTION_METRICS.search_seconds.observe(time.perf_counter() - started, outcome=answer.kind)

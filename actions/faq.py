@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Literal, Protocol
 
-from cskh.text import fold, has_diacritics, tokens
+from cskh.text import asks_what_about, fold, has_diacritics, tokens
 
 # Folded function words: matching on them would make every sentence look relevant.
 _STOPWORDS = frozenset(
@@ -396,9 +396,18 @@ def _under_heading(query: str, hit: HitLike, config: FaqConfig) -> str:
     return body if _is_opening(hit) or not hit.section else f"{hit.section}:\n{body}"
 
 
+# More than any article has sections: `search_within` then scores them all.
+_ANY_ARTICLE_SECTIONS = 50
+
+
+def _passage_key(hit: HitLike) -> tuple[str, str]:
+    return hit.article_id, "" if _is_opening(hit) else hit.section
+
+
 def _answer_body(
     kb: SearchesKnowledge, query: str, hits: Sequence[HitLike], config: FaqConfig,
     context: str | None = None, hedged: bool = False,
+    shown: Collection[tuple[str, str]] = (),
 ) -> tuple[str, tuple[str, ...]]:
     """The answer from the best passage and, when another section of the same article scores
     within `section_margin` (`hedged_section_margin` for a hedged answer) of it, from that
@@ -411,6 +420,14 @@ def _answer_body(
     When the best passage is the article's opening, which matches a short question on
     every word ("bị trừ tiền 2 lần") and says only what the article covers, the article's
     best section follows it whatever its score: the opening alone answered nothing.
+
+    `shown`: the passages (article id, section; "" for the opening) of the answer just before,
+    when this question follows it up. A follow-up searched with that question ranks what was
+    just sent high again ("ống đồng tính tiền sao" after the free-installation section): when
+    it would be sent together with another passage that the message alone prefers, only that
+    one is sent; the customer has the first on screen. Not for "còn X thì sao?", which asks
+    the same question again, nor when the message alone still prefers what was sent
+    ("mất phí ship không" after the defect-returns section: its answer is there).
 
     Also returns the sections sent ("" for the opening)."""
     best = hits[0]
@@ -431,9 +448,15 @@ def _answer_body(
         )
         if runner_up is not None:
             sent = (best, runner_up)
+    if (len(sent) == 2 and context and not asks_what_about(query)
+            and _passage_key(sent[0]) in shown and _passage_key(sent[1]) not in shown):
+        alone = {_passage_key(h): h.score
+                 for h in kb.search_within(query, best.article_id, top_k=_ANY_ARTICLE_SECTIONS)}
+        if alone.get(_passage_key(sent[1]), 0.0) > alone.get(_passage_key(sent[0]), 0.0):
+            sent = (sent[1],)
     sections = tuple("" if _is_opening(h) else h.section for h in sent)
     if len(sent) == 1:
-        return extract_answer(query, best.text, config.max_answer_chars), sections
+        return extract_answer(query, sent[0].text, config.max_answer_chars), sections
     return "\n\n".join(_under_heading(query, h, config) for h in sent), sections
 
 
@@ -441,6 +464,7 @@ def answer_question(
     kb: SearchesKnowledge, query: str, config: FaqConfig,
     known_vectors: Mapping[str, Any] | None = None,
     context: str | None = None,
+    shown: Collection[tuple[str, str]] = (),
 ) -> FaqAnswer:
     """Answer, offer choices, or admit there is nothing relevant.
 
@@ -448,7 +472,7 @@ def answer_question(
     `context`: the question the customer asked just before (the action server's
     `_follow_up_context` finds it in the conversation); the search then also counts how well
     a passage answers it, so "bao lâu vậy?" after a question about warranties finds the
-    warranty periods.
+    warranty periods. `shown`: what the answer to that question sent (`_answer_body`).
     """
     query = query.strip()
     context = (context or "").strip()
@@ -476,7 +500,7 @@ def answer_question(
             "choices", CHOICES_TEXT, query, articles[: config.max_choices], context=context
         )
     body, sections = _answer_body(kb, query, relevant, config, context or None,
-                                  hedged=not confident)
+                                  hedged=not confident, shown=shown)
     body = format_answer(body, best.title, best.url)
     if confident:
         return FaqAnswer(

@@ -174,3 +174,20 @@ def bigrams(text: str) -> list[str]:
                 f"{alt[-1]}_{nxt[0]}" for alt in slot for nxt in slots[i + 1]
             )
     return pairs
+
+
+# "còn X (thì sao)?": the same question about X. Typed with marks it must be "còn" ("con này
+# bao nhiêu" is "this one"); "thế còn", "vậy còn" lead in.
+_WHAT_ABOUT = re.compile(r"^(?:thế |vậy |the |vay )?(?:còn|con)\b")
+# ... but "còn hàng không?", "còn bảo hành ko" ask whether something is still there: a
+# yes/no question is a question of its own.
+_YES_NO = frozenset("khong ko k kh hong hok chua".split())
+
+
+def asks_what_about(message: str) -> bool:
+    """True for "còn X thì sao?" and the like: the question before, asked about X."""
+    text = normalize(message)
+    match = _WHAT_ABOUT.match(text if has_diacritics(text) else fold(text))
+    if match is None or (has_diacritics(text) and "còn" not in match.group(0)):
+        return False
+    return not _YES_NO.intersection(words(text))

@@ -452,6 +452,8 @@ class FollowUpMetrics:
     section_at_1: float  # the best passage is the right section
     confident: float
     weak: float  # hedged from a weak match (counted as the bot failing)
+    # The reply sends again a passage the answer just before sent (the customer has it).
+    repeats: float = 0.0
 
 
 def run_follow_up_eval(
@@ -467,11 +469,20 @@ def run_follow_up_eval(
         if not items:
             continue
         for searched in ("alone", "with the question before"):
-            facts = article = section = confident = weak = 0
+            facts = article = section = confident = weak = repeats = 0
             for item in items:
                 q = item.question
-                context = item.previous if searched != "alone" else None
-                answer = answer_question(kb, q.question, config, context=context)
+                context, shown = None, []
+                if searched != "alone":
+                    # As in a conversation: the question before was answered first, and the
+                    # follow-up is answered knowing what that answer sent.
+                    context = item.previous
+                    before = answer_question(kb, item.previous, config)
+                    if before.kind == "answer":
+                        shown = [(before.articles[0].id, s) for s in before.sections]
+                answer = answer_question(kb, q.question, config, context=context, shown=shown)
+                repeats += answer.kind == "answer" and any(
+                    (answer.articles[0].id, s) in shown for s in answer.sections)
                 facts += not missing_facts(sent_text(answer), q.facts)
                 article += bool(answer.articles) and answer.articles[0].id == q.article
                 hits = kb.search(q.question, top_k=1, context=context)
@@ -481,17 +492,18 @@ def run_follow_up_eval(
                 weak += answer.weak
             n = len(items)
             out.append(FollowUpMetrics(kind, searched, n, facts / n, article / n, section / n,
-                                       confident / n, weak / n))
+                                       confident / n, weak / n, repeats / n))
     return out
 
 
 def format_follow_up_table(results: Sequence[FollowUpMetrics]) -> str:
     header = (f"{'kind':<10} {'searched':<25} {'n':>3} {'facts':>6} {'article':>7} "
-              f"{'secR@1':>6} {'confident':>9} {'weak':>5}")
+              f"{'secR@1':>6} {'confident':>9} {'weak':>5} {'repeats':>7}")
     lines = [header, "-" * len(header)]
     for m in results:
         lines.append(
             f"{m.kind:<10} {m.searched:<25} {m.n:>3} {m.facts_in_reply:>6.3f} "
-            f"{m.right_article:>7.3f} {m.section_at_1:>6.3f} {m.confident:>9.3f} {m.weak:>5.3f}"
+            f"{m.right_article:>7.3f} {m.section_at_1:>6.3f} {m.confident:>9.3f} {m.weak:>5.3f} "
+            f"{m.repeats:>7.3f}"
         )
     return "\n".join(lines)

@@ -20,7 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from cskh.diacritics import DiacriticRestorer, everyday_texts
-from cskh.text import bigrams, expand_teencode, fold, has_diacritics, normalize, tokens, words
+from cskh.text import (
+    asks_what_about,
+    bigrams,
+    expand_teencode,
+    fold,
+    has_diacritics,
+    normalize,
+    tokens,
+)
 from knowledge_base.embedders import Embedder, load_embedder
 from knowledge_base.index import load_index, read_manifest
 from knowledge_base.ingest import Passage
@@ -97,22 +105,6 @@ def _terms(text: str) -> list[str]:
 _RAW_WORD = re.compile(r"\w+")
 _FOLDED_WORD = re.compile(r"[a-z0-9]+")
 
-# "còn X (thì sao)?": the same question about X. Typed with marks it must be "còn" ("con này
-# bao nhiêu" is "this one"); "thế còn", "vậy còn" lead in.
-_WHAT_ABOUT = re.compile(r"^(?:thế |vậy |the |vay )?(?:còn|con)\b")
-# ... but "còn hàng không?", "còn bảo hành ko" ask whether something is still there: a
-# yes/no question is a question of its own.
-_YES_NO = frozenset("khong ko k kh hong hok chua".split())
-
-
-def asks_what_about(message: str) -> bool:
-    """True for "còn X thì sao?" and the like: the question before, asked about X."""
-    text = normalize(message)
-    match = _WHAT_ABOUT.match(text if has_diacritics(text) else fold(text))
-    if match is None or (has_diacritics(text) and "còn" not in match.group(0)):
-        return False
-    return not _YES_NO.intersection(words(text))
-
 
 # Customer words for what help centers name otherwise, added to the lexical query: "em muốn
 # trả lại cái nồi chiên" is a return, which articles call "đổi trả" or "trả hàng", never
@@ -185,13 +177,15 @@ _HELP_CENTER_WORDS = (
      "kiem tra hang truoc khi thanh toan"),
     # "hóa đơn đỏ" is what customers call the VAT invoice
     (re.compile(r"\bhoa don do\b"), "hoa don vat"),
-    # "mua đt mà bị lỗi màn hình sau 3 ngày", "mới nhận hôm qua đã hỏng": a defect soon
+    # "mua đt mà bị lỗi màn hình sau 3 ngày", "mới nhận hôm qua đã hỏng", "dt mua tuần
+    # trước giờ sạc không vô" (it got Flash Sale's time slots, on "giờ"): a defect soon
     # after buying is a return for a maker's fault (the search put warranty exclusions first,
     # the return section was not in the first four); not a payment or app error
     (re.compile(
         r"^(?!.*\b(?:thanh toan|dang nhap|app|ung dung|web|website|otp|ma giam|voucher"
         r"|chuyen khoan)\b)"
-        r"(?=.*\b(?:loi|hu|hong|khong (?:len|chay|hoat dong|sac))\b)"
+        r"(?=.*\b(?:loi|hu|hong|khong (?:len|chay|hoat dong|sac)"
+        r"|sac khong (?:vo|vao|duoc|len)|(?:mo|bat)(?: may)? khong (?:len|duoc))\b)"
         r".*\b(?:(?:moi|vua) (?:mua|nhan|dung)|(?:sau|duoc|moi|co) (?:\d+|vai|mot|hai|ba)"
         r" (?:ngay|hom|tuan)|(?:mua|nhan)(?: \w+)? (?:hom qua|hom kia|tuan truoc))\b"),
      "doi tra do loi nha san xuat"),
@@ -216,6 +210,12 @@ _HELP_CENTER_WORDS = (
     # customers' volume discounts, on "số lượng")
     (re.compile(r"\b(?:sua|doi|thay doi|them|bot|giam|tang|chinh)(?: lai)? so luong\b"),
      "them bot san pham thay doi don hang"),
+    # "đặt hàng xong muốn đổi sang giao chỗ làm", "đơn đặt rồi đổi địa chỉ được ko": changing
+    # an order placed (it got the account's address book)
+    (re.compile(r"^(?=.*\b(?:(?:dat|mua)(?: hang| don)? (?:roi|xong)|da dat|don)\b)"
+                r"(?=.*\b(?:doi|sua|thay doi|chuyen)\b)"
+                r".*\b(?:dia chi|nguoi nhan|giao (?:sang|qua|ve|toi|den)|(?:sang|qua) giao)\b"),
+     "thay doi dia chi nguoi nhan don hang"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),

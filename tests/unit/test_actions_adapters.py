@@ -298,12 +298,14 @@ def test_not_helpful_offers_another_section_of_the_article_and_a_click_answers_i
     assert answer.startswith("Thời hạn bảo hành:\n") and "7 ngày" in answer
 
 
-def _answered(query: str, ts: float, context: str = "", articles: tuple[str, ...] = ("a",)
-              ) -> dict[str, Any]:
+def _answered(query: str, ts: float, context: str = "", articles: tuple[str, ...] = ("a",),
+              sections: tuple[str, ...] = ()) -> dict[str, Any]:
     meta: dict[str, Any] = {"kind": "faq_answer", "query": query,
                             "articles": [{"id": a} for a in articles]}
     if context:
         meta["context"] = context
+    if sections:
+        meta["sections"] = list(sections)
     return {"event": "bot", "timestamp": ts, "text": None, "data": {"custom": {"cskh_meta": meta}}}
 
 
@@ -351,6 +353,19 @@ def test_follow_ups_need_a_recent_answer_and_chain_one_level(fake_kb: FakeKB) ->
                _said("còn tủ lạnh", 150)]
     run(actions.ActionAnswerFaq(), _conversation(chained))
     assert fake_kb.contexts[-1] == "phí ship đi tỉnh bao lâu"
+
+
+def test_a_follow_up_is_not_sent_again_the_section_the_answer_before_sent() -> None:
+    kb = FakeKB([hit("lap-dat", 0.70, SHIPPING, "Phí giao"), hit("lap-dat", 0.69, RETURNS,
+                                                                    "Thời hạn")],
+                alone={"Phí giao": 0.40, "Thời hạn": 0.60})
+    actions.set_knowledge_base(kb)
+    before = [_said("phí ship đi tỉnh", 100)]
+    for sent, expected in ((("Phí giao",), ["Thời hạn"]), (("Khác",), ["Phí giao", "Thời hạn"])):
+        events = [*before, _answered("phí ship đi tỉnh", 101, articles=("lap-dat",),
+                                     sections=sent), _said("đổi trả trong bao lâu", 150)]
+        messages, _ = run(actions.ActionAnswerFaq(), _conversation(events))
+        assert metas(messages)[0]["sections"] == expected
 
 
 def test_typed_not_helpful_is_about_the_answer_before_or_else_a_question(

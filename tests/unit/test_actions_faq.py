@@ -58,8 +58,12 @@ class FakeKB:
 
     embedder = SimpleNamespace(name="fake-e5", dim=2)
 
-    def __init__(self, hits: Sequence[FakeHit]) -> None:
+    def __init__(
+        self, hits: Sequence[FakeHit], alone: Mapping[str, float] | None = None
+    ) -> None:
         self.hits = list(hits)
+        # Section -> score searched without the question before (default: the same).
+        self.alone = alone or {}
         self.queries: list[str] = []
         self.known_vectors: list[Mapping[str, Any] | None] = []
         self.contexts: list[str | None] = []  # the question before, per search
@@ -77,7 +81,13 @@ class FakeKB:
         self, query: str, article_id: str, top_k: int = 1, context: str | None = None
     ) -> list[FakeHit]:
         self.contexts.append(context)
-        return [h for h in self.hits if h.article_id == article_id][:top_k]
+        within = [h for h in self.hits if h.article_id == article_id]
+        if context is None and self.alone:
+            within = sorted(
+                (replace(h, score=self.alone.get(h.section, h.score)) for h in within),
+                key=lambda h: -h.score,
+            )
+        return within[:top_k]
 
 
 def hit(article: str, score: float, text: str = SHIPPING, section: str = "") -> FakeHit:
@@ -435,6 +445,49 @@ def test_a_follow_up_carries_the_question_before_to_the_search_and_the_meta() ->
     # Nothing relevant even with the context: the honest "not found" still says what was used.
     none = answer_question(FakeKB([]), "bao lâu", CONFIG, context="phí ship")
     assert none.kind == "none" and none.meta()["context"] == "phí ship"
+
+
+FREE_INSTALL = "Công lắp đặt cơ bản được miễn phí cho tivi, máy giặt và điều hòa."
+COPPER_PIPE = "Ống đồng cho máy 1–1.5 HP giá 180.000đ/mét, dây điện 20.000đ/mét."
+
+
+def test_a_follow_up_does_not_send_again_the_passage_just_sent_when_it_asks_for_another(
+) -> None:
+    """After the free-installation section, "ống đồng tính tiền sao" ranks it first again
+    (the question before counts); the message alone prefers the pipe prices: only those."""
+    config = FaqConfig(confident_score=0.45, min_relevant_score=0.25, section_margin=0.05)
+    hits = [hit("lap-dat", 0.70, FREE_INSTALL, "Miễn phí"),
+            hit("lap-dat", 0.68, COPPER_PIPE, "Vật tư")]
+    shown = [("lap-dat", "Miễn phí")]
+    kb = FakeKB(hits, alone={"Miễn phí": 0.40, "Vật tư": 0.55})
+    answer = answer_question(kb, "ống đồng tính tiền sao", config, context="lắp máy lạnh "
+                             "có miễn phí không", shown=shown)
+    assert "180.000đ" in answer.text and "miễn phí cho tivi" not in answer.text
+    assert answer.sections == ("Vật tư",)
+    # Nothing was sent before, or it was another passage: both sections, as before.
+    for before in ([], [("lap-dat", "Vật tư")], [("khac", "Miễn phí")]):
+        again = answer_question(kb, "ống đồng tính tiền sao", config, context="lắp máy lạnh",
+                                shown=before)
+        assert again.sections == ("Miễn phí", "Vật tư")
+    # The message alone still prefers what was sent: its answer is there, send it again.
+    same = FakeKB(hits, alone={"Miễn phí": 0.60, "Vật tư": 0.55})
+    assert answer_question(same, "có mất phí không", config, context="lắp máy lạnh",
+                           shown=shown).sections == ("Miễn phí", "Vật tư")
+    # "còn X thì sao?" asks the question before again: its passage may hold the answer.
+    assert answer_question(kb, "còn tivi thì sao", config, context="lắp máy lạnh",
+                           shown=shown).sections == ("Miễn phí", "Vật tư")
+
+
+def test_a_follow_up_skips_an_article_opening_it_just_sent() -> None:
+    config = FaqConfig(confident_score=0.45, min_relevant_score=0.25, section_margin=0.03)
+    opening = FakeHit("lap-dat", "Bài lap-dat", "u", FREE_INSTALL, 0.70, "Bài lap-dat")
+    kb = FakeKB([opening, hit("lap-dat", 0.50, COPPER_PIPE, "Vật tư")],
+                alone={"Bài lap-dat": 0.30, "Vật tư": 0.50})
+    answer = answer_question(kb, "ống đồng giá sao", config, context="lắp đặt",
+                             shown=[("lap-dat", "")])
+    assert answer.sections == ("Vật tư",) and "tivi" not in answer.text
+    assert answer_question(kb, "ống đồng giá sao", config, context="lắp đặt").sections == (
+        "", "Vật tư")
 
 
 def test_not_helpful_also_offers_the_other_sections_of_the_article_answered() -> None:
