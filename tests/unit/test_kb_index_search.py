@@ -325,7 +325,7 @@ CUSTOMER_WORDS = [
         [("thay-doi", "Thay đổi và hủy đơn hàng", "Thay đổi địa chỉ, người nhận",
           "Bạn tự sửa địa chỉ, tên người nhận trong mục Đơn hàng của tôi khi đơn chưa đóng gói."),
          ("tai-khoan", "Thông tin tài khoản", "Quản lý sổ địa chỉ giao hàng",
-          "Sổ địa chỉ lưu tối đa 10 địa chỉ giao hàng như nhà riêng, công ty; đổi mặc định dễ dàng.")],
+          "Sổ địa chỉ lưu 10 địa chỉ giao hàng như nhà riêng, công ty; đổi mặc định dễ dàng.")],
         ["đặt hàng xong muốn đổi sang giao chỗ làm được không",
          "don minh dat roi doi dia chi giao hang dc ko"],
         ["sổ địa chỉ lưu được mấy cái", "đổi địa chỉ mặc định"],
