@@ -216,6 +216,11 @@ _HELP_CENTER_WORDS = (
                 r"(?=.*\b(?:doi|sua|thay doi|chuyen)\b)"
                 r".*\b(?:dia chi|nguoi nhan|giao (?:sang|qua|ve|toi|den)|(?:sang|qua) giao)\b"),
      "thay doi dia chi nguoi nhan don hang"),
+    # "muốn đặt hàng nhưng không có tài khoản thì sao": buying as a guest, which help centers
+    # call buying without logging in (it got deleting an account); not how to register
+    (re.compile(r"^(?=.*\b(?:mua|dat)\b)(?!.*\bdang ky\b)"
+                r".*\b(?:khong|chua|ko|k) (?:co|lap|tao|can)(?: \w+)? (?:tai khoan|tk|acc)\b"),
+     "mua hang khong can dang nhap"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),

@@ -322,6 +322,15 @@ CUSTOMER_WORDS = [
         id="'hỏa tốc' is the 2-hour delivery",
     ),
     pytest.param(
+        [("dat-hang", "Hướng dẫn đặt hàng", "Mua hàng không cần đăng nhập",
+          "Bạn có thể đặt hàng mà không cần đăng nhập, chỉ cần nhập số điện thoại nhận hàng."),
+         ("xoa-tai-khoan", "Xóa tài khoản", "Lưu ý trước khi xóa tài khoản",
+          "Khi xóa tài khoản, bạn mất điểm thưởng; tài khoản có đơn đang giao thì chưa xóa được.")],
+        ["mình muốn đặt hàng nhưng không có tài khoản thì sao", "ko co tk mua dc ko shop"],
+        ["chưa có tài khoản thì đăng ký sao", "tài khoản có mấy đơn đang giao"],
+        id="buying without an account is buying without logging in",
+    ),
+    pytest.param(
         [("thay-doi", "Thay đổi và hủy đơn hàng", "Thay đổi địa chỉ, người nhận",
           "Bạn tự sửa địa chỉ, tên người nhận trong mục Đơn hàng của tôi khi đơn chưa đóng gói."),
          ("tai-khoan", "Thông tin tài khoản", "Quản lý sổ địa chỉ giao hàng",
