@@ -425,9 +425,10 @@ def _answer_body(
     when this question follows it up. A follow-up searched with that question ranks what was
     just sent high again ("ống đồng tính tiền sao" after the free-installation section): when
     it would be sent together with another passage that the message alone prefers, only that
-    one is sent; the customer has the first on screen. Not for "còn X thì sao?", which asks
-    the same question again, nor when the message alone still prefers what was sent
-    ("mất phí ship không" after the defect-returns section: its answer is there).
+    one is sent (never an article's opening alone, which answers nothing); the customer has
+    the first on screen. Not for "còn X thì sao?", which asks the same question again, nor
+    when the message alone still prefers what was sent ("mất phí ship không" after the
+    defect-returns section: its answer is there).
 
     Also returns the sections sent ("" for the opening)."""
     best = hits[0]
@@ -448,7 +449,7 @@ def _answer_body(
         )
         if runner_up is not None:
             sent = (best, runner_up)
-    if (len(sent) == 2 and context and not asks_what_about(query)
+    if (len(sent) == 2 and context and not asks_what_about(query) and not _is_opening(sent[1])
             and _passage_key(sent[0]) in shown and _passage_key(sent[1]) not in shown):
         alone = {_passage_key(h): h.score
                  for h in kb.search_within(query, best.article_id, top_k=_ANY_ARTICLE_SECTIONS)}

@@ -488,6 +488,12 @@ def test_a_follow_up_skips_an_article_opening_it_just_sent() -> None:
     assert answer.sections == ("Vật tư",) and "tivi" not in answer.text
     assert answer_question(kb, "ống đồng giá sao", config, context="lắp đặt").sections == (
         "", "Vật tư")
+    # The other passage is the opening: it alone would answer nothing, both are sent.
+    after = FakeKB([hit("lap-dat", 0.70, COPPER_PIPE, "Vật tư"), opening],
+                   alone={"Bài lap-dat": 0.60, "Vật tư": 0.50})
+    config = replace(config, section_margin=0.05, hedged_section_margin=0.05)
+    assert answer_question(after, "ống đồng giá sao", config, context="lắp đặt",
+                           shown=[("lap-dat", "Vật tư")]).sections == ("Vật tư", "")
 
 
 def test_not_helpful_also_offers_the_other_sections_of_the_article_answered() -> None:
