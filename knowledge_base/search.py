@@ -221,6 +221,17 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?=.*\b(?:mua|dat)\b)(?!.*\bdang ky\b)"
                 r".*\b(?:khong|chua|ko|k) (?:co|lap|tao|can)(?: \w+)? (?:tai khoan|tk|acc)\b"),
      "mua hang khong can dang nhap"),
+    # "có giao hàng buổi tối không", "đi làm cả ngày, hẹn giao buổi tối": the delivery time
+    # slots (it got Giao 2h's orders placed after hours)
+    (re.compile(r"^(?=.*\b(?:giao|nhan hang|ship)\b)"
+                r".*\b(?:buoi (?:toi|sang|trua|chieu)|toi nay|sau gio lam|ngoai gio hanh chinh"
+                r"|hen (?:ngay |gio )?giao)\b"),
+     "chon ngay va khung gio nhan hang"),
+    # "hoàn tiền về thẻ tín dụng mất bao lâu": refund times by payment method (it got
+    # cancelling an instalment order)
+    (re.compile(r"\bhoan (?:tien|lai tien)\b.*\b(?:bao lau|may ngay|khi nao|bao gio|mat bao)\b"
+                r"|\b(?:bao lau|may ngay|khi nao|bao gio)\b.*\bhoan (?:tien|lai tien)\b"),
+     "thoi gian hoan tien theo phuong thuc thanh toan"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),
