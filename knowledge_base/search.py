@@ -232,6 +232,21 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\bhoan (?:tien|lai tien)\b.*\b(?:bao lau|may ngay|khi nao|bao gio|mat bao)\b"
                 r"|\b(?:bao lau|may ngay|khi nao|bao gio)\b.*\bhoan (?:tien|lai tien)\b"),
      "thoi gian hoan tien theo phuong thuc thanh toan"),
+    # "mua online rồi ra showroom lấy được không": collecting an online order at a showroom
+    # (it got earning points for showroom purchases)
+    (re.compile(r"^(?=.*\b(?:showroom|cua hang|chi nhanh)\b)"
+                r"(?=.*\b(?:online|tren (?:web|website|app|mang)|qua (?:web|app|mang))\b)"
+                r".*\b(?:lay|nhan|toi lay|den lay|ra lay)\b"),
+     "nhan hang dat online tai showroom"),
+    # "đã gửi trả hàng rồi bao giờ nhận được tiền": when the refund comes (it got the return
+    # guide)
+    (re.compile(r"\b(?:bao gio|khi nao|bao lau|may ngay)\b.*\b(?:nhan (?:duoc |lai )?tien"
+                r"|co tien|duoc tra (?:lai )?tien|tien (?:ve|hoan))\b"),
+     "thoi gian hoan tien"),
+    # "chuyển khoản rồi mà đơn chưa cập nhật": a transfer not yet matched to the order (it got
+    # updating the account's e-mail)
+    (re.compile(r"\b(?:chuyen khoan|ck)\b.*\b(?:chua|khong|ko) (?:cap nhat|xac nhan|nhan|thay)\b"),
+     "xac nhan thanh toan chuyen khoan"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
      "thoi gian hoan tien"),
