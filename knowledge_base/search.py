@@ -204,7 +204,8 @@ _HELP_CENTER_WORDS = (
                 r"|\bso (?:cskh|tong dai)\b"), "tong dai"),
     # "bên mình có làm việc chủ nhật không": the hours, which articles give with the days
     (re.compile(r"\blam viec\b.*\b(?:chu nhat|cn|thu 7|thu bay|cuoi tuan|ngay le|le tet|tet)\b"
-                r"|\b(?:may gio|gio nao|luc nao) (?:lam viec|mo cua|dong cua)\b"),
+                r"|\b(?:may gio|gio nao|luc nao) (?:lam viec|mo cua|dong cua)\b"
+                r"|\b(?:lam viec|mo cua|dong cua|truc) (?:tu |den |toi )?(?:may gio|gio nao)\b"),
      "hoat dong tat ca cac ngay chu nhat ngay le"),
     # "đặt rồi có sửa số lượng được không": changing an order (it got the business
     # customers' volume discounts, on "số lượng")
@@ -247,8 +248,11 @@ _HELP_CENTER_WORDS = (
     # updating the account's e-mail)
     (re.compile(r"\b(?:chuyen khoan|ck)\b.*\b(?:chua|khong|ko) (?:cap nhat|xac nhan|nhan|thay)\b"),
      "xac nhan thanh toan chuyen khoan"),
+    # "làm thế nào để lên hạng bạc": what a tier takes (it got the tier's benefits)
+    (re.compile(r"\b(?:len|nang) hang\b"), "dieu kien len hang tong chi tieu"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
-    (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"),
+    (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
+                r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
      "thoi gian hoan tien"),
 )
 
