@@ -250,6 +250,12 @@ _HELP_CENTER_WORDS = (
      "xac nhan thanh toan chuyen khoan"),
     # "làm thế nào để lên hạng bạc": what a tier takes (it got the tier's benefits)
     (re.compile(r"\b(?:len|nang) hang\b"), "dieu kien len hang tong chi tieu"),
+    # "mới mua cái nồi cơm hôm qua, giờ muốn đổi sang màu khác": an exchange once received,
+    # the returns policy's "không còn nhu cầu" (it got changing the account's phone number)
+    (re.compile(r"^(?=.*\b(?:(?:moi|vua|da) (?:mua|nhan)|mua (?:ve|hom qua|hom kia|tuan truoc)"
+                r"|nhan (?:hang |duoc )?(?:roi|hom qua))\b)"
+                r".*\bdoi (?:sang |qua |lay )?(?:mau|loai|size|phien ban|dung luong|cai khac)\b"),
+     "doi tra khi khong con nhu cau khong ung y"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

@@ -322,6 +322,16 @@ CUSTOMER_WORDS = [
         id="'hỏa tốc' is the 2-hour delivery",
     ),
     pytest.param(
+        [("doi-tra", "Chính sách đổi trả", "Đổi trả khi không còn nhu cầu",
+          "Nếu không ưng ý dù không có lỗi, bạn được đổi hoặc trả trong 7 ngày từ khi nhận."),
+         ("don-hang", "Thay đổi đơn hàng", "Thêm, bớt sản phẩm hoặc đổi màu",
+          "Đổi màu sắc, dung lượng chỉ làm được trước khi đơn sang Đang đóng gói.")],
+        ["mình mới mua cái nồi cơm hôm qua, giờ muốn đổi sang màu khác được không",
+         "nhan hang roi muon doi size"],
+        ["đặt rồi muốn đổi màu được không"],
+        id="an exchange once received is the returns policy",
+    ),
+    pytest.param(
         [("lien-he", "Liên hệ", "Tổng đài 1900 6868",
           "Tổng đài hoạt động từ 8:00 đến 21:00 tất cả các ngày, kể cả Chủ nhật và ngày lễ."),
          ("khieu-nai", "Quy trình khiếu nại", "Thời gian giải quyết khiếu nại",
