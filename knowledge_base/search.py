@@ -256,6 +256,11 @@ _HELP_CENTER_WORDS = (
                 r"|nhan (?:hang |duoc )?(?:roi|hom qua))\b)"
                 r".*\bdoi (?:sang |qua |lay )?(?:mau|loai|size|phien ban|dung luong|cai khac)\b"),
      "doi tra khi khong con nhu cau khong ung y"),
+    # "tủ lạnh giao tới có người khiêng lên lầu 5 không": carrying bulky goods upstairs, which
+    # the delivery articles write "mang lên lầu", "tận căn hộ" (it got cancelling a bulky order)
+    (re.compile(r"\b(?:khieng|mang|dem|cho|van chuyen|be|dua)(?: \w+)?"
+                r" len (?:lau|tang|can ho|nha)\b|\blen (?:lau|tang) \d+\b"),
+     "mang len lau tan can ho thang may hang cong kenh"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

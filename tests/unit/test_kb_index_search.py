@@ -179,6 +179,15 @@ def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -
 # it first; messages that must get no added words.
 CUSTOMER_WORDS = [
     pytest.param(
+        [("khu-vuc", "Khu vực giao hàng", "Giao hàng đến chung cư",
+          "Hàng cồng kềnh luôn được đưa lên tận căn hộ bằng thang máy chở hàng."),
+         ("huy-don", "Thay đổi và hủy đơn hàng", "Hủy đơn hàng cồng kềnh đã hẹn lịch giao",
+          "Tủ lạnh, máy giặt giao tới theo lịch hẹn; hủy trước 24 giờ thì không mất phí.")],
+        ["tu lanh giao toi co nguoi khieng len lau 5 khong", "máy giặt có mang lên tầng 4 không"],
+        ["tủ lạnh giao tới hủy được không"],
+        id="carrying bulky goods upstairs",
+    ),
+    pytest.param(
         [("doi-tra", "Chính sách đổi trả", "Đổi trả khi không còn nhu cầu",
           "Bạn được đổi trả trong 7 ngày; trả hàng miễn phí khi có lỗi nhà sản xuất."),
          ("doi-so", "Thay đổi số điện thoại", "Khi mất số cũ",
