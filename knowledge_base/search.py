@@ -173,7 +173,8 @@ _HELP_CENTER_WORDS = (
     # before paying (it got failed deliveries); not browsing products in a showroom
     (re.compile(r"\bdong kiem\b"
                 r"|\b(?:xem|coi|kiem) hang\b.*\b(?:nhan|tra tien|thanh toan)\b"
-                r"|\b(?:giao|nhan|ship|shipper|cod)\b.*\b(?:duoc|cho) (?:xem|coi|kiem tra) hang\b"),
+                r"|\b(?:giao|nhan|ship|shipper|cod)\b.*\b(?:duoc|cho) (?:xem|coi|kiem tra) hang\b"
+                r"|\b(?:xem|coi|kiem tra)(?: hang)? truoc\b.*\b(?:tra tien|thanh toan)\b"),
      "kiem tra hang truoc khi thanh toan"),
     # "hóa đơn đỏ" is what customers call the VAT invoice
     (re.compile(r"\bhoa don do\b"), "hoa don vat"),
@@ -222,11 +223,11 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?=.*\b(?:mua|dat)\b)(?!.*\bdang ky\b)"
                 r".*\b(?:khong|chua|ko|k) (?:co|lap|tao|can)(?: \w+)? (?:tai khoan|tk|acc)\b"),
      "mua hang khong can dang nhap"),
-    # "có giao hàng buổi tối không", "đi làm cả ngày, hẹn giao buổi tối": the delivery time
-    # slots (it got Giao 2h's orders placed after hours)
+    # "có giao hàng buổi tối không", "đi làm cả ngày, hẹn giao buổi tối", "có được chọn giờ
+    # giao không": the delivery time slots (they got Giao 2h's orders placed after hours)
     (re.compile(r"^(?=.*\b(?:giao|nhan hang|ship)\b)"
                 r".*\b(?:buoi (?:toi|sang|trua|chieu)|toi nay|sau gio lam|ngoai gio hanh chinh"
-                r"|hen (?:ngay |gio )?giao)\b"),
+                r"|hen (?:ngay |gio )?giao|chon (?:ngay|gio|khung gio))\b"),
      "chon ngay va khung gio nhan hang"),
     # "hoàn tiền về thẻ tín dụng mất bao lâu": refund times by payment method (it got
     # cancelling an instalment order)
@@ -341,14 +342,16 @@ class LexicalIndex:
         are checked against each passage's spellings; with `reading` (the query with its
         marks put back, cskh/diacritics.py) the words of the reading are checked instead."""
         out = np.zeros(self._size, dtype=np.float32)
+        # The spellings come from the words as written, not from the help center's words added
+        # after them: the pair across that seam ("hoàn tiền" + "thoi gian" -> "tiền_thoi") is
+        # half marked and would not match the passage's "tiền_thời".
+        typed = {f: w for f, w in written_forms(reading or query) if has_diacritics(w)}
         query = with_help_center_words(query)
-        reading = with_help_center_words(reading) if reading else None
         # Unknown terms cannot match anything; counting them would only shrink every score.
         terms = [t for t in set(_terms(query)) if t in self._idf]
         total = sum(self._idf[t] for t in terms)
         if not total:
             return out
-        typed = {f: w for f, w in written_forms(reading or query) if has_diacritics(w)}
         for term in terms:
             idf = self._idf[term] / total
             as_typed = typed.get(term)
