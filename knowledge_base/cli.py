@@ -204,7 +204,8 @@ def _print_follow_ups(kb: Any, path: Path, label: str) -> None:
           "follow_up = leans on it ("
           "\"bao lâu vậy?\"), new_topic = stands alone and must not be pulled back;\n"
           "  article = the reply's article is right; weak = a guess the hub counts as the bot "
-          "failing")
+          "failing;\n  repeats = the reply sends again a passage the answer to the question "
+          "before sent (that answer is computed first, as in a conversation)")
     print(format_follow_up_table(run_follow_up_eval(kb, follow_ups, action_faq_config())))
 
 

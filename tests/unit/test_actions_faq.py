@@ -550,3 +550,46 @@ def test_a_message_that_names_no_topic(text: str, vague: bool) -> None:
     from actions.faq import names_no_topic
 
     assert names_no_topic(text) is vague
+
+
+class ConversationKB(FakeKB):
+    """Hits per message, so a question and its follow-up can rank passages differently."""
+
+    def __init__(self, by_query: Mapping[str, Sequence[FakeHit]],
+                 alone: Mapping[str, float]) -> None:
+        super().__init__([], alone)
+        self.by_query = {q: list(h) for q, h in by_query.items()}
+
+    def search(
+        self, query: str, top_k: int = 5, known_vectors: Mapping[str, Any] | None = None,
+        context: str | None = None,
+    ) -> list[FakeHit]:
+        self.hits = self.by_query[query]
+        return super().search(query, top_k, known_vectors, context)
+
+    def search_within(
+        self, query: str, article_id: str, top_k: int = 1, context: str | None = None
+    ) -> list[FakeHit]:
+        self.hits = self.by_query[query]
+        return super().search_within(query, article_id, top_k, context)
+
+
+@pytest.mark.parametrize(("alone_prefers", "repeats"), [("Vật tư", 0.0), ("Miễn phí", 1.0)])
+def test_the_follow_up_eval_answers_the_question_before_first_and_counts_repeats(
+    alone_prefers: str, repeats: float
+) -> None:
+    from knowledge_base.evaluate import FollowUp, Question, run_follow_up_eval
+
+    free, pipe = (hit("lap-dat", 0.70, FREE_INSTALL, "Miễn phí"),
+                  hit("lap-dat", 0.68, COPPER_PIPE, "Vật tư"))
+    kb = ConversationKB(
+        {"lắp máy lạnh có miễn phí không": [free], "ống đồng tính tiền sao": [free, pipe]},
+        alone={"Miễn phí": 0.40, "Vật tư": 0.40} | {alone_prefers: 0.60},
+    )
+    config = FaqConfig(confident_score=0.45, min_relevant_score=0.25, section_margin=0.05)
+    item = FollowUp("lắp máy lạnh có miễn phí không",
+                    Question("ống đồng tính tiền sao", "lap-dat", "Vật tư", "follow_up",
+                             ("180.000đ",)), "follow_up")
+    alone, with_before = run_follow_up_eval(kb, [item], config)  # type: ignore[arg-type]
+    assert (alone.searched, alone.repeats) == ("alone", 0.0)
+    assert with_before.repeats == repeats and with_before.facts_in_reply == 1.0
