@@ -191,6 +191,14 @@ class FaqAnswer:
         """Sent as the answer, with no "is this it?" and no choice list beside it."""
         return self.kind == "answer" and not self.hedged
 
+    @property
+    def passages(self) -> list[tuple[str, str]]:
+        """The passages the text was taken from, as (article id, section; "" for the
+        opening): what a follow-up's `answer_question(shown=...)` takes."""
+        if self.kind != "answer" or not self.articles:
+            return []
+        return [(self.articles[0].id, section) for section in self.sections]
+
     def meta(self) -> dict[str, Any]:
         """The `cskh_meta` payload of docs/contracts.md (a "none" answer is 0 choices)."""
         meta: dict[str, Any] = {

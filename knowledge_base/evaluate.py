@@ -477,12 +477,9 @@ def run_follow_up_eval(
                     # As in a conversation: the question before was answered first, and the
                     # follow-up is answered knowing what that answer sent.
                     context = item.previous
-                    before = answer_question(kb, item.previous, config)
-                    if before.kind == "answer":
-                        shown = [(before.articles[0].id, s) for s in before.sections]
+                    shown = answer_question(kb, item.previous, config).passages
                 answer = answer_question(kb, q.question, config, context=context, shown=shown)
-                repeats += answer.kind == "answer" and any(
-                    (answer.articles[0].id, s) in shown for s in answer.sections)
+                repeats += any(passage in shown for passage in answer.passages)
                 facts += not missing_facts(sent_text(answer), q.facts)
                 article += bool(answer.articles) and answer.articles[0].id == q.article
                 hits = kb.search(q.question, top_k=1, context=context)

@@ -32,6 +32,11 @@ def texts(messages: list[dict[str, Any]]) -> str:
     return "\n".join(m.get("text") or "" for m in messages)
 
 
+def not_found(code: str) -> list[dict[str, Any]]:
+    """The metas of a reply that looked `code` up and found no such order."""
+    return [{"kind": "order_status", "order_code": code, "found": False, "verified": False}]
+
+
 def new_sender() -> str:
     return f"e2e-{uuid.uuid4().hex[:10]}"
 
@@ -110,9 +115,7 @@ def test_order_details_only_after_the_phone_digits(rasa_bot: RasaBot) -> None:  
     assert "đang được giao" in texts(reply)
     reply = rasa_bot.send(sender, "don dh999999 giao chua")
     assert "không tìm thấy" in texts(reply)
-    assert metas(reply) == [
-        {"kind": "order_status", "order_code": "DH999999", "found": False, "verified": False}
-    ]
+    assert metas(reply) == not_found("DH999999")
 
 
 # Codes unlike the training examples' (DH1000xx), whose digits the classifier knows.
@@ -129,9 +132,7 @@ def test_the_code_alone_answers_the_bots_request_for_it(
     # Before bot/components.py OrderCodeIntent, "DH482913" alone was read as "ok".
     reply = rasa_bot.send(sender, answer)
     assert "không tìm thấy" in texts(reply), texts(reply)  # looked up: no such order
-    assert metas(reply) == [
-        {"kind": "order_status", "order_code": code, "found": False, "verified": False}
-    ]
+    assert metas(reply) == not_found(code)
 
 
 @pytest.mark.parametrize(
@@ -148,9 +149,7 @@ def test_a_late_delivery_told_with_its_code_is_looked_up(
 ) -> None:
     reply = rasa_bot.send(new_sender(), message)
     assert "Xem thêm:" not in texts(reply), texts(reply)
-    assert metas(reply) == [
-        {"kind": "order_status", "order_code": code, "found": False, "verified": False}
-    ]
+    assert metas(reply) == not_found(code)
 
 
 def test_a_transfer_not_yet_confirmed_with_its_code_is_the_help_centers(
