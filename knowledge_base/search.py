@@ -234,6 +234,12 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\bhoan (?:tien|lai tien)\b.*\b(?:bao lau|may ngay|khi nao|bao gio|mat bao)\b"
                 r"|\b(?:bao lau|may ngay|khi nao|bao gio)\b.*\bhoan (?:tien|lai tien)\b"),
      "thoi gian hoan tien theo phuong thuc thanh toan"),
+    # "bao giờ hoàn lại", "khi nào được hoàn": with nothing named, what comes back is the
+    # order's money (it got vouchers returned after a cancellation); not a voucher, points or
+    # "tiền cọc", a deposit, which other help centers refund on their own terms
+    (re.compile(r"^(?!.*\b(?:voucher|ma|diem|xu|coupon|freeship|qua|hang|tien)\b)"
+                r"(?=.*\b(?:bao gio|khi nao|bao lau|may ngay)\b).*\bhoan(?: lai)?\b"),
+     "thoi gian hoan tien"),
     # "mua online rồi ra showroom lấy được không": collecting an online order at a showroom
     # (it got earning points for showroom purchases)
     (re.compile(r"^(?=.*\b(?:showroom|cua hang|chi nhanh)\b)"
@@ -262,6 +268,18 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:khieng|mang|dem|cho|van chuyen|be|dua)(?: \w+)?"
                 r" len (?:lau|tang|can ho|nha)\b|\blen (?:lau|tang) \d+\b"),
      "mang len lau tan can ho thang may hang cong kenh"),
+    # "tra gop dc ko", "shop có cho trả góp không": whether instalments are offered at all,
+    # which the article's opening says (it got cancelling an instalment order, whose passage
+    # holds "được" and "không"); not a question about their terms, cards or cancelling
+    (re.compile(r"^(?!.*\b(?:huy|tra hang|tra lai|the|dieu kien|ky han|thang|lai suat|phi"
+                r"|cccd|can|buoc|flash sale|hoan)\b)"
+                r".*\btra gop\b(?: 0)?(?: (?:duoc|dc))? (?:khong|ko|k|hong|hok|kg)\b"),
+     "ho tro mua tra gop dieu kien"),
+    # "tra gop duoc may thang": how many months an instalment plan runs, its "kỳ hạn" (it
+    # got the steps to apply online)
+    (re.compile(r"\btra gop\b.*\b(?:may|bao nhieu|bao lau|toi da) (?:thang|ky)\b"
+                r"|\b(?:may|bao nhieu) (?:thang|ky)\b.*\btra gop\b"),
+     "ky han tra gop"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

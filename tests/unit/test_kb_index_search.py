@@ -179,6 +179,33 @@ def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -
 # it first; messages that must get no added words.
 CUSTOMER_WORDS = [
     pytest.param(
+        [("tra-gop", "Trả góp 0%", "Trả góp 0%",
+          "Shop hỗ trợ mua trả góp lãi suất 0% qua thẻ tín dụng hoặc công ty tài chính."),
+         ("tra-gop-huy", "Trả góp 0%", "Hủy đơn hoặc trả hàng khi đang trả góp",
+          "Đơn trả góp bị hủy hoặc được trả hàng thì ngân hàng hủy trả góp, không thu phí.")],
+        ["tra gop dc ko", "shop có cho trả góp không"],
+        ["huy don tra gop duoc khong", "the ghi no co tra gop duoc khong"],
+        id="whether instalments are offered",
+    ),
+    pytest.param(
+        [("ky-han", "Trả góp 0%", "Kỳ hạn và phí chuyển đổi trả góp",
+          "Bạn chọn kỳ hạn 3, 6, 9 hoặc 12; lãi suất 0%."),
+         ("cac-buoc", "Trả góp 0%", "Các bước đăng ký trả góp khi đặt hàng online",
+          "Chọn trả góp, ngân hàng, nhập thẻ; được chuyển đổi sau 3–7 ngày, trả hàng tháng.")],
+        ["tra gop duoc may thang", "trả góp tối đa bao nhiêu tháng"],
+        ["tra gop 6 thang phi bao nhieu"],
+        id="how many months an instalment plan runs",
+    ),
+    pytest.param(
+        [("hoan-tien", "Thời gian hoàn tiền", "Thời gian hoàn tiền theo phương thức thanh toán",
+          "Ví điện tử: 1–3 ngày; thẻ: 7–15 ngày làm việc."),
+         ("voucher", "Mã giảm giá", "Voucher sau khi hủy đơn hoặc trả hàng",
+          "Voucher được trả lại vào ví trong 24 giờ khi đơn bị hủy; khi nào hết hạn thì thôi.")],
+        ["bao giờ hoàn lại", "khi nao duoc hoan lai"],
+        ["voucher bao giờ hoàn lại", "hoàn điểm khi nào", "tiền cọc bao lâu thì được hoàn"],
+        id="what comes back is the money",
+    ),
+    pytest.param(
         [("khu-vuc", "Khu vực giao hàng", "Giao hàng đến chung cư",
           "Hàng cồng kềnh luôn được đưa lên tận căn hộ bằng thang máy chở hàng."),
          ("huy-don", "Thay đổi và hủy đơn hàng", "Hủy đơn hàng cồng kềnh đã hẹn lịch giao",
