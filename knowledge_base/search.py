@@ -169,6 +169,11 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:bao hanh|bh)\b.*\b(?:may|bao nhieu) (?:thang|nam)\b"
                 r"|\b(?:may|bao nhieu) (?:thang|nam)\b.*\b(?:bao hanh|bh)\b"),
      "thoi han bao hanh"),
+    # "iphone bảo hành bao lâu", "laptop bh bao lâu vậy": how long the warranty lasts too (it
+    # got how long a repair takes); not "gửi bảo hành bao lâu thì xong", "sửa mất bao lâu"
+    (re.compile(r"^(?!.*\b(?:sua|gui|xu ly|xong|mat|lay|nhan lai|tra lai|cho|doi)\b)"
+                r".*\b(?:bao hanh|bh)(?: duoc| trong)? bao lau\b"),
+     "thoi han bao hanh theo nhom san pham"),
     # "giao hàng có được xem hàng không", "có được đồng kiểm không": checking the parcel
     # before paying (it got failed deliveries); not browsing products in a showroom
     (re.compile(r"\bdong kiem\b"
@@ -255,6 +260,10 @@ _HELP_CENTER_WORDS = (
     # updating the account's e-mail)
     (re.compile(r"\b(?:chuyen khoan|ck)\b.*\b(?:chua|khong|ko) (?:cap nhat|xac nhan|nhan|thay)\b"),
      "xac nhan thanh toan chuyen khoan"),
+    # "quét mã QR chuyển khoản xong mà đơn vẫn báo chưa thanh toán": paid, but the order does
+    # not show it, as help centers word it (it got how to pay by VietQR)
+    (re.compile(r"\b(?:bao|hien|van|la|ghi) chua (?:duoc )?thanh toan\b"),
+     "tien da bi tru nhung don hang bao chua thanh toan"),
     # "làm thế nào để lên hạng bạc": what a tier takes (it got the tier's benefits)
     (re.compile(r"\b(?:len|nang) hang\b"), "dieu kien len hang tong chi tieu"),
     # "mới mua cái nồi cơm hôm qua, giờ muốn đổi sang màu khác": an exchange once received,
@@ -280,6 +289,17 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\btra gop\b.*\b(?:may|bao nhieu|bao lau|toi da) (?:thang|ky)\b"
                 r"|\b(?:may|bao nhieu) (?:thang|ky)\b.*\btra gop\b"),
      "ky han tra gop"),
+    # "thanh toán bằng momo bị lỗi", "ko thanh toán được": why a payment fails (it got how to
+    # pay with MoMo)
+    (re.compile(r"\b(?:thanh toan|momo|zalopay|vnpay)(?: \w+){0,3} (?:bi loi|bao loi|that bai"
+                r"|khong thanh cong|(?:khong|ko|k) duoc)\b|\b(?:khong|ko|k) thanh toan duoc\b"),
+     "thanh toan khong thanh cong nguyen nhan"),
+    # "sp bị trầy xước khi nhận thì sao", "mở hộp ra thấy móp": damaged on arrival, the
+    # returns section on wrong, short or dented deliveries (it got what a returned item must
+    # be like); not a scratch the warranty would not cover
+    (re.compile(r"^(?=.*\b(?:nhan|giao|ship|shipper|mo hop|khui|mo ra)\b)"
+                r".*\b(?:tray|xuoc|mop|meo|(?:bi|da) (?:be|vo|nut|bep|rach))\b"),
+     "hang giao bi mop meo"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
