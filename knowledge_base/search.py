@@ -143,12 +143,12 @@ _CHEAPER_ELSEWHERE = (
     r"|\b(?:bu|hoan|tra) (?:lai )?(?:tien )?chenh(?: lech)?\b"
 )
 _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
-_DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao hang)"
+_DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao(?: hang)?)"
 _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"), "tra hang doi tra"),
     (
         re.compile(rf"\b{_DURATION}\b.*\b{_DELIVERY}\b|\b{_DELIVERY}\b.*\b{_DURATION}\b"),
-        "thoi gian giao hang",
+        "thoi gian giao hang du kien theo khu vuc",
     ),
     (re.compile(r"\bcua hang\b(?! thuc te)"), "showroom"),
     (re.compile(r"\b(?:dang ky|tao|mo) thanh vien\b"), "dang ky tai khoan"),
@@ -190,7 +190,8 @@ _HELP_CENTER_WORDS = (
     (re.compile(
         r"^(?!.*\b(?:thanh toan|dang nhap|app|ung dung|web|website|otp|ma giam|voucher"
         r"|chuyen khoan)\b)"
-        r"(?=.*\b(?:loi|hu|hong|khong (?:len|chay|hoat dong|sac)"
+        r"(?=.*\b(?:loi|hu|hong|khong (?:len|chay|hoat dong|sac|lanh|mat)|chay nuoc|ro nuoc"
+        r"|keu to|bi keu|chet nguon|sap nguon|mat nguon"
         r"|sac khong (?:vo|vao|duoc|len)|(?:mo|bat)(?: may)? khong (?:len|duoc))\b)"
         r".*\b(?:(?:moi|vua) (?:mua|nhan|dung)|(?:sau|duoc|moi|co) (?:\d+|vai|mot|hai|ba)"
         r" (?:ngay|hom|tuan)|(?:mua|nhan)(?: \w+)? (?:hom qua|hom kia|tuan truoc))\b"),
@@ -300,6 +301,20 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?=.*\b(?:nhan|giao|ship|shipper|mo hop|khui|mo ra)\b)"
                 r".*\b(?:tray|xuoc|mop|meo|(?:bi|da) (?:be|vo|nut|bep|rach))\b"),
      "hang giao bi mop meo"),
+    # "đổi trả có mất phí không": what a return costs, which the policy says per reason (it got
+    # the instalment conversion fee, on "chuyển đổi")
+    (re.compile(r"^(?=.*\b(?:doi tra|tra hang|doi hang|tra lai hang|gui tra)\b)"
+                r".*\b(?:mat phi|ton phi|thu phi|tinh phi|co phi|mien phi|free|mat tien)\b"),
+     "thu phi doi tra khong con nhu cau chi phi van chuyen hai chieu"),
+    # "nhân viên giao hàng có lắp luôn không": installation with the delivery (it got the
+    # warning about fake couriers)
+    (re.compile(r"^(?=.*\b(?:giao|ship|shipper|nhan hang)\b)"
+                r".*\blap(?: dat)? (?:luon|giup|cho|dum|ho|khong|ko|k|tai nha)\b"),
+     "lap dat mien phi"),
+    # "mình muốn đổi size", "đổi màu khác được không": an exchange, the returns policy's "không
+    # còn nhu cầu" (it got rescheduling an installation, on "đổi lịch")
+    (re.compile(r"\bdoi (?:sang |qua |lay )?(?:size|sai|kich co|kich thuoc|mau khac)\b"),
+     "doi tra khi khong con nhu cau"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
