@@ -194,7 +194,7 @@ _HELP_CENTER_WORDS = (
         r"|keu to|bi keu|chet nguon|sap nguon|mat nguon"
         r"|sac khong (?:vo|vao|duoc|len)|(?:mo|bat)(?: may)? khong (?:len|duoc))\b)"
         r".*\b(?:(?:moi|vua) (?:mua|nhan|dung)|(?:sau|duoc|moi|co) (?:\d+|vai|mot|hai|ba)"
-        r" (?:ngay|hom|tuan)|(?:mua|nhan)(?: \w+)? (?:hom qua|hom kia|tuan truoc))\b"),
+        r" (?:ngay|hom|tuan)|(?:mua|nhan)(?: \w+){0,5} (?:hom qua|hom kia|tuan truoc))\b"),
      "doi tra do loi nha san xuat"),
     # "ship hỏa tốc": the 2-hour and same-day delivery
     (re.compile(r"\b(?:hoa toc|giao gap|ship gap|giao sieu toc)\b"), "giao 2h giao trong ngay"),
@@ -269,7 +269,8 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:len|nang) hang\b"), "dieu kien len hang tong chi tieu"),
     # "mới mua cái nồi cơm hôm qua, giờ muốn đổi sang màu khác": an exchange once received,
     # the returns policy's "không còn nhu cầu" (it got changing the account's phone number)
-    (re.compile(r"^(?=.*\b(?:(?:moi|vua|da) (?:mua|nhan)|mua (?:ve|hom qua|hom kia|tuan truoc)"
+    (re.compile(r"^(?=.*\b(?:(?:moi|vua|da) (?:mua|nhan)"
+                r"|mua(?: \w+){0,5} (?:ve|hom qua|hom kia|tuan truoc)"
                 r"|nhan (?:hang |duoc )?(?:roi|hom qua))\b)"
                 r".*\bdoi (?:sang |qua |lay )?(?:mau|loai|size|phien ban|dung luong|cai khac)\b"),
      "doi tra khi khong con nhu cau khong ung y"),
@@ -315,6 +316,27 @@ _HELP_CENTER_WORDS = (
     # còn nhu cầu" (it got rescheduling an installation, on "đổi lịch")
     (re.compile(r"\bdoi (?:sang |qua |lay )?(?:size|sai|kich co|kich thuoc|mau khac)\b"),
      "doi tra khi khong con nhu cau"),
+    # "đặt 2 món mà chỉ nhận được 1 kiện": an order sent in several parcels (it got Giao 2h's
+    # conditions)
+    (re.compile(r"\b(?:nhan (?:duoc )?(?:1|mot) (?:kien|thung|goi)|(?:tach|chia) (?:thanh )?"
+                r"(?:nhieu |2 |hai )?(?:kien|goi)|(?:nhieu|2|hai|may) kien)\b"),
+     "don hang duoc tach thanh nhieu kien"),
+    # "sao tài khoản em không dùng được điểm": what using points takes (it got buying without
+    # an account, which earns none)
+    (re.compile(r"\b(?:khong|ko|k|chua) (?:dung|su dung|xai|tru|ap dung) (?:duoc )?diem\b"
+                r"|\bdiem\b.*\b(?:khong|ko|k) (?:dung|xai|tru|ap dung) duoc\b"),
+     "dung diem thuong de thanh toan toi thieu toi da"),
+    # "sđt mình đổi rồi, đăng nhập không được vì OTP gửi về số cũ": the account's number is
+    # one the customer no longer has (it got the account locked after wrong passwords)
+    (re.compile(r"^(?=.*\b(?:otp|ma xac nhan|dang nhap)\b)"
+                r".*\b(?:so cu|sim cu|sdt cu|mat (?:so|sim|sdt)|(?:khong|ko) con (?:dung )?"
+                r"(?:so|sim|sdt)|(?:sdt|so dien thoai|so)(?: cua (?:minh|em|toi))? doi roi)\b"),
+     "doi so dien thoai khi da mat so cu"),
+    # "giao hàng có gọi trước không": the courier calls before coming, which help centers say
+    # with failed deliveries (it got choosing a time slot)
+    (re.compile(r"^(?=.*\b(?:giao|ship|shipper)\b)"
+                r".*\bgoi(?: dien)?(?: cho (?:minh|em|toi|khach))? truoc\b"),
+     "shipper goi cho ban truoc khi giao"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
