@@ -337,6 +337,17 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?=.*\b(?:giao|ship|shipper)\b)"
                 r".*\bgoi(?: dien)?(?: cho (?:minh|em|toi|khach))? truoc\b"),
      "shipper goi cho ban truoc khi giao"),
+    # "ở quảng ninh có lắp không": where installation is offered (alone it got cookies and
+    # "quảng cáo", on the place's first word)
+    (re.compile(r"\b(?:o|tai|ve|khu vuc|tinh|huyen|xa)\b(?: \w+){1,4} (?:co )?(?:ho tro )?lap"
+                r"(?: dat)?(?: duoc)? (?:khong|ko|k|hong|hok)\b"),
+     "khu vuc va thoi gian lap dat"),
+    # "có cần giữ hộp không", "vứt vỏ hộp rồi còn đổi được không": what a returned item must
+    # come with (it got the electronic warranty, which needs no papers); not a torn warranty
+    # seal, which the warranty's exclusions answer
+    (re.compile(r"^(?!.*\b(?:bao hanh|bh)\b).*\b(?:giu|con|vut|bo|mat|lam mat|khong con|ko con)"
+                r"(?: lai)?(?: vo| cai)? (?:hop|thung|vo hop|phu kien)\b"),
+     "dieu kien san pham khi gui doi tra con day du hop phu kien"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
