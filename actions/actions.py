@@ -472,13 +472,18 @@ def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
         or normalize_order_code(tracker.get_slot("order_code"))
     )
     verified, failures, lookups = _order_slots(tracker)
+    last4 = last4_digits(text)
+    # A phone number told before the code (a late delivery told with its date and number)
+    # answers the question the bot would ask next; it counts as one guess, used once.
+    earlier_last4 = tracker.get_slot("order_phone_last4")
     turn: OrderTurn = get_order_desk().turn(
-        code, last4_digits(text), verified_code=verified, failures=failures, lookups=lookups
+        code, last4 or (str(earlier_last4) if earlier_last4 else None),
+        verified_code=verified, failures=failures, lookups=lookups,
     )
     dispatcher.utter_message(text=turn.text)
     ACTION_METRICS.runs.inc(action="action_order_status", outcome=_order_outcome(turn))
     if not code:
-        return []
+        return [SlotSet("order_phone_last4", last4)] if last4 else []
     meta = {"kind": "order_status", "order_code": code, "found": turn.found,
             "verified": turn.verified_code == code}
     dispatcher.utter_message(json_message=_meta(meta))
@@ -487,6 +492,7 @@ def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
         SlotSet("order_verified", turn.verified_code),
         SlotSet("order_failures", float(turn.failures)),
         SlotSet("order_lookups", list(turn.lookups)),
+        SlotSet("order_phone_last4", None),
     ]
 
 

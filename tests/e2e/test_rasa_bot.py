@@ -152,6 +152,21 @@ def test_a_late_delivery_told_with_its_code_is_looked_up(
     assert metas(reply) == not_found(code)
 
 
+def test_a_late_delivery_told_with_a_date_and_phone_is_an_order_question(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # Issue 11's own example was out_of_scope (0.75): "câu này nằm ngoài phạm vi".
+    phone = _phone_of("DH100003")
+    sender = new_sender()
+    reply = rasa_bot.send(sender, f"sao lâu vậy, tôi đặt từ 7/11 mà giờ chưa thấy, sđt tôi {phone}")
+    assert "mã đơn hàng" in texts(reply) and "phạm vi" not in texts(reply), texts(reply)
+    # The number told before is not asked for again.
+    assert "đang được giao" in texts(rasa_bot.send(sender, "DH100003"))
+    # What has not come is a confirmation message: the help center's.
+    reply = rasa_bot.send(new_sender(), "đặt hàng rồi mà chưa thấy tin nhắn xác nhận")
+    assert article_url("xac-nhan-don-hang") in texts(reply), texts(reply)
+
+
 def test_a_transfer_not_yet_confirmed_with_its_code_is_the_help_centers(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:

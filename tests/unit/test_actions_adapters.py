@@ -127,6 +127,29 @@ def test_order_status_from_entity_text_or_slot() -> None:
     assert "mã đơn hàng" in messages[0]["text"] and metas(messages) == [] and events == []
 
 
+def test_a_phone_number_told_before_the_code_is_used_once_when_it_comes() -> None:
+    phone = actions.get_order_desk().store.get("DH100003").phone  # type: ignore[union-attr]
+    told = f"tôi đặt từ 7/11 mà giờ chưa thấy, sđt tôi {phone}"
+    messages, events = run(actions.ActionOrderStatus(), tracker(told, "order_status"))
+    assert "mã đơn hàng" in messages[0]["text"]
+    assert slots_of(events) == {"order_phone_last4": phone[-4:]}
+    messages, events = run(
+        actions.ActionOrderStatus(),
+        tracker("DH100003", "order_status", slots={"order_phone_last4": phone[-4:]}),
+    )
+    assert "đang được giao" in messages[0]["text"]  # not asked for the digits again
+    assert slots_of(events)["order_verified"] == "DH100003"
+    assert slots_of(events)["order_phone_last4"] is None  # one guess, not one per code
+    # Someone else's number counts as a wrong guess, like typed digits.
+    wrong = "0000" if phone[-4:] != "0000" else "1111"
+    messages, events = run(
+        actions.ActionOrderStatus(),
+        tracker("DH100003", "order_status", slots={"order_phone_last4": wrong}),
+    )
+    assert "đang được giao" not in messages[0]["text"]
+    assert slots_of(events)["order_failures"] == 1.0
+
+
 @pytest.mark.parametrize("intent", ["nlu_fallback", "ask_faq", "give_phone_digits"])
 def test_phone_digits_after_the_question_show_the_order(intent: str) -> None:
     action = actions.ActionOrderStatus() if intent == "give_phone_digits" \
