@@ -4,7 +4,8 @@
 "asdfgh") as a zero feature vector and answers with its intercepts, i.e. confidently the
 intent with the shortest examples (measured: "qwxz plok vvv" -> affirm 0.77). This component
 remembers the accent-folded words of the training data and turns a message in which too few
-words are known into `nlu_fallback`, so the bot says it did not understand instead of "ok".
+words are known into `nlu_fallback`, so the bot says it did not understand instead of "ok";
+so is "???", question marks and no word (it was affirm too).
 Button payloads ("/intent{...}") are never touched.
 
 `ReadingTokenizer`: Rasa's whitespace tokenizer whose tokens also carry, as their lemma, the
@@ -199,7 +200,11 @@ class UnknownWordsFallback(GraphComponent):
             if not self._vocabulary or text.startswith("/"):
                 continue
             share = self.known_share(text)
-            if share is None or share >= self._config["min_known_share"]:
+            # "???" has no words at all; read as affirm, the bot said "Dạ vâng ạ" to a
+            # customer who did not understand it. Emoji alone are left to the classifier and
+            # the sentiment (":(" gets an apology).
+            puzzled = share is None and "?" in text
+            if not puzzled and (share is None or share >= self._config["min_known_share"]):
                 continue
             _set_intent(message, FALLBACK)
         return messages

@@ -363,9 +363,10 @@ def test_teencode_and_english_words_reach_the_help_center(
     assert {a["id"] for a in meta["articles"]} & articles
 
 
-def test_gibberish_gets_the_fallback_meta(rasa_bot: RasaBot) -> None:  # noqa: F811
-    reply = rasa_bot.send(new_sender(), "qwxz plok vvv")
-    assert metas(reply) == [{"kind": "fallback"}]
+@pytest.mark.parametrize("text", ["qwxz plok vvv", "???"])  # "???" was affirm: "Dạ vâng ạ"
+def test_gibberish_gets_the_fallback_meta(rasa_bot: RasaBot, text: str) -> None:  # noqa: F811
+    reply = rasa_bot.send(new_sender(), text)
+    assert metas(reply) == [{"kind": "fallback"}], texts(reply)
 
 
 @pytest.mark.parametrize(
