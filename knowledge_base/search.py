@@ -178,7 +178,8 @@ _HELP_CENTER_WORDS = (
     # before paying (it got failed deliveries); not browsing products in a showroom
     (re.compile(r"\bdong kiem\b"
                 r"|\b(?:xem|coi|kiem) hang\b.*\b(?:nhan|tra tien|thanh toan)\b"
-                r"|\b(?:giao|nhan|ship|shipper|cod)\b.*\b(?:duoc|cho) (?:xem|coi|kiem tra) hang\b"
+                r"|\b(?:giao|nhan|ship|shipper|cod)\b.*\b(?:duoc|dc|cho) (?:xem|coi|kiem tra|check)"
+                r"(?: hang)?\b"
                 r"|\b(?:xem|coi|kiem tra)(?: hang)? truoc\b.*\b(?:tra tien|thanh toan)\b"),
      "kiem tra hang truoc khi thanh toan"),
     # "hóa đơn đỏ" is what customers call the VAT invoice
@@ -348,6 +349,20 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?!.*\b(?:bao hanh|bh)\b).*\b(?:giu|con|vut|bo|mat|lam mat|khong con|ko con)"
                 r"(?: lai)?(?: vo| cai)? (?:hop|thung|vo hop|phu kien)\b"),
      "dieu kien san pham khi gui doi tra con day du hop phu kien"),
+    # "sp này có bh ko": "bh" is also "bao giờ" (when); after "có" / "được" it is the warranty
+    # (it got the products that cannot be returned)
+    (re.compile(r"\b(?:co|duoc|dc|con) bh\b"), "chinh sach bao hanh thoi han bao hanh"),
+    # "mk mua dt cũ dc ko": second-hand goods, which the shop does not sell (it got changing
+    # the account's phone number, on "số cũ")
+    (re.compile(r"\b(?:mua|ban|co ban|co)(?: (?!(?:so|sim|sdt|tai khoan|tk)\b)\w+)?"
+                r" (?:cu|da qua su dung|second hand|2nd|like new|tan trang|refurbished)\b"),
+     "khong kinh doanh hang xach tay khong ban hang tan trang hang da qua sua chua"),
+    # "trả tiền mặt được ko": paying cash, on delivery or in a showroom (it got refunds of
+    # cash-on-delivery orders); not a refund in cash
+    (re.compile(r"^(?!.*\bhoan\b).*\b(?:tra|thanh toan|dua|gui)(?: bang)? tien mat\b"),
+     "thanh toan khi nhan hang cod tien mat"),
+    # "chuyển khoản xong gửi bill ở đâu": the transfer receipt, "biên lai" in help centers
+    (re.compile(r"\b(?:bill|uy nhiem chi|unc)\b"), "bien lai"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
