@@ -363,6 +363,12 @@ _HELP_CENTER_WORDS = (
      "thanh toan khi nhan hang cod tien mat"),
     # "chuyển khoản xong gửi bill ở đâu": the transfer receipt, "biên lai" in help centers
     (re.compile(r"\b(?:bill|uy nhiem chi|unc)\b"), "bien lai"),
+    # "mới nhận hôm qua, mở ra thấy thiếu cái remote": something missing from a parcel, the
+    # returns section on wrong or short deliveries (it got earning points later, on "bổ
+    # sung"); not a transfer short of money
+    (re.compile(r"^(?!.*\b(?:tien|chuyen|ck|thanh toan|diem)\b)"
+                r"(?=.*\b(?:nhan|giao|mo hop|mo ra|khui|ship)\b).*\bthieu\b"),
+     "hang giao sai thieu"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

@@ -342,6 +342,16 @@ CUSTOMER_WORDS = [
         id="second-hand goods",
     ),
     pytest.param(
+        [("sai-thieu", "Chính sách đổi trả", "Hàng giao sai, thiếu hoặc bị móp méo",
+          "Báo trong 48 giờ kể từ khi nhận; shop gửi phần còn thiếu."),
+         ("diem", "Điểm thưởng", "Tích điểm khi mua tại showroom",
+          "Mới nhận hóa đơn hôm qua mà quên tích điểm? Bạn mở app, gửi ảnh hóa đơn để được "
+          "bổ sung.")],
+        ["mình mới nhận hôm qua, mở ra thấy thiếu cái remote, gửi bổ sung giúp mình được không"],
+        ["đơn này thiếu điều kiện freeship à"],
+        id="something missing from a parcel",
+    ),
+    pytest.param(
         [("cod", "Phương thức thanh toán", "Thanh toán khi nhận hàng (COD)",
           "COD bằng tiền mặt hoặc quét mã QR của shipper."),
          ("hoan-cod", "Thời gian hoàn tiền", "Hoàn tiền cho đơn COD",
