@@ -319,8 +319,9 @@ _HELP_CENTER_WORDS = (
      "doi tra khi khong con nhu cau"),
     # "đặt 2 món mà chỉ nhận được 1 kiện": an order sent in several parcels (it got Giao 2h's
     # conditions)
-    (re.compile(r"\b(?:nhan (?:duoc )?(?:1|mot) (?:kien|thung|goi)|(?:tach|chia) (?:thanh )?"
-                r"(?:nhieu |2 |hai )?(?:kien|goi)|(?:nhieu|2|hai|may) kien)\b"),
+    (re.compile(r"\b(?:nhan (?:duoc |dc )?(?:co )?(?:1|mot) (?:kien|thung|goi|mon)"
+                r"|(?:tach|chia) (?:thanh )?(?:nhieu |2 |hai )?(?:kien|goi)"
+                r"|(?:nhieu|2|hai|may) kien)\b"),
      "don hang duoc tach thanh nhieu kien"),
     # "sao tài khoản em không dùng được điểm": what using points takes (it got buying without
     # an account, which earns none)
@@ -369,6 +370,12 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?!.*\b(?:tien|chuyen|ck|thanh toan|diem)\b)"
                 r"(?=.*\b(?:nhan|giao|mo hop|mo ra|khui|ship)\b).*\bthieu\b"),
      "hang giao sai thieu"),
+    # "đơn hàng của mình bị hủy mà không biết lý do": an order the shop cancelled, which help
+    # centers call cancelled automatically (it got how to cancel an order oneself); not a
+    # refund after a cancellation
+    (re.compile(r"^(?!.*\b(?:tien|hoan|voucher|diem)\b)"
+                r".*\bdon(?: hang)?(?: \w+){0,3} (?:bi|da bi|tu) huy\b"),
+     "don hang bi huy tu dong"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

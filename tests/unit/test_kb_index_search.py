@@ -282,7 +282,8 @@ CUSTOMER_WORDS = [
           "Sản phẩm ở nhiều kho được giao riêng; mỗi phần có mã vận đơn riêng."),
          ("giao-2h", "Giao 2h", "Điều kiện sử dụng Giao 2h",
           "Đặt 2 món có nhãn Giao 2h thì nhận được trong 2 giờ.")],
-        ["mình đặt 2 món mà chỉ nhận được 1 kiện", "sao don bi chia thanh 2 kien vay"],
+        ["mình đặt 2 món mà chỉ nhận được 1 kiện", "sao don bi chia thanh 2 kien vay",
+         "đặt 3 món mà mới nhận được có 1 món"],
         ["kiện hàng bị móp"],
         id="an order sent in several parcels",
     ),
@@ -350,6 +351,15 @@ CUSTOMER_WORDS = [
         ["mình mới nhận hôm qua, mở ra thấy thiếu cái remote, gửi bổ sung giúp mình được không"],
         ["đơn này thiếu điều kiện freeship à"],
         id="something missing from a parcel",
+    ),
+    pytest.param(
+        [("tu-dong", "Xác nhận đơn hàng", "Đơn hàng bị hủy tự động",
+          "Hệ thống tự hủy đơn khi không liên lạc được trong 48 giờ."),
+         ("tu-huy", "Thay đổi và hủy đơn hàng", "Tự hủy đơn hàng trên website hoặc ứng dụng",
+          "Vào Đơn hàng của mình, bấm Hủy đơn và chọn lý do; không mất phí.")],
+        ["đơn hàng của mình bị hủy mà không biết lý do", "sao don cua minh bi huy vay"],
+        ["làm sao để hủy đơn", "đơn bị hủy thì điểm có được hoàn không"],
+        id="an order the shop cancelled",
     ),
     pytest.param(
         [("cod", "Phương thức thanh toán", "Thanh toán khi nhận hàng (COD)",
@@ -460,7 +470,7 @@ CUSTOMER_WORDS = [
          ("huy", "Xác nhận đơn hàng", "Đơn hàng bị hủy tự động",
           "Hệ thống tự hủy đơn chưa thanh toán; đơn hàng bị hủy được báo qua tin nhắn.")],
         ["đơn hàng bị hủy mà tiền chưa về"],
-        ["tại sao đơn hàng bị hủy"],
+        ["làm sao để hủy đơn hàng"],
         id="refund not yet received is refund timing",
     ),
     pytest.param(
@@ -548,7 +558,7 @@ CUSTOMER_WORDS = [
          ("huy-tu-dong", "Xác nhận đơn hàng", "Đơn hàng bị hủy tự động",
           "Đơn hàng bị hủy tự động khi không xác nhận được trong 48 giờ.")],
         ["don hang bi huy ma chua hoan tien"],
-        ["vì sao đơn hàng bị hủy"],
+        ["hủy đơn rồi đặt lại được không"],
         id="a cancelled order not refunded yet is the refund times",
     ),
     pytest.param(
