@@ -376,6 +376,19 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?!.*\b(?:tien|hoan|voucher|diem)\b)"
                 r".*\bdon(?: hang)?(?: \w+){0,3} (?:bi|da bi|tu) huy\b"),
      "don hang bi huy tu dong"),
+    # "giờ làm việc của cskh": the support hours (it got disputing a complaint's outcome);
+    # a showroom's hours are its own
+    (re.compile(r"^(?!.*\b(?:showroom|cua hang|chi nhanh|quay)\b).*\bgio (?:lam viec|truc)\b"),
+     "hoat dong tat ca cac ngay chu nhat ngay le"),
+    # "giờ làm việc của showroom": its opening hours (it got the warranty desk's hours)
+    (re.compile(r"^(?!.*\b(?:bao hanh|bh|sua)\b)(?=.*\b(?:showroom|cua hang|chi nhanh)\b)"
+                r".*\b(?:gio (?:lam viec|mo cua|dong cua)|(?:mo|dong) cua|lam viec)\b"),
+     "gio mo cua showroom"),
+    # "mang ra hãng bảo hành được không": the maker's own service centre ("hãng" folds to
+    # "hang", goods; it got what the warranty excludes)
+    (re.compile(r"\b(?:ra|den|toi|o|tai|cua) hang(?: de| ma)? (?:bao hanh|bh|sua)\b"
+                r"|\b(?:trung tam|tt) (?:bao hanh |bh )?(?:cua )?hang\b"),
+     "bao hanh truc tiep tai trung tam cua hang"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
