@@ -41,6 +41,11 @@ and the bot said "Dạ em hiểu rồi ạ" to a question. A message of several 
 with the yes/no particle ("... không?", "... ko", "... k") asks something; read as deny it
 takes the next intent of its ranking, as above. Denials end otherwise ("thôi không cần
 nữa", "không phải vậy"); "không" alone or after one or two words stays deny.
+
+`QuestionNotAffirm`: "được ưu đãi gì", asked right after an answer about membership tiers,
+was affirm (0.56, on "được") and got "Dạ vâng ạ". An affirm reading of a message with a
+question word ("gì", "nào", "đâu", "ai", "bao nhiêu", "bao lâu", "thế nào"...) takes the next
+intent of its ranking, as above; "ok", "được rồi", "ừ sao cũng được" stay affirm.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from itertools import pairwise
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -369,3 +375,31 @@ class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
 
     def doubts(self, text: str) -> bool:
         return self.asks_yes_or_no(text)
+
+
+# "gì", "nào", "đâu", "ai" and "bao nhiêu / bao lâu / bao giờ / thế nào / làm sao / tại sao":
+# what an agreement never asks (a lone "sao" is left: "ừ sao cũng được" agrees).
+_QUESTION_WORDS = frozenset("gi nao dau ai".split())
+_QUESTION_PAIRS = frozenset(
+    ("bao nhieu", "bao lau", "bao gio", "the nao", "lam sao", "tai sao", "vi sao", "khi nao")
+)
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class QuestionNotAffirm(_DropsADoubtfulIntent):
+    """See the module's docstring."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"intent": "affirm"}
+
+    @staticmethod
+    def asks_what(text: str) -> bool:
+        words = folded_words(text)
+        pairs = {f"{a} {b}" for a, b in pairwise(words)}
+        return bool(_QUESTION_WORDS.intersection(words) or _QUESTION_PAIRS & pairs)
+
+    def doubts(self, text: str) -> bool:
+        return self.asks_what(text)

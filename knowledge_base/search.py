@@ -389,6 +389,10 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:ra|den|toi|o|tai|cua) hang(?: de| ma)? (?:bao hanh|bh|sua)\b"
                 r"|\b(?:trung tam|tt) (?:bao hanh |bh )?(?:cua )?hang\b"),
      "bao hanh truc tiep tai trung tam cua hang"),
+    # "hạng vàng cần chi tiêu bao nhiêu": what a tier takes (it got how tiers are reviewed)
+    (re.compile(r"\bhang (?:bac|vang|kim cuong)\b.*\b(?:chi tieu|mua bao nhieu|tieu bao nhieu)\b"
+                r"|\b(?:chi tieu|mua) bao nhieu\b.*\bhang (?:bac|vang|kim cuong)\b"),
+     "dieu kien len hang tong chi tieu"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

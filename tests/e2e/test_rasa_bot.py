@@ -430,6 +430,28 @@ def test_a_yes_no_question_is_not_a_no(
     assert ("em hiểu rồi ạ" in reply) is is_a_no, reply
 
 
+@pytest.mark.parametrize(
+    ("text", "is_a_yes"),
+    [
+        # affirm (0.56) on "được": "Dạ vâng ạ" to a question about the tiers just answered
+        ("được ưu đãi gì", False),
+        ("được rồi", True),
+        ("ừ sao cũng được", True),
+    ],
+)
+def test_a_question_is_not_a_yes(
+    rasa_bot: RasaBot,  # noqa: F811
+    text: str,
+    is_a_yes: bool,
+) -> None:
+    sender = new_sender()
+    rasa_bot.send(sender, "hạng vàng cần chi tiêu bao nhiêu")
+    reply = rasa_bot.send(sender, text)
+    assert ("Dạ vâng ạ" in texts(reply)) is is_a_yes, texts(reply)
+    if not is_a_yes:
+        assert article_url("hang-thanh-vien") in texts(reply), texts(reply)
+
+
 def test_what_now_about_nothing_is_asked_what_it_is_about(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:

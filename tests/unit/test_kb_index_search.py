@@ -389,6 +389,15 @@ CUSTOMER_WORDS = [
         id="the maker's service centre",
     ),
     pytest.param(
+        [("dieu-kien", "Hạng thành viên", "Điều kiện lên hạng thành viên",
+          "Bạc: tổng chi tiêu 12 tháng từ 5.000.000đ; Vàng từ 20.000.000đ."),
+         ("xet-hang", "Hạng thành viên", "Xét hạng và giữ hạng",
+          "Hạng vàng cần chi tiêu đủ mốc trong 12 tháng để giữ hạng; bao nhiêu điểm không đổi.")],
+        ["hạng vàng cần chi tiêu bao nhiêu", "chi tieu bao nhieu thi duoc hang kim cuong"],
+        ["hạng vàng được ưu đãi gì"],
+        id="what a tier takes, by name",
+    ),
+    pytest.param(
         [("cod", "Phương thức thanh toán", "Thanh toán khi nhận hàng (COD)",
           "COD bằng tiền mặt hoặc quét mã QR của shipper."),
          ("hoan-cod", "Thời gian hoàn tiền", "Hoàn tiền cho đơn COD",
