@@ -393,6 +393,16 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\bhang (?:bac|vang|kim cuong)\b.*\b(?:chi tieu|mua bao nhieu|tieu bao nhieu)\b"
                 r"|\b(?:chi tieu|mua) bao nhieu\b.*\bhang (?:bac|vang|kim cuong)\b"),
      "dieu kien len hang tong chi tieu"),
+    # "mua trên 500k có freeship không": free delivery by order value (it got the kinds of
+    # discount codes); not a free-shipping code or a tier's monthly ones
+    (re.compile(r"^(?!.*\b(?:ma|voucher|code|coupon|hang|thanh vien)\b)"
+                r".*\b(?:free ?ship|mien ship)\b"),
+     "dieu kien mien phi van chuyen"),
+    # "giao 2h có mất phí không": what the express services cost (it got orders placed after
+    # their hours)
+    (re.compile(r"\b(?:giao|ship) (?:2h|2 h|2 gio|trong ngay|hoa toc)\b"
+                r".*\b(?:phi|mat phi|bao nhieu tien|tinh tien|gia)\b"),
+     "phi giao 2h va giao trong ngay"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

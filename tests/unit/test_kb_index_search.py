@@ -349,7 +349,7 @@ CUSTOMER_WORDS = [
           "Mới nhận hóa đơn hôm qua mà quên tích điểm? Bạn mở app, gửi ảnh hóa đơn để được "
           "bổ sung.")],
         ["mình mới nhận hôm qua, mở ra thấy thiếu cái remote, gửi bổ sung giúp mình được không"],
-        ["đơn này thiếu điều kiện freeship à"],
+        ["đơn này thiếu điều kiện trả góp à"],
         id="something missing from a parcel",
     ),
     pytest.param(
@@ -396,6 +396,24 @@ CUSTOMER_WORDS = [
         ["hạng vàng cần chi tiêu bao nhiêu", "chi tieu bao nhieu thi duoc hang kim cuong"],
         ["hạng vàng được ưu đãi gì"],
         id="what a tier takes, by name",
+    ),
+    pytest.param(
+        [("mien-phi", "Phí vận chuyển", "Điều kiện miễn phí vận chuyển",
+          "Đơn từ 500.000đ được miễn phí giao hàng tiêu chuẩn."),
+         ("loai-ma", "Mã giảm giá", "Các loại mã giảm giá",
+          "Mã freeship giảm phí giao hàng cho đơn mua trên 300k; có mã giảm tiền hàng.")],
+        ["mua trên 500k có freeship không"],
+        ["mã freeship dùng thế nào"],
+        id="free delivery by order value",
+    ),
+    pytest.param(
+        [("phi-2h", "Giao 2h", "Phí Giao 2h và Giao trong ngày",
+          "Giao 2h: 40.000đ; giao trong ngày: 25.000đ."),
+         ("ngoai-gio", "Giao 2h", "Đơn đặt ngoài khung giờ Giao 2h",
+          "Đặt sau 19:00 thì đơn giao 2h được giao sáng hôm sau, không mất thêm phí.")],
+        ["giao 2h có mất phí không", "ship hoả tốc nội thành bao nhiêu tiền"],
+        ["giao 2h có ở Đà Nẵng không"],
+        id="what express delivery costs",
     ),
     pytest.param(
         [("cod", "Phương thức thanh toán", "Thanh toán khi nhận hàng (COD)",
