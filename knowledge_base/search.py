@@ -403,6 +403,13 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:giao|ship) (?:2h|2 h|2 gio|trong ngay|hoa toc)\b"
                 r".*\b(?:phi|mat phi|bao nhieu tien|tinh tien|gia)\b"),
      "phi giao 2h va giao trong ngay"),
+    # "e mún đổi trả hàg thì lm ntn": how to make a return, the return guide's steps (it got
+    # the products that cannot be returned); not "đổi trả thế nào", which asks the policy,
+    # nor how the money comes back ("trả hàng thì hoàn tiền bằng cách nào")
+    (re.compile(r"^(?!.*\b(?:hoan|tien)\b)"
+                r".*\b(?:doi tra|tra hang|tra lai hang|doi hang)\b.*\b(?:lam sao|lam the nao"
+                r"|lam nhu the nao|lm ntn|lam ntn|cach|thu tuc)\b"),
+     "tao yeu cau doi tra truc tuyen"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),
@@ -410,9 +417,13 @@ _HELP_CENTER_WORDS = (
 )
 
 
+_BAO_H = re.compile(r"\bbao h\b")
+
+
 def with_help_center_words(query: str) -> str:
     """`query` followed by the help center's words for what it asks, if any."""
-    folded = fold(query)
+    # "bao h" is "bao giờ" typed short ("hủy đơn r bao h nhận lại tiền")
+    folded = _BAO_H.sub("bao gio", fold(query))
     extra = [added for pattern, added in _HELP_CENTER_WORDS if pattern.search(folded)]
     return " ".join([query, *extra])
 

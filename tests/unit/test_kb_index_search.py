@@ -416,6 +416,15 @@ CUSTOMER_WORDS = [
         id="what express delivery costs",
     ),
     pytest.param(
+        [("huong-dan", "Hướng dẫn gửi trả hàng", "Tạo yêu cầu đổi trả trực tuyến",
+          "Vào Đơn hàng của tôi, bấm Yêu cầu đổi trả và chọn lý do."),
+         ("khong-ap-dung", "Chính sách đổi trả", "Sản phẩm không áp dụng đổi trả",
+          "Hàng đã kích hoạt không đổi trả được thì làm sao? Liên hệ shop.")],
+        ["e mún đổi trả hàg thì lm ntn ạ", "muốn trả hàng thì làm sao"],
+        ["chính sách đổi trả thế nào", "trả hàng thì hoàn tiền bằng cách nào"],
+        id="how to make a return",
+    ),
+    pytest.param(
         [("cod", "Phương thức thanh toán", "Thanh toán khi nhận hàng (COD)",
           "COD bằng tiền mặt hoặc quét mã QR của shipper."),
          ("hoan-cod", "Thời gian hoàn tiền", "Hoàn tiền cho đơn COD",
@@ -755,6 +764,12 @@ def test_teencode_for_the_warranty_and_a_receipt_gets_the_help_centers_words() -
         assert with_help_center_words(query).endswith(" chinh sach bao hanh thoi han bao hanh")
     assert with_help_center_words("bh thi giao hang").find("bao hanh") == -1  # "bao giờ"
     assert with_help_center_words("chuyen khoan xong gui bill o dau").endswith(" bien lai")
+
+
+def test_bao_h_is_bao_gio() -> None:
+    from knowledge_base.search import with_help_center_words
+
+    assert with_help_center_words("hủy đơn r bao h nhận lại tiền").endswith(" thoi gian hoan tien")
 
 
 def test_paying_the_courier_is_searched_as_cod() -> None:
