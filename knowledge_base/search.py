@@ -410,6 +410,11 @@ _HELP_CENTER_WORDS = (
                 r".*\b(?:doi tra|tra hang|tra lai hang|doi hang)\b.*\b(?:lam sao|lam the nao"
                 r"|lam nhu the nao|lm ntn|lam ntn|cach|thu tuc)\b"),
      "tao yeu cau doi tra truc tuyen"),
+    # "có nhận đơn qua điện thoại không": ordering by phone or Zalo (it got confirmation
+    # messages)
+    (re.compile(r"\b(?:dat|nhan|len|chot|mua|order)(?: hang| don)? (?:qua|bang) (?:dien thoai|dt"
+                r"|tong dai|hotline|zalo|goi dien)\b"),
+     "dat hang qua tong dai 1900 6868 hoac zalo"),
     # "đơn bị hủy mà tiền chưa về": when the refund comes, not why orders are cancelled
     (re.compile(r"\b(?:huy|tra hang|tra lai)\b.*\btien\b.*\bchua (?:ve|nhan|thay|hoan)\b"
                 r"|\b(?:huy|tra hang|tra lai)\b.*\bchua (?:duoc )?hoan (?:tien|lai)\b"),

@@ -425,6 +425,15 @@ CUSTOMER_WORDS = [
         id="how to make a return",
     ),
     pytest.param(
+        [("tong-dai", "Hướng dẫn đặt hàng", "Đặt hàng qua tổng đài 1900 6868 hoặc Zalo",
+          "Gọi 1900 6868 (phím 1) hoặc nhắn Zalo OA để được đặt hàng hộ."),
+         ("xac-nhan", "Xác nhận đơn hàng", "Chưa nhận được tin nhắn hoặc email xác nhận",
+          "Có nhận đơn không? Kiểm tra mục Đơn hàng của tôi, tin nhắn qua điện thoại.")],
+        ["có nhận đơn qua điện thoại không", "dat hang qua zalo dc ko"],
+        ["điện thoại có bảo hành không"],
+        id="ordering by phone",
+    ),
+    pytest.param(
         [("cod", "Phương thức thanh toán", "Thanh toán khi nhận hàng (COD)",
           "COD bằng tiền mặt hoặc quét mã QR của shipper."),
          ("hoan-cod", "Thời gian hoàn tiền", "Hoàn tiền cho đơn COD",
