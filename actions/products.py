@@ -33,6 +33,8 @@ PRODUCT_WORDS = (
     *DEFAULT_PRODUCTS, "may loc nuoc", "may loc khong khi", "may hut am", "may say",
     "may rua bat", "may pha ca phe", "quat dieu hoa", "may tinh", "may anh", "o cung", "ram",
     "tablet", "smartwatch", "tu dong", "lo vi song", "bep tu", "may nuoc nong",
+    # the south's word for "điều hòa"
+    "may lanh",
 )
 _PRODUCT = re.compile(
     r"\b(?:" + "|".join(sorted((re.escape(p) for p in PRODUCT_WORDS), key=len, reverse=True))
@@ -52,6 +54,8 @@ _ASKS = re.compile(
     r"|gia (?:\w+ ){0,5}(?:bao nhieu|nhieu|bn|sao|the nao)|bao nhieu tien"
     # which one to buy
     r"|tu van|nen mua|nen chon|so sanh|(?:loai|cai|con|mau|hang) nao (?:tot|ben|on|ok|hon)"
+    # "tủ lạnh nào tiết kiệm điện" (it got the free-installation list)
+    r"|nao(?: chay| xai| dung)? (?:tiet kiem|tot|ben|re|dep|manh|em|nhe|mat)|tiet kiem dien"
     r"|co (?:loai|mau|dong) (?:\w+ ){0,4}nao|hay hon|tot hon|cho phong|bao nhieu m2"
     # what it can do
     r"|co (?:chong nuoc|ho tro|nang cap)|cong suat|dung luong|cau hinh|bao nhieu (?:w|mah|inch)"

@@ -20,6 +20,8 @@ from actions.products import asks_about_a_product
         "nên mua tivi lg hay samsung",
         "có mẫu máy hút ẩm nào dưới 3 triệu không",
         "shop có bán máy rửa bát không",
+        "tủ lạnh nào tiết kiệm điện",
+        "máy lạnh loại nào chạy êm",
     ],
 )
 def test_stock_price_advice_and_sale_of_a_product(text: str) -> None:
