@@ -210,10 +210,13 @@ _HELP_CENTER_WORDS = (
     # "hotline bao nhiêu vậy" (it got the data-protection e-mail): help centers say "tổng đài"
     (re.compile(r"\bhotline\b|\b(?:sdt|so dien thoai|so dt|so) (?:cua )?(?:shop|cskh|ben minh)\b"
                 r"|\bso (?:cskh|tong dai)\b"), "tong dai"),
-    # "bên mình có làm việc chủ nhật không": the hours, which articles give with the days
+    # "bên mình có làm việc chủ nhật không": the hours, which articles give with the days;
+    # "giờ làm việc của cskh" too (it got disputing a complaint's outcome), but a showroom's
+    # hours are its own
     (re.compile(r"\blam viec\b.*\b(?:chu nhat|cn|thu 7|thu bay|cuoi tuan|ngay le|le tet|tet)\b"
                 r"|\b(?:may gio|gio nao|luc nao) (?:lam viec|mo cua|dong cua)\b"
-                r"|\b(?:lam viec|mo cua|dong cua|truc) (?:tu |den |toi )?(?:may gio|gio nao)\b"),
+                r"|\b(?:lam viec|mo cua|dong cua|truc) (?:tu |den |toi )?(?:may gio|gio nao)\b"
+                r"|^(?!.*\b(?:showroom|cua hang|chi nhanh|quay)\b).*\bgio (?:lam viec|truc)\b"),
      "hoat dong tat ca cac ngay chu nhat ngay le"),
     # "đặt rồi có sửa số lượng được không": changing an order (it got the business
     # customers' volume discounts, on "số lượng")
@@ -266,8 +269,12 @@ _HELP_CENTER_WORDS = (
     # not show it, as help centers word it (it got how to pay by VietQR)
     (re.compile(r"\b(?:bao|hien|van|la|ghi) chua (?:duoc )?thanh toan\b"),
      "tien da bi tru nhung don hang bao chua thanh toan"),
-    # "làm thế nào để lên hạng bạc": what a tier takes (it got the tier's benefits)
-    (re.compile(r"\b(?:len|nang) hang\b"), "dieu kien len hang tong chi tieu"),
+    # "làm thế nào để lên hạng bạc", "hạng vàng cần chi tiêu bao nhiêu": what a tier takes
+    # (they got the tier's benefits and how tiers are reviewed)
+    (re.compile(r"\b(?:len|nang) hang\b"
+                r"|\bhang (?:bac|vang|kim cuong)\b.*\b(?:chi tieu|mua bao nhieu|tieu bao nhieu)\b"
+                r"|\b(?:chi tieu|mua) bao nhieu\b.*\bhang (?:bac|vang|kim cuong)\b"),
+     "dieu kien len hang tong chi tieu"),
     # "mới mua cái nồi cơm hôm qua, giờ muốn đổi sang màu khác": an exchange once received,
     # the returns policy's "không còn nhu cầu" (it got changing the account's phone number)
     (re.compile(r"^(?=.*\b(?:(?:moi|vua|da) (?:mua|nhan)"
@@ -376,10 +383,6 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?!.*\b(?:tien|hoan|voucher|diem)\b)"
                 r".*\bdon(?: hang)?(?: \w+){0,3} (?:bi|da bi|tu) huy\b"),
      "don hang bi huy tu dong"),
-    # "giờ làm việc của cskh": the support hours (it got disputing a complaint's outcome);
-    # a showroom's hours are its own
-    (re.compile(r"^(?!.*\b(?:showroom|cua hang|chi nhanh|quay)\b).*\bgio (?:lam viec|truc)\b"),
-     "hoat dong tat ca cac ngay chu nhat ngay le"),
     # "giờ làm việc của showroom": its opening hours (it got the warranty desk's hours)
     (re.compile(r"^(?!.*\b(?:bao hanh|bh|sua)\b)(?=.*\b(?:showroom|cua hang|chi nhanh)\b)"
                 r".*\b(?:gio (?:lam viec|mo cua|dong cua)|(?:mo|dong) cua|lam viec)\b"),
@@ -389,10 +392,6 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:ra|den|toi|o|tai|cua) hang(?: de| ma)? (?:bao hanh|bh|sua)\b"
                 r"|\b(?:trung tam|tt) (?:bao hanh |bh )?(?:cua )?hang\b"),
      "bao hanh truc tiep tai trung tam cua hang"),
-    # "hạng vàng cần chi tiêu bao nhiêu": what a tier takes (it got how tiers are reviewed)
-    (re.compile(r"\bhang (?:bac|vang|kim cuong)\b.*\b(?:chi tieu|mua bao nhieu|tieu bao nhieu)\b"
-                r"|\b(?:chi tieu|mua) bao nhieu\b.*\bhang (?:bac|vang|kim cuong)\b"),
-     "dieu kien len hang tong chi tieu"),
     # "mua trên 500k có freeship không": free delivery by order value (it got the kinds of
     # discount codes); not a free-shipping code or a tier's monthly ones
     (re.compile(r"^(?!.*\b(?:ma|voucher|code|coupon|hang|thanh vien)\b)"
