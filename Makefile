@@ -31,7 +31,7 @@ run: setup ## set up what is missing, start Rasa + action server + hub, print th
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed index models ## venvs, search index, models
 
-test: $(VENV)/.installed-dev $(RASA_VENV)/.installed index models tests/e2e/webchat/node_modules/.installed ## run the whole test suite
+test: lint $(VENV)/.installed-dev $(RASA_VENV)/.installed index models tests/e2e/webchat/node_modules/.installed ## ruff + mypy, then the whole test suite
 	@command -v chromium >/dev/null || { echo "browser tests need Debian's chromium: apt-get install -y chromium"; exit 1; }
 	$(PY) -m pytest -ra $(PYTEST_ARGS)
 
