@@ -99,7 +99,39 @@ class Hit:
 
 def _terms(text: str) -> list[str]:
     """Content words plus every adjacent pair ("ha_noi", "hoan_tien") of the folded text."""
+    text = amounts_as_terms(fold(text))
     return [t for t in tokens(text) if t not in STOPWORDS] + bigrams(text)
+
+
+# Sums of money as customers type them ("500k", "1tr5", "1,5 triệu", "300 nghìn", "2 củ") and
+# as help centers print them ("500.000đ", "20.000.000 đồng") become one term, the amount in
+# dong ("500000d"): "mua trên 500k thì sao" never met "đơn từ 500.000đ" (the folded words
+# were "500k" against "500" and "000d").
+_THOUSANDS = r"\d{1,3}(?:[.,]\d{3})+"
+_AMOUNT = re.compile(
+    rf"\b(?:(?P<grouped>{_THOUSANDS})\s*(?:d|dong|vnd)?"
+    r"|(?P<number>\d+(?:[.,]\d{1,2})?)\s*(?P<unit>k|nghin|ngan|tr|trieu|cu|d|dong|vnd)"
+    r"(?P<tail>\d)?)\b"
+)
+_PER_UNIT = {"k": 1_000, "nghin": 1_000, "ngan": 1_000, "tr": 1_000_000, "trieu": 1_000_000,
+             "cu": 1_000_000, "d": 1, "dong": 1, "vnd": 1}
+
+
+def _amount_term(match: re.Match[str]) -> str:
+    if match["grouped"]:
+        return f"{int(re.sub(r'[.,]', '', match['grouped']))}d"
+    per_unit = _PER_UNIT[match["unit"]]
+    number = float(match["number"].replace(",", "."))
+    if match["tail"]:  # "1tr5" is 1.5 million, "2k5" 2,500
+        if per_unit == 1:
+            return match[0]
+        number += int(match["tail"]) / 10
+    return f"{round(number * per_unit)}d"
+
+
+def amounts_as_terms(folded: str) -> str:
+    """`folded` with each sum of money written as one term, its value in dong ("500000d")."""
+    return _AMOUNT.sub(_amount_term, folded)
 
 
 _RAW_WORD = re.compile(r"\w+")

