@@ -45,7 +45,13 @@ nữa", "không phải vậy"); "không" alone or after one or two words stays d
 `QuestionNotAffirm`: "được ưu đãi gì", asked right after an answer about membership tiers,
 was affirm (0.56, on "được") and got "Dạ vâng ạ". An affirm reading of a message with a
 question word ("gì", "nào", "đâu", "ai", "bao nhiêu", "bao lâu", "thế nào"...) takes the next
-intent of its ranking, as above; "ok", "được rồi", "ừ sao cũng được" stay affirm.
+intent of its ranking, as above; "ok", "được rồi", "ừ sao cũng được" stay affirm. So does
+"mấy" before a unit ("ok vậy mất mấy ngày" was affirm 0.38, "Dạ vâng ạ").
+
+`BotChallengeNamesSomeone`: "vậy phải làm sao", after an answer, was bot_challenge (0.39)
+and got "em là trợ lý tự động". A "bot or person?" question names someone ("bạn", "em",
+"bot", "người", "máy", "ai"...); read as bot_challenge without one, a message takes the next
+intent of its ranking, as above.
 """
 
 from __future__ import annotations
@@ -377,11 +383,13 @@ class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
         return self.asks_yes_or_no(text)
 
 
-# "gì", "nào", "đâu", "ai" and "bao nhiêu / bao lâu / bao giờ / thế nào / làm sao / tại sao":
-# what an agreement never asks (a lone "sao" is left: "ừ sao cũng được" agrees).
+# "gì", "nào", "đâu", "ai" and "bao nhiêu / bao lâu / bao giờ / thế nào / làm sao / tại sao",
+# "mấy ngày / mấy giờ...": what an agreement never asks (a lone "sao" is left: "ừ sao cũng
+# được" agrees; "mấy" folds to "may", a machine, so only before a unit it counts).
 _QUESTION_WORDS = frozenset("gi nao dau ai".split())
 _QUESTION_PAIRS = frozenset(
-    ("bao nhieu", "bao lau", "bao gio", "the nao", "lam sao", "tai sao", "vi sao", "khi nao")
+    ("bao nhieu", "bao lau", "bao gio", "the nao", "lam sao", "tai sao", "vi sao", "khi nao",
+     *(f"may {unit}" for unit in "ngay gio hom tieng tuan thang phut lan buoc".split()))
 )
 
 
@@ -403,3 +411,30 @@ class QuestionNotAffirm(_DropsADoubtfulIntent):
 
     def doubts(self, text: str) -> bool:
         return self.asks_what(text)
+
+
+# Who a "bot or person?" question names: "bạn", "em", "bot", "người", "máy", "ai", "AI"...
+_BEING_WORDS = frozenset(
+    "ban em bot chatbot robot nguoi may ai tu dong tri tue you admin nhan vien".split()
+)
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class BotChallengeNamesSomeone(_DropsADoubtfulIntent):
+    """See the module's docstring."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"intent": "bot_challenge"}
+
+    @staticmethod
+    def names_someone(text: str) -> bool:
+        words = folded_words(text)
+        pairs = {f"{a} {b}" for a, b in pairwise(words)}
+        return bool(_BEING_WORDS.intersection(words) or _BEING_WORDS & pairs)
+
+    def doubts(self, text: str) -> bool:
+        return not self.names_someone(text)
+

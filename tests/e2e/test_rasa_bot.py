@@ -452,6 +452,25 @@ def test_a_question_is_not_a_yes(
         assert article_url("hang-thanh-vien") in texts(reply), texts(reply)
 
 
+def test_how_many_days_after_ok_is_a_question(rasa_bot: RasaBot) -> None:  # noqa: F811
+    # affirm (0.38): "Dạ vâng ạ" to a question about delivery times
+    sender = new_sender()
+    rasa_bot.send(sender, "cho hỏi phí ship ra hà nội bao nhiêu")
+    reply = texts(rasa_bot.send(sender, "ok vậy mất mấy ngày"))
+    assert "Dạ vâng ạ" not in reply and article_url("thoi-gian-giao-hang") in reply, reply
+
+
+def test_what_now_after_an_answer_is_not_asking_who_answers(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # bot_challenge (0.39): "em là trợ lý tự động" to a customer asking what to do now
+    sender = new_sender()
+    rasa_bot.send(sender, "số cũ mất rồi không nhận được otp")
+    reply = texts(rasa_bot.send(sender, "vậy phải làm sao"))
+    assert "trợ lý tự động" not in reply, reply
+    assert article_url("doi-thong-tin-tai-khoan") in reply, reply
+
+
 def test_what_now_about_nothing_is_asked_what_it_is_about(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
