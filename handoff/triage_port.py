@@ -29,6 +29,8 @@ class Decision:
     reasons: list[str] = field(default_factory=list)
     priority: int = 0  # higher = served first
     reply: str | None = None
+    # Said at handover when nobody is at work (None: copy_vi.HANDED_OVER_CLOSED).
+    reply_out_of_hours: str | None = None
 
 
 class Triage(Protocol):
@@ -188,6 +190,7 @@ class PackageTriage:
             reasons=[str(r) for r in data.get("reasons") or []],
             priority=int(data.get("priority") or 0),
             reply=data.get("reply"),
+            reply_out_of_hours=data.get("reply_out_of_hours"),
         )
 
     def summarize(

@@ -174,6 +174,7 @@ class Policy:
     priority: Mapping[str, int]
     repeated: RepeatRule
     replies: Mapping[str, str]
+    replies_out_of_hours: Mapping[str, str]
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Policy:
@@ -244,6 +245,8 @@ class Policy:
             ),
             replies={k: " ".join(str(val).split()) for k, val in
                      (raw.get("replies") or {}).items()},
+            replies_out_of_hours={k: " ".join(str(val).split()) for k, val in
+                                  (raw.get("replies_out_of_hours") or {}).items()},
         )
 
 
@@ -299,16 +302,19 @@ class Decision:
     `reasons`: most urgent first. `reply`: what the bot tells the customer at handover; when
     not escalating, what it says instead of the bot's own reply: its announcement of a
     handover that is not followed (praise the NLU read as a complaint), or small talk to a
-    negative message; else None."""
+    negative message; else None. `reply_out_of_hours`: the handover reply when nobody is at
+    work, which promises no one "in a moment" (None: the hub's own)."""
 
     escalate: bool
     reasons: list[str]
     priority: int
     reply: str | None
+    reply_out_of_hours: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"escalate": self.escalate, "reasons": list(self.reasons),
-                "priority": self.priority, "reply": self.reply}
+                "priority": self.priority, "reply": self.reply,
+                "reply_out_of_hours": self.reply_out_of_hours}
 
 
 def _role(turn: Turn) -> str:
@@ -562,10 +568,13 @@ def decide(
     priority = max(levels.get(r, 1) for r in reasons)
     if vip:
         priority += policy.vip.priority_boost
-    lead = reasons[0]
-    reply = policy.replies.get(lead) or policy.replies.get("default")
-    if meta_request and meta_request[0] == lead and meta_request[1] in policy.replies:
+    said_for = reasons[0]
+    if meta_request and meta_request[0] == said_for and meta_request[1] in policy.replies:
         # A complaint the bot recognised is recorded as a request, but "$kh muốn trao đổi
         # trực tiếp với nhân viên" is not what the customer said: it gets its own words.
-        reply = policy.replies[meta_request[1]]
-    return Decision(True, reasons, priority, reply)
+        said_for = meta_request[1]
+    reply = policy.replies.get(said_for) or policy.replies.get("default")
+    closed = policy.replies_out_of_hours
+    return Decision(
+        True, reasons, priority, reply, closed.get(said_for) or closed.get("default")
+    )

@@ -770,7 +770,7 @@ class Hub:
             if not business_status(self.settings, utcnow())[0]:
                 # The escalation replies promise a person "in a moment"; at night the notice
                 # that follows says when one will read it, and nothing may contradict it.
-                reply = copy_vi.HANDED_OVER_CLOSED
+                reply = decision.reply_out_of_hours or copy_vi.HANDED_OVER_CLOSED
             replies.append(
                 self._add(s, conv.id, "bot", reply, {"notice": "escalated", **extra})
             )

@@ -127,7 +127,8 @@ class KeywordTriage:
         if any(w in t for w in self.ANGRY):
             return Decision(True, ["angry"], 2, "Mình rất xin lỗi, nhân viên sẽ hỗ trợ bạn ngay.")
         if "gặp nhân viên" in t:
-            return Decision(True, ["requested"], 1, "Mình chuyển bạn tới nhân viên nhé.")
+            return Decision(True, ["requested"], 1, "Mình chuyển bạn tới nhân viên nhé.",
+                            "Mình đã chuyển yêu cầu của bạn tới nhân viên.")
         replies = latest.get("replies") or []  # the bot's reading of this message
         metas = [r.get("meta") or {} for r in replies]
         if "hài lòng" in t and metas and metas[-1].get("reason") == "complaint":

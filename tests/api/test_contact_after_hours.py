@@ -48,6 +48,8 @@ async def test_contact_left_outside_hours_is_stored_and_shown(closed_app: Any) -
     hub: Hub = closed_app.state.hub
     async with make_client(closed_app) as c:
         out = await say(c, "dem", "gặp nhân viên")
+        # triage's out-of-hours words for the reason, not the reply promising someone soon
+        assert out[0]["text"] == "Mình đã chuyển yêu cầu của bạn tới nhân viên."
         assert "ngoài giờ làm việc" in out[-1]["text"]
         assert CONTACT_INVITE in out[-1]["text"]  # the invitation comes with the opening time
 

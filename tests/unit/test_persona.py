@@ -31,7 +31,7 @@ def _domain_texts() -> list[str]:
 
 def _escalation_replies() -> list[str]:
     policy = yaml.safe_load((ROOT / "triage" / "escalation.yml").read_text(encoding="utf-8"))
-    return list(policy["replies"].values())
+    return [*policy["replies"].values(), *policy["replies_out_of_hours"].values()]
 
 
 def _order_texts() -> list[str]:

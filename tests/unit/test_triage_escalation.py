@@ -232,6 +232,25 @@ def test_replies_follow_listen_empathise_apologise_resolve() -> None:
         assert "\n" not in reply and "  " not in reply
 
 
+def test_out_of_hours_replies_promise_no_one_soon_and_keep_the_reasons_words() -> None:
+    policy = load_policy()
+    for reason in REASONS:
+        reply = policy.replies_out_of_hours.get(reason) or policy.replies_out_of_hours["default"]
+        assert "giây lát" not in reply and "ngay" not in reply.split()  # nobody is at work
+        assert "nhân viên" in reply and "chuyển" in reply
+    # "cho gặp người" out of hours got "rất tiếc vì sự bất tiện này", as if something went wrong
+    asked = decide([], user("cho gặp người", NEU), None, policy)
+    assert asked.reply_out_of_hours == policy.replies_out_of_hours["requested"]
+    assert "bất tiện" not in asked.reply_out_of_hours
+    angry = decide([], user("lừa đảo", ANGRY), None, policy)
+    assert angry.reply_out_of_hours == policy.replies_out_of_hours["angry"]
+    complaint = decide([], user("shop làm ăn chán quá", NEU, replies=[
+        {"role": "bot", "meta": {"kind": "handoff_request", "reason": "complaint"}}
+    ]), None, policy)
+    assert complaint.reply_out_of_hours == policy.replies_out_of_hours["complaint"]
+    assert not decide([], user("ok", NEU), None, policy).reply_out_of_hours
+
+
 def test_policy_is_configurable(tmp_path: Path) -> None:
     (tmp_path / "p.yml").write_text(
         "negative_trend: {window: 2, min_negative: 2}\n"
