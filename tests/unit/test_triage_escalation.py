@@ -235,7 +235,7 @@ def test_replies_follow_listen_empathise_apologise_resolve() -> None:
 def test_out_of_hours_replies_promise_no_one_soon_and_keep_the_reasons_words() -> None:
     policy = load_policy()
     for reason in REASONS:
-        reply = policy.replies_out_of_hours.get(reason) or policy.replies_out_of_hours["default"]
+        reply = policy.replies_out_of_hours[reason]
         assert "giây lát" not in reply and "ngay" not in reply.split()  # nobody is at work
         assert "nhân viên" in reply and "chuyển" in reply
     # "cho gặp người" out of hours got "rất tiếc vì sự bất tiện này", as if something went wrong
