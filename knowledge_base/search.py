@@ -99,7 +99,7 @@ class Hit:
 
 def _terms(text: str) -> list[str]:
     """Content words plus every adjacent pair ("ha_noi", "hoan_tien") of the folded text."""
-    text = amounts_as_terms(fold(text))
+    text = hours_as_terms(amounts_as_terms(fold(text)))
     return [t for t in tokens(text) if t not in STOPWORDS] + bigrams(text)
 
 
@@ -132,6 +132,22 @@ def _amount_term(match: re.Match[str]) -> str:
 def amounts_as_terms(folded: str) -> str:
     """`folded` with each sum of money written as one term, its value in dong ("500000d")."""
     return _AMOUNT.sub(_amount_term, folded)
+
+
+# Hours as customers type them ("24h", "4 tiếng", "8h30", "16h") and as help centers print
+# them ("24 giờ", "8:30", "16:00") read alike: "N gio", then the minutes unless they are 00
+# ("tổng đài làm việc đến 21h không" got the complaint deadlines, on "giờ làm việc", before
+# the hotline's "8:00 đến 21:00").
+_CLOCK = re.compile(r"\b(\d{1,2})(?::|h)(\d{2})\b")
+_HOURS = re.compile(r"\b(\d{1,3})\s*(?:h|tieng)\b")
+
+
+def hours_as_terms(folded: str) -> str:
+    """`folded` with hours and clock times written "N gio" ("24h", "4 tieng" -> "24 gio")."""
+    folded = _CLOCK.sub(
+        lambda m: f"{m[1]} gio" if m[2] == "00" else f"{m[1]} gio {m[2]}", folded
+    )
+    return _HOURS.sub(r"\1 gio", folded)
 
 
 _RAW_WORD = re.compile(r"\w+")

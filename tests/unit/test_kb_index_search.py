@@ -211,6 +211,32 @@ def test_an_amount_typed_short_meets_the_amount_the_help_center_prints() -> None
     assert int(np.argmax(scores)) == 0
 
 
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [("24h", "24 gio"), ("4 tiếng", "4 gio"), ("8h30", "8 gio 30"), ("8:30", "8 gio 30"),
+     ("16h00", "16 gio"), ("21:00", "21 gio"), ("Giao 2h", "giao 2 gio")],
+)
+def test_hours_read_alike_however_they_are_written(typed: str, read: str) -> None:
+    from knowledge_base.search import hours_as_terms
+
+    assert hours_as_terms(fold(typed)) == read
+
+
+def test_an_hour_typed_short_meets_the_clock_time_the_help_center_prints() -> None:
+    # "tổng đài làm việc đến 21h không" got the complaint deadlines ("giờ làm việc") before
+    # the hotline's "8:00 đến 21:00".
+    from knowledge_base.search import LexicalIndex
+
+    docs = [
+        Passage("tong-dai", "Liên hệ", "Tổng đài", "u1", "c",
+                "Tổng đài hoạt động từ 8:00 đến 21:00 mỗi ngày."),
+        Passage("khieu-nai", "Khiếu nại", "Thời gian xử lý", "u2", "c",
+                "Khiếu nại được phản hồi trong 24 giờ làm việc."),
+    ]
+    scores = LexicalIndex(docs, title_boost=1.5).scores("làm việc đến 21h không")
+    assert int(np.argmax(scores)) == 0
+
+
 # Customers' words for what the help center names otherwise (`with_help_center_words`): two
 # passages (article, title, section, text), the first the right one; messages that must find
 # it first; messages that must get no added words.
