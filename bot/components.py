@@ -48,10 +48,13 @@ question word ("gì", "nào", "đâu", "ai", "bao nhiêu", "bao lâu", "thế n�
 intent of its ranking, as above; "ok", "được rồi", "ừ sao cũng được" stay affirm. So does
 "mấy" before a unit ("ok vậy mất mấy ngày" was affirm 0.38, "Dạ vâng ạ").
 
-`BotChallengeNamesSomeone`: "vậy phải làm sao", after an answer, was bot_challenge (0.39)
-and got "em là trợ lý tự động". A "bot or person?" question names someone ("bạn", "em",
-"bot", "người", "máy", "ai"...); read as bot_challenge without one, a message takes the next
-intent of its ranking, as above.
+`IntentNeedsAWord`: an intent whose messages always contain one of a few words, given in
+bot/config.yml. "vậy phải làm sao", after an answer, was bot_challenge (0.39) and got "em là
+trợ lý tự động": a "bot or person?" question names someone ("bạn", "em", "bot", "người",
+"máy", "ai"...). "ko nhan dc tin nhan xac nhan don" was request_human (0.84, folded "nhan"
+as in "nhan vien") and the customer was queued for a person: a request names the person
+("nhân viên", "người", "tư vấn", "admin", "quản lý"...). Without one, the message takes the
+next intent of its ranking, as above.
 """
 
 from __future__ import annotations
@@ -413,28 +416,21 @@ class QuestionNotAffirm(_DropsADoubtfulIntent):
         return self.asks_what(text)
 
 
-# Who a "bot or person?" question names: "bạn", "em", "bot", "người", "máy", "ai", "AI"...
-_BEING_WORDS = frozenset(
-    "ban em bot chatbot robot nguoi may ai tu dong tri tue you admin nhan vien".split()
-)
-
-
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class BotChallengeNamesSomeone(_DropsADoubtfulIntent):
+class IntentNeedsAWord(_DropsADoubtfulIntent):
     """See the module's docstring."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"intent": "bot_challenge"}
+        # `words`: folded words or two-word phrases, one of which the message must contain.
+        return {"intent": None, "words": []}
 
-    @staticmethod
-    def names_someone(text: str) -> bool:
+    def has_a_word(self, text: str) -> bool:
         words = folded_words(text)
-        pairs = {f"{a} {b}" for a, b in pairwise(words)}
-        return bool(_BEING_WORDS.intersection(words) or _BEING_WORDS & pairs)
+        phrases = set(words) | {f"{a} {b}" for a, b in pairwise(words)}
+        return not phrases.isdisjoint(self._config["words"])
 
     def doubts(self, text: str) -> bool:
-        return not self.names_someone(text)
-
+        return not self.has_a_word(text)

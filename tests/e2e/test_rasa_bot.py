@@ -471,6 +471,15 @@ def test_what_now_after_an_answer_is_not_asking_who_answers(
     assert article_url("doi-thong-tin-tai-khoan") in reply, reply
 
 
+def test_a_message_not_received_is_not_a_request_for_a_person(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # request_human (0.84), folded "nhan" as in "nhan vien": queued for a person
+    reply = rasa_bot.send(new_sender(), "ko nhan dc tin nhan xac nhan don")
+    assert all(m.get("kind") != "handoff_request" for m in metas(reply)), reply
+    assert article_url("xac-nhan-don-hang") in texts(reply), texts(reply)
+
+
 def test_what_now_about_nothing_is_asked_what_it_is_about(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
