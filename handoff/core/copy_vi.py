@@ -8,6 +8,7 @@ Bot answers come from Rasa (`bot/domain.yml`, `actions/`); escalation replies fr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -77,6 +78,33 @@ ATTACHMENT_RECEIVED = (
     "Dạ $em đã nhận được tệp/hình ảnh $kh gửi. $Kh mô tả thêm bằng lời giúp $em nhé, "
     "nhân viên cũng sẽ xem được tệp này."
 )
+
+
+# The bot's "..., hoặc nhắn "gặp nhân viên" để được hỗ trợ" is for a customer talking to the
+# bot; one already waiting for a person (the order look-up said it in the queue) is told
+# instead that the person will help, and the "Gặp nhân viên" button is not shown.
+_ASK_FOR_A_PERSON_CLAUSE = re.compile(r',? hoặc (?:nhắn|bấm) "[Gg]ặp nhân viên" để [^.]*\.')
+_ASK_FOR_A_PERSON_SENTENCE = re.compile(
+    r'(?:^|(?<=\. ))[^.]*\$[Kk]h (?:nhắn|bấm) "[Gg]ặp nhân viên" để [^.]*\.'
+)
+PERSON_WILL_HELP_CLAUSE = "; nhân viên sẽ hỗ trợ $kh khi tiếp nhận cuộc trò chuyện ạ."
+PERSON_WILL_HELP = "Nhân viên sẽ hỗ trợ $kh khi tiếp nhận cuộc trò chuyện ạ."
+ASK_FOR_A_PERSON_PAYLOAD = "/request_human"
+
+
+def for_a_waiting_customer(text: str, meta: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A bot reply (template text, meta with its buttons) without its invitation to ask for
+    a person, for a customer already in the queue."""
+    text = _ASK_FOR_A_PERSON_CLAUSE.sub(PERSON_WILL_HELP_CLAUSE, text)
+    text = _ASK_FOR_A_PERSON_SENTENCE.sub(PERSON_WILL_HELP, text)
+    out = dict(meta)
+    if out.get("buttons"):
+        out["buttons"] = [
+            b for b in out["buttons"] if b.get("payload") != ASK_FOR_A_PERSON_PAYLOAD
+        ]
+        if not out["buttons"]:
+            del out["buttons"]
+    return text, out
 
 
 def contact_thanks(phones: Sequence[str], emails: Sequence[str]) -> str:

@@ -822,7 +822,7 @@ class Hub:
         if visible and all(_is_an_answer(m) for m in metas):
             stored = [
                 self._add(s, conv.id, "bot", text, {**meta, "while_queued": True})
-                for text, meta in visible
+                for text, meta in (copy_vi.for_a_waiting_customer(*m) for m in visible)
             ]
             if any(m.get("kind") == "order_status" for m in metas):
                 self._refresh_summary(s, conv)  # the order the bot looked up is a fact

@@ -13,6 +13,7 @@ import numpy as np
 import uvicorn
 from sqlalchemy import event
 
+from actions.orders import not_found_text
 from cskh import query_vector
 from cskh.stack import ROUND_THE_CLOCK
 from handoff.rasa import RasaUnavailable
@@ -60,6 +61,15 @@ class CannedRasa:
                     "recipient_id": sender,
                     "custom": {"cskh_meta": {"kind": "handoff_request", "reason": "complaint"}},
                 },
+            ]
+        if "DH999999" in message:  # an order look-up that finds nothing (actions/orders.py)
+            return [
+                {
+                    "recipient_id": sender,
+                    "text": not_found_text("DH999999"),
+                    "buttons": [{"title": "Gặp nhân viên", "payload": "/request_human"}],
+                },
+                {"recipient_id": sender, "custom": {"cskh_meta": {"kind": "order_status"}}},
             ]
         if "còn hàng" in message:  # a question about one product (utter_product_question)
             return [

@@ -79,6 +79,22 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     assert len(user_msgs) == 4 and all(m["sentiment"] for m in user_msgs)  # every one scored
 
 
+async def test_a_waiting_customer_is_not_told_to_ask_for_a_person(
+    client: httpx.AsyncClient, hub: Hub
+) -> None:
+    # The order look-up told a customer in the queue: 'hoặc nhắn "gặp nhân viên"', with the
+    # button; to the same customer outside the queue it still does.
+    out = await say(client, "vy", "đơn DH999999 đâu rồi")
+    assert 'nhắn "gặp nhân viên"' in out[0]["text"] and out[0]["buttons"]
+    await say(client, "vy", "cho tôi nói chuyện với người thật")
+    assert (await _conv(hub, "vy"))["state"] == "queued"
+    out = await say(client, "vy", "đơn DH999999 đâu rồi")
+    assert len(out) == 1 and "DH999999" in out[0]["text"]
+    assert "gặp nhân viên" not in out[0]["text"].lower()
+    assert "nhân viên sẽ hỗ trợ anh/chị khi tiếp nhận" in out[0]["text"]
+    assert not out[0].get("buttons")
+
+
 @pytest.mark.parametrize("ping", ["alo alo", "có ai không ạ???", "sao lâu vậy, chưa ai vào à"])
 async def test_asking_whether_anyone_is_there_while_waiting_gets_the_place_not_the_bot(
     client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa, ping: str

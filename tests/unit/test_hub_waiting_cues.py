@@ -65,3 +65,29 @@ def test_saying_a_person_is_no_longer_needed(text: str) -> None:
 )
 def test_other_messages_do_not_leave_the_queue(text: str) -> None:
     assert not wants_to_stop_waiting(text)
+
+
+def _bot_texts_inviting_a_person() -> list[str]:
+    from actions import actions, faq, orders
+
+    return [
+        orders.not_found_text("DH123456"), orders.wrong_last4_text("DH123456", 2),
+        orders.locked_text("DH123456"), orders.TOO_MANY_LOOKUPS_TEXT,
+        actions.KB_UNAVAILABLE_TEXT, faq.NO_ANSWER_TEXT, faq.NOT_HELPFUL_TEXT,
+    ]
+
+
+@pytest.mark.parametrize("text", _bot_texts_inviting_a_person())
+def test_a_waiting_customer_is_told_the_person_will_help_not_to_ask_for_one(text: str) -> None:
+    from handoff.core.copy_vi import for_a_waiting_customer
+
+    button = {"title": "Gặp nhân viên", "payload": "/request_human"}
+    other = {"title": "Chính sách đổi trả", "payload": "/choose_article"}
+    waiting, meta = for_a_waiting_customer(text, {"buttons": [other, button], "kind": "x"})
+    assert "gặp nhân viên" in text.lower()
+    assert "gặp nhân viên" not in waiting.lower()
+    assert "Nhân viên sẽ hỗ trợ $kh" in waiting or "nhân viên sẽ hỗ trợ $kh" in waiting
+    assert waiting.endswith(".") and ".." not in waiting and " ;" not in waiting
+    assert meta == {"buttons": [other], "kind": "x"}
+    # what comes before the invitation is kept
+    assert waiting.split(";")[0].split(". ")[0] == text.split(". ")[0]

@@ -50,6 +50,7 @@ def customer_texts() -> list[str]:
         faq.NO_ANSWER_TEXT, faq.CHOICES_TEXT, faq.NOT_HELPFUL_TEXT, faq.NEXT_BEST_TEXT,
         actions.KB_UNAVAILABLE_TEXT,
         copy_vi.BOT_DOWN_REPLY, copy_vi.ESCALATION_REPLY, copy_vi.HANDED_OVER_CLOSED,
+        copy_vi.PERSON_WILL_HELP, copy_vi.PERSON_WILL_HELP_CLAUSE,
         copy_vi.HANDOFF_NOT_ADMITTED,
         copy_vi.CSAT_QUESTION, copy_vi.CSAT_THANKS, copy_vi.CONTACT_INVITE,
         copy_vi.HANDED_BACK, copy_vi.TRANSFERRED_TO_TEAM, copy_vi.FOLLOW_UP_NOTED,
