@@ -34,12 +34,14 @@ from actions.faq import (
     next_best,
 )
 from actions.orders import (
+    LATE_ORDER_ASK_CODE_TEXT,
     OrderDesk,
     OrderStore,
     OrderTurn,
     asks_about_its_delivery,
     last4_digits,
     normalize_order_code,
+    reports_a_late_order,
 )
 from actions.products import asks_about_a_product
 from actions.settings import get_settings
@@ -480,7 +482,10 @@ def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
         code, last4 or (str(earlier_last4) if earlier_last4 else None),
         verified_code=verified, failures=failures, lookups=lookups,
     )
-    dispatcher.utter_message(text=turn.text)
+    said = turn.text
+    if not code and reports_a_late_order(" ".join(tokens(text))):
+        said = LATE_ORDER_ASK_CODE_TEXT
+    dispatcher.utter_message(text=said)
     ACTION_METRICS.runs.inc(action="action_order_status", outcome=_order_outcome(turn))
     if not code:
         return [SlotSet("order_phone_last4", last4)] if last4 else []

@@ -131,6 +131,26 @@ ASK_CODE_TEXT = (
     "Dạ $kh cho $em xin mã đơn hàng (dạng DH + 6 chữ số, ví dụ DH123456 — có trong tin "
     "nhắn hoặc email xác nhận đơn) để $em tra cứu ngay nhé."
 )
+# A customer telling of an order that has not come ("đặt từ thứ 6 mà nay thứ 4 rồi chưa thấy
+# đâu, ... mình thật sự thất vọng") hears that first, then the request for the code: the
+# bare request read as indifference.
+LATE_ORDER_ASK_CODE_TEXT = (
+    "Dạ $em rất tiếc vì đơn hàng của $kh chưa đến như dự kiến. $Kh cho $em xin mã đơn hàng "
+    "(dạng DH + 6 chữ số, ví dụ DH123456 — có trong tin nhắn hoặc email xác nhận đơn) để $em "
+    "kiểm tra ngay nhé."
+)
+_NOT_HERE_YET = re.compile(
+    r"\bchua (?:nhan|giao|thay|toi|den|ve|co hang)\b"
+    r"|\b(?:khong|ko|k) (?:nhan duoc hang|thay hang|thay don)\b"
+    r"|\b(?:giao|ship|hang|don) (?:cham|lau|tre)\b|\btre hen\b"
+    r"|\bqua (?:han|ngay) (?:giao|du kien)\b"
+)
+
+
+def reports_a_late_order(folded_text: str) -> bool:
+    """True for "đặt từ thứ 6 mà giờ chưa thấy đâu", "giao chậm quá" (folded, teencode
+    expanded): the order has not come when it should have."""
+    return bool(_NOT_HERE_YET.search(folded_text))
 
 
 def describe_order(order: Order) -> str:

@@ -11,6 +11,7 @@ from actions.orders import (
     describe_order,
     last4_digits,
     normalize_order_code,
+    reports_a_late_order,
 )
 from actions.settings import ActionSettings
 
@@ -151,3 +152,20 @@ def test_unknown_code_is_answered_honestly(store: OrderStore) -> None:
 def test_no_code_asks_for_it(store: OrderStore) -> None:
     turn = OrderDesk(store).turn(None, "1234")
     assert turn.text == ASK_CODE_TEXT and not turn.found
+
+
+@pytest.mark.parametrize(
+    ("text", "late"),
+    [
+        ("đặt hôm thứ 6 mà nay thứ 4 rồi chưa thấy đâu, mình thật sự thất vọng", True),
+        ("dat hang 5 ngay r chua nhan dc", True),
+        ("giao chậm quá", True),
+        ("đơn hàng của tôi đâu", False),
+        ("kiểm tra đơn giúp mình", False),
+        ("sao đơn của tôi bị huỷ vậy", False),
+    ],
+)
+def test_a_late_order_is_told_apart_from_a_plain_look_up(text: str, late: bool) -> None:
+    from cskh.text import tokens
+
+    assert reports_a_late_order(" ".join(tokens(text))) is late

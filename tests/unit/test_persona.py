@@ -38,7 +38,8 @@ def _order_texts() -> list[str]:
     store = orders.OrderStore.load(ROOT / "actions" / "data" / "orders.json")
     cancelled = next(o for o in store._orders.values() if o.status == "da_huy")
     return [
-        orders.ASK_CODE_TEXT, orders.TOO_MANY_LOOKUPS_TEXT, orders.not_found_text("DH1"),
+        orders.ASK_CODE_TEXT, orders.LATE_ORDER_ASK_CODE_TEXT, orders.TOO_MANY_LOOKUPS_TEXT,
+        orders.not_found_text("DH1"),
         orders.ask_last4_text("DH1"), orders.wrong_last4_text("DH1", 2),
         orders.locked_text("DH1"), orders.describe_order(cancelled),
     ]
