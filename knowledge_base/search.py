@@ -445,6 +445,17 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?!.*\b(?:ma|voucher|code|coupon|hang|thanh vien)\b)"
                 r".*\b(?:free ?ship|mien ship)\b"),
      "dieu kien mien phi van chuyen"),
+    # "do you ship to Singapore?", "gửi hàng sang Mỹ được không": abroad, which help centers
+    # call "quốc tế" / "nước ngoài" (it got a failed delivery, on "ship"); not Lào Cai, nor
+    # "ngã tư" or the districts named Đức
+    (re.compile(r"\b(?:ship|giao|gui|chuyen|send|deliver|delivery)\b.*\b(?:singapore|malaysia"
+                r"|thai lan|thailand|campuchia|cambodia|lao(?! cai)|laos|trung quoc|china"
+                r"|nhat ban|japan|han quoc|korea|dai loan|taiwan|hong kong|philippines"
+                r"|indonesia|australia|canada|usa|america|phap|france|germany|abroad"
+                r"|overseas|international)\b"
+                r"|\b(?:sang|qua) (?:my|nhat|han quoc|uc|phap|singapore|campuchia|trung quoc"
+                r"|dai loan)\b"),
+     "giao hang quoc te nuoc ngoai"),
     # "giao 2h có mất phí không": what the express services cost (it got orders placed after
     # their hours)
     (re.compile(r"\b(?:giao|ship) (?:2h|2 h|2 gio|trong ngay|hoa toc)\b"

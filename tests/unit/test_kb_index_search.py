@@ -797,6 +797,15 @@ CUSTOMER_WORDS = [
         ["số điện thoại của mình bị sai"],
         id="the hotline and the hours are the switchboard's",
     ),
+    pytest.param(
+        [("khu-vuc", "Khu vực giao hàng", "Không hỗ trợ giao hàng quốc tế",
+          "Shop chỉ giao hàng trong Việt Nam, chưa gửi hàng ra nước ngoài."),
+         ("giao-that-bai", "Tra cứu đơn hàng", "Giao hàng không thành công",
+          "Shipper gọi trước khi giao; không liên lạc được thì hẹn ship lại.")],
+        ["do you ship to Singapore?", "gửi hàng sang Mỹ được không", "ship qua campuchia dc ko"],
+        ["ship lên lào cai được không", "giao hàng ngã tư sở", "mua hàng nhật bản chính hãng ko"],
+        id="a country abroad is international delivery",
+    ),
 ]
 
 
