@@ -217,10 +217,12 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:bao hanh|bh)\b.*\b(?:may|bao nhieu) (?:thang|nam)\b"
                 r"|\b(?:may|bao nhieu) (?:thang|nam)\b.*\b(?:bao hanh|bh)\b"),
      "thoi han bao hanh"),
-    # "iphone bảo hành bao lâu", "laptop bh bao lâu vậy": how long the warranty lasts too (it
-    # got how long a repair takes); not "gửi bảo hành bao lâu thì xong", "sửa mất bao lâu"
-    (re.compile(r"^(?!.*\b(?:sua|gui|xu ly|xong|mat|lay|nhan lai|tra lai|cho|doi)\b)"
-                r".*\b(?:bao hanh|bh)(?: duoc| trong)? bao lau\b"),
+    # "iphone bảo hành bao lâu", "laptop bh bao lâu vậy", "bảo hành điện thoại bao lâu": how
+    # long the warranty lasts too (it got how long a repair takes, or the e-warranty); not
+    # "gửi bảo hành bao lâu thì xong", "sửa mất bao lâu", "bảo hành tận nhà bao lâu thì tới"
+    (re.compile(r"^(?!.*\b(?:sua|gui|xu ly|xong|mat|lay|nhan lai|tra lai|cho|doi|toi|den"
+                r"|tan nha)\b)"
+                r".*\b(?:bao hanh|bh)(?: duoc| trong)?(?: \w+){0,3} bao lau\b"),
      "thoi han bao hanh theo nhom san pham"),
     # "giao hàng có được xem hàng không", "có được đồng kiểm không": checking the parcel
     # before paying (it got failed deliveries); not browsing products in a showroom
