@@ -42,6 +42,11 @@ with the yes/no particle ("... không?", "... ko", "... k") asks something; read
 takes the next intent of its ranking, as above. Denials end otherwise ("thôi không cần
 nữa", "không phải vậy"); "không" alone or after one or two words stays deny.
 
+`NegatedProblemNotDeny`: "không nhớ mật khẩu" was deny (0.72) and "tôi không nhớ email đăng
+ký" too (0.45): "Dạ em hiểu rồi ạ". A denial negates little ("không phải", "không cần",
+"không đúng", "chưa ạ", "không, cảm ơn"); a negation followed by any other word states a
+problem, and the message takes the next intent of its ranking, as above.
+
 `QuestionNotAffirm`: "được ưu đãi gì", asked right after an answer about membership tiers,
 was affirm (0.56, on "được") and got "Dạ vâng ạ". An affirm reading of a message with a
 question word ("gì", "nào", "đâu", "ai", "bao nhiêu", "bao lâu", "thế nào"...) takes the next
@@ -384,6 +389,35 @@ class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
 
     def doubts(self, text: str) -> bool:
         return self.asks_yes_or_no(text)
+
+
+# What a denial negates: "không phải", "không đúng", "không cần", "không muốn", "không có gì",
+# "không đâu", "chưa ạ", "không, cảm ơn". Any other word after the negation states a problem
+# ("không nhớ mật khẩu", "ko nhận được mã").
+_NEGATION = frozenset("khong ko k kh hong hok khum chua".split())
+_DENIED = frozenset(
+    "phai dung can muon co dau a ah shop ad sao nua nhe nha ha vay roi gi cam thanks khong ko k"
+    " kh hong hok khum chua thoi khoi sai".split()
+)
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class NegatedProblemNotDeny(_DropsADoubtfulIntent):
+    """See the module's docstring."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"intent": "deny"}
+
+    @staticmethod
+    def states_a_problem(text: str) -> bool:
+        words = folded_words(text)
+        return any(a in _NEGATION and b not in _DENIED for a, b in pairwise(words))
+
+    def doubts(self, text: str) -> bool:
+        return self.states_a_problem(text)
 
 
 # "gì", "nào", "đâu", "ai" and "bao nhiêu / bao lâu / bao giờ / thế nào / làm sao / tại sao",

@@ -431,6 +431,26 @@ def test_a_yes_no_question_is_not_a_no(
 
 
 @pytest.mark.parametrize(
+    ("text", "slug"),
+    [
+        # deny (0.72 and 0.45): "Dạ em hiểu rồi ạ" to a forgotten password
+        ("không nhớ mật khẩu", "quen-mat-khau-otp"),
+        ("tôi không nhớ email đăng ký", "quen-mat-khau-otp"),
+        ("thôi không cần nữa", None),
+    ],
+)
+def test_a_problem_stated_with_a_negation_is_not_a_no(
+    rasa_bot: RasaBot,  # noqa: F811
+    text: str,
+    slug: str | None,
+) -> None:
+    reply = texts(rasa_bot.send(new_sender(), text))
+    assert ("em hiểu rồi ạ" in reply) is (slug is None), reply
+    if slug is not None:
+        assert article_url(slug) in reply, reply
+
+
+@pytest.mark.parametrize(
     ("text", "is_a_yes"),
     [
         # affirm (0.56) on "được": "Dạ vâng ạ" to a question about the tiers just answered
