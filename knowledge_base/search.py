@@ -458,6 +458,10 @@ _HELP_CENTER_WORDS = (
                 r"|\b(?:sang|qua) (?:my|nhat|han quoc|uc|phap|singapore|campuchia|trung quoc"
                 r"|dai loan)\b"),
      "giao hang quoc te nuoc ngoai"),
+    # "mình muốn góp ý về dịch vụ": feedback goes where complaints go, the help centers' word
+    # (it got gift wrapping, on "dịch vụ")
+    (re.compile(r"\b(?:gop y|dong gop y kien|y kien dong gop|feedback)\b"),
+     "kenh tiep nhan khieu nai gop y"),
     # "giao 2h có mất phí không": what the express services cost (it got orders placed after
     # their hours)
     (re.compile(r"\b(?:giao|ship) (?:2h|2 h|2 gio|trong ngay|hoa toc)\b"

@@ -807,6 +807,15 @@ CUSTOMER_WORDS = [
         ["ship lên lào cai được không", "giao hàng ngã tư sở", "mua hàng nhật bản chính hãng ko"],
         id="a country abroad is international delivery",
     ),
+    pytest.param(
+        [("khieu-nai", "Quy trình khiếu nại", "Kênh tiếp nhận khiếu nại",
+          "Bạn gửi khiếu nại hoặc góp ý qua tổng đài, Zalo OA hoặc email."),
+         ("goi-qua", "Dịch vụ gói quà", "Dịch vụ gói quà và gửi quà tặng",
+          "Dịch vụ gói quà và viết thiệp cho mọi đơn hàng.")],
+        ["mình muốn góp ý về dịch vụ", "gop y cho shop o dau"],
+        ["dịch vụ gói quà có mất phí không"],
+        id="feedback goes where complaints go",
+    ),
 ]
 
 
