@@ -398,8 +398,12 @@ _HELP_CENTER_WORDS = (
      "shipper goi cho ban truoc khi giao"),
     # "ở quảng ninh có lắp không": where installation is offered (alone it got cookies and
     # "quảng cáo", on the place's first word)
+    # "có lắp điều hòa ở ngoại thành không" too (it got the air conditioners' material costs);
+    # not "lắp ở nhà có mất phí không", "lắp tivi ở chung cư được không"
     (re.compile(r"\b(?:o|tai|ve|khu vuc|tinh|huyen|xa)\b(?: \w+){1,4} (?:co )?(?:ho tro )?lap"
-                r"(?: dat)?(?: duoc)? (?:khong|ko|k|hong|hok)\b"),
+                r"(?: dat)?(?: duoc)? (?:khong|ko|k|hong|hok)\b"
+                r"|^(?!.*\b(?:phi|tien|gia|bao nhieu)\b).*\blap(?: dat)?\b(?: \w+){0,3}"
+                r" (?:o|tai) (?:(?!duoc |dc )\w+ ){1,3}(?:khong|ko|k|hong|hok)\b"),
      "khu vuc va thoi gian lap dat"),
     # "có cần giữ hộp không", "vứt vỏ hộp rồi còn đổi được không": what a returned item must
     # come with (it got the electronic warranty, which needs no papers); not a torn warranty

@@ -868,6 +868,17 @@ def test_a_product_named_between_warranty_and_how_long_asks_the_warranty_period(
     assert with_help_center_words(home) == home
 
 
+def test_installation_asked_for_a_place_after_the_product_is_where_it_is_offered() -> None:
+    # In the shop's index "có lắp đặt điều hòa ở ngoại thành không" got the air conditioners'
+    # material costs.
+    from knowledge_base.search import with_help_center_words
+
+    for query in ("có lắp đặt điều hòa ở ngoại thành không", "lap dieu hoa tai vinh phuc ko"):
+        assert with_help_center_words(query).endswith(" khu vuc va thoi gian lap dat"), query
+    for query in ("lắp ở nhà có mất phí không", "lắp tivi treo tường ở chung cư được không"):
+        assert with_help_center_words(query) == query
+
+
 def test_bao_h_is_bao_gio() -> None:
     from knowledge_base.search import with_help_center_words
 
