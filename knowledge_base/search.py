@@ -462,6 +462,10 @@ _HELP_CENTER_WORDS = (
                 r"|\b(?:sang|qua) (?:my|nhat|han quoc|uc|phap|singapore|campuchia|trung quoc"
                 r"|dai loan)\b"),
      "giao hang quoc te nuoc ngoai"),
+    # "làm sao để thành khách vip", "khách hàng thân thiết được gì": the membership tiers (it
+    # got business customers and guest checkout)
+    (re.compile(r"\b(?:vip|khach (?:hang )?than thiet|membership|member)\b"),
+     "hang thanh vien dieu kien len hang quyen loi"),
     # "mình muốn góp ý về dịch vụ": feedback goes where complaints go, the help centers' word
     # (it got gift wrapping, on "dịch vụ")
     (re.compile(r"\b(?:gop y|dong gop y kien|y kien dong gop|feedback)\b"),

@@ -816,6 +816,16 @@ CUSTOMER_WORDS = [
         ["dịch vụ gói quà có mất phí không"],
         id="feedback goes where complaints go",
     ),
+    pytest.param(
+        [("hang", "Hạng thành viên", "Điều kiện lên hạng thành viên",
+          "Hạng thành viên Bạc, Vàng, Kim cương xét theo chi tiêu 12 tháng; quyền lợi tăng theo "
+          "hạng."),
+         ("doanh-nghiep", "Mua hàng doanh nghiệp", "Điều kiện mua hàng",
+          "Khách hàng doanh nghiệp cần mã số thuế để được chính sách riêng.")],
+        ["làm sao để thành khách vip", "khách hàng thân thiết được gì"],
+        ["khách hàng doanh nghiệp cần gì"],
+        id="a VIP or a loyal customer is a membership tier",
+    ),
 ]
 
 
