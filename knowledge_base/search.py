@@ -462,6 +462,15 @@ _HELP_CENTER_WORDS = (
                 r"|\b(?:sang|qua) (?:my|nhat|han quoc|uc|phap|singapore|campuchia|trung quoc"
                 r"|dai loan)\b"),
      "giao hang quoc te nuoc ngoai"),
+    # "hôm nay có khuyến mãi gì không", "dạo này có sale gì": which promotions there are,
+    # which help centers answer with where codes and vouchers are given out (it got refunds of
+    # discounted orders and the wallets' offers); not the wallets' own offers, nor the
+    # kinds of codes
+    (re.compile(r"^(?!.*\b(?:momo|zalopay|zalo pay|vnpay|vi dien tu|thanh toan|the tin dung"
+                r"|loai|cach)\b)"
+                r".*\bco(?: \w+){0,3} (?:khuyen mai|km|sale|uu dai|giam gia)(?: \w+){0,2}"
+                r" (?:gi|nao)\b"),
+     "ma giam gia voucher phat hanh flash sale"),
     # "làm sao để thành khách vip", "khách hàng thân thiết được gì": the membership tiers (it
     # got business customers and guest checkout)
     (re.compile(r"\b(?:vip|khach (?:hang )?than thiet|membership|member)\b"),

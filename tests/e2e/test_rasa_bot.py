@@ -500,6 +500,14 @@ def test_a_message_not_received_is_not_a_request_for_a_person(
     assert article_url("xac-nhan-don-hang") in texts(reply), texts(reply)
 
 
+def test_which_promotions_there_are_is_answered_from_the_help_center(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # out_of_scope (0.69): "câu này nằm ngoài phạm vi" to a question every shop gets
+    reply = texts(rasa_bot.send(new_sender(), "hom nay co khuyen mai gi ko ad"))
+    assert "ngoài phạm vi" not in reply and article_url("ma-giam-gia-voucher") in reply, reply
+
+
 def test_what_now_about_nothing_is_asked_what_it_is_about(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:

@@ -889,6 +889,19 @@ def test_installation_asked_for_a_place_after_the_product_is_where_it_is_offered
         assert with_help_center_words(query) == query
 
 
+def test_which_promotions_there_are_is_where_codes_are_given_out() -> None:
+    # In the shop's index "hom nay co khuyen mai gi ko ad" got refunds of discounted orders.
+    from knowledge_base.search import with_help_center_words
+
+    for query in ("hom nay co khuyen mai gi ko ad", "dạo này shop có sale gì không",
+                  "đang có chương trình khuyến mãi nào không"):
+        assert with_help_center_words(query).endswith(" ma giam gia voucher phat hanh flash sale")
+    for query in ("hàng khuyến mãi có được đổi trả không", "sản phẩm sale có bảo hành không",
+                  "có khuyến mãi gì khi thanh toán momo không",
+                  "Bên mình có những loại mã giảm giá nào vậy?"):
+        assert with_help_center_words(query) == query
+
+
 def test_bao_h_is_bao_gio() -> None:
     from knowledge_base.search import with_help_center_words
 
