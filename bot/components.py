@@ -29,7 +29,9 @@ Without a code, "ordered" and "the goods have not come" ("sao lâu vậy, tôi �
 chưa thấy, sđt tôi 0987654321" was out_of_scope, 0.75, on its date and phone number) is an
 order question too, and the bot asks for the code; not when what has not come is an OTP, a
 confirmation or money, nor a question about what can be done meanwhile ("đơn chưa giao đổi
-địa chỉ được không").
+địa chỉ được không"). "đơn e đâu r" (where is my order, in teencode) was not understood
+(order_status 0.20 below deny): a message asking where its order is, read as order_status
+or as an intent with no request of its own, is an order question.
 
 `PhoneDigitsNeedDigits`: "4 số cuối" are four digits. The classifier also read "mình đặt 2
 đơn mà bị gộp làm 1 được ko" as give_phone_digits (0.96), on its small numbers, and the bot
@@ -58,8 +60,9 @@ bot/config.yml. "vậy phải làm sao", after an answer, was bot_challenge (0.3
 trợ lý tự động": a "bot or person?" question names someone ("bạn", "em", "bot", "người",
 "máy", "ai"...). "ko nhan dc tin nhan xac nhan don" was request_human (0.84, folded "nhan"
 as in "nhan vien") and the customer was queued for a person: a request names the person
-("nhân viên", "người", "tư vấn", "admin", "quản lý"...). Without one, the message takes the
-next intent of its ranking, as above.
+("nhân viên", "người", "tư vấn", "admin", "quản lý"...); "ad ơi" alone calls whoever reads
+("ad ơi e muốn đổi sdt nhận hàg" was request_human 0.76), "ad ơi ra đây" asks for them.
+Without one, the message takes the next intent of its ranking, as above.
 """
 
 from __future__ import annotations
@@ -251,6 +254,13 @@ class _Untrained(GraphComponent):
         return cls(config)
 
 
+# "đơn e đâu r", "đơn của mình tới đâu rồi" (folded): where the customer's order is
+_WHERE_IS_MY_ORDER = re.compile(
+    r"\bdon(?: hang)?(?: cua)?(?: (?:em|e|minh|mk|toi|tui|t|anh|chi|ban))?"
+    r" (?:dau|o dau|toi dau|den dau|sao roi|the nao roi)\b"
+)
+
+
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
@@ -298,6 +308,14 @@ class OrderCodeIntent(_Untrained):
             and _ASKS_WHAT_CAN_BE_DONE.search(folded) is None
         )
 
+    def asks_where_its_order_is(self, text: str, intent: str | None) -> bool:
+        folded = " ".join(folded_words(text))
+        return (
+            (intent == self._config["intent"] or intent in self._config["content_free_intents"])
+            and _WHERE_IS_MY_ORDER.search(folded) is not None
+            and _MONEY_OR_PAPERS.search(folded) is None
+        )
+
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
@@ -307,7 +325,8 @@ class OrderCodeIntent(_Untrained):
             # Set even when the classifier already chose order_status: with its confidence
             # under the FallbackClassifier's threshold, "mã đơn DH445566" was not understood.
             if not (self.is_order_code_answer(text, intent)
-                    or self.is_late_order_without_code(text, intent)):
+                    or self.is_late_order_without_code(text, intent)
+                    or self.asks_where_its_order_is(text, intent)):
                 continue
             _set_intent(message, self._config["intent"])
         return messages
@@ -458,12 +477,16 @@ class IntentNeedsAWord(_DropsADoubtfulIntent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # `words`: folded words or two-word phrases, one of which the message must contain.
-        return {"intent": None, "words": []}
+        # `words`: folded words or two-word phrases, one of which the message must contain;
+        # `ignore`: two-word phrases that do not count ("ad ơi" only calls whoever reads).
+        return {"intent": None, "words": [], "ignore": []}
 
     def has_a_word(self, text: str) -> bool:
-        words = folded_words(text)
-        phrases = set(words) | {f"{a} {b}" for a, b in pairwise(words)}
+        words = " ".join(folded_words(text))
+        for phrase in self._config["ignore"]:
+            words = re.sub(rf"\b{re.escape(phrase)}\b", " ", words)
+        kept = words.split()
+        phrases = set(kept) | {f"{a} {b}" for a, b in pairwise(kept)}
         return not phrases.isdisjoint(self._config["words"])
 
     def doubts(self, text: str) -> bool:

@@ -508,6 +508,23 @@ def test_which_promotions_there_are_is_answered_from_the_help_center(
     assert "ngoài phạm vi" not in reply and article_url("ma-giam-gia-voucher") in reply, reply
 
 
+def test_where_is_my_order_in_teencode_is_an_order_question(
+    rasa_bot: RasaBot,  # noqa: F811
+) -> None:
+    # nlu_fallback (order_status 0.31): it got the help center's passage on paying again
+    reply = rasa_bot.send(new_sender(), "j vậy shop, đơn e đâu r")
+    assert "mã đơn hàng" in texts(reply) and "Xem thêm:" not in texts(reply), texts(reply)
+
+
+def test_calling_the_admin_is_not_asking_for_a_person(rasa_bot: RasaBot) -> None:  # noqa: F811
+    # request_human (0.76) on "ad ơi": the customer was queued for a person
+    reply = rasa_bot.send(new_sender(), "ad ơi e muốn đổi sdt nhận hàg")
+    assert all(m.get("kind") != "handoff_request" for m in metas(reply)), reply
+    assert "Xem thêm:" in texts(reply), texts(reply)  # answered from the help center
+    asked = rasa_bot.send(new_sender(), "ad oi ra day")
+    assert any(m.get("kind") == "handoff_request" for m in metas(asked)), asked
+
+
 def test_what_now_about_nothing_is_asked_what_it_is_about(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:
