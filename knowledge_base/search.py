@@ -471,6 +471,20 @@ _HELP_CENTER_WORDS = (
                 r".*\bco(?: \w+){0,3} (?:khuyen mai|km|sale|uu dai|giam gia)(?: \w+){0,2}"
                 r" (?:gi|nao)\b"),
      "ma giam gia voucher phat hanh flash sale"),
+    # "thanh toán bằng thẻ visa có mất phí không", "chuyển khoản có mất phí không": paying
+    # costs nothing, which help centers say once, in the payment methods' opening (it got how
+    # card payments are processed, or a transfer of the wrong amount); not delivery,
+    # instalments or cancelling, which have fees of their own
+    (re.compile(r"^(?!.*\b(?:ship|giao|van chuyen|tra gop|huy|doi tra|tra hang|lap)\b)"
+                r"(?=.*\b(?:thanh toan|tra tien|quet the|the|visa|mastercard|momo|zalopay"
+                r"|vnpay|chuyen khoan|ck|vi)\b)"
+                r".*\b(?:mat phi|co phi|thu phi|phu phi|tinh phi|mat them phi|ton phi)\b"),
+     "khong thu them phi khi ban thanh toan"),
+    # "ship cod có mất phí không": help centers say COD is "miễn phí thu hộ" (it got the COD
+    # limits)
+    (re.compile(r"\bcod\b.*\b(?:mat phi|co phi|thu phi|phu phi|tinh phi|ton phi)\b"
+                r"|\b(?:mat phi|phi) (?:cod|thu ho)\b"),
+     "mien phi thu ho"),
     # "làm sao để thành khách vip", "khách hàng thân thiết được gì": the membership tiers (it
     # got business customers and guest checkout)
     (re.compile(r"\b(?:vip|khach (?:hang )?than thiet|membership|member)\b"),

@@ -902,6 +902,20 @@ def test_which_promotions_there_are_is_where_codes_are_given_out() -> None:
         assert with_help_center_words(query) == query
 
 
+def test_what_paying_costs_gets_the_help_centers_words_for_it() -> None:
+    # In the shop's index "thanh toán bằng thẻ visa có mất phí không" got how card payments
+    # are processed, "ship cod có mất phí không" the COD limits: neither said it is free.
+    from knowledge_base.search import with_help_center_words
+
+    for query in ("thanh toán bằng thẻ visa có mất phí không", "chuyển khoản có mất phí không"):
+        assert with_help_center_words(query).endswith(" khong thu them phi khi ban thanh toan")
+    for query in ("ship cod có mất phí không", "phí cod bao nhiêu"):
+        assert with_help_center_words(query).endswith(" mien phi thu ho"), query
+    for query in ("trả góp có mất phí không", "hủy đơn đã thanh toán có mất phí không",
+                  "giao hàng có mất phí không"):
+        assert with_help_center_words(query) == query
+
+
 def test_bao_h_is_bao_gio() -> None:
     from knowledge_base.search import with_help_center_words
 
