@@ -175,6 +175,9 @@ class Policy:
     repeated: RepeatRule
     replies: Mapping[str, str]
     replies_out_of_hours: Mapping[str, str]
+    # Small talk to a message whose polarity is at most this is replaced by empathy even when
+    # the model's label is not negative (escalation.yml `small_talk`).
+    small_talk_max_score: float = -0.5
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Policy:
@@ -247,6 +250,7 @@ class Policy:
                      (raw.get("replies") or {}).items()},
             replies_out_of_hours={k: " ".join(str(val).split()) for k, val in
                                   (raw.get("replies_out_of_hours") or {}).items()},
+            small_talk_max_score=float((raw.get("small_talk") or {}).get("max_score", -0.5)),
         )
 
 
@@ -558,8 +562,10 @@ def decide(
         if overruled:
             # The bot announced a handover that does not happen: it thanks instead.
             return Decision(False, [], 0, policy.replies.get("praise"))
-        if latest_negative and _small_talk_only(latest):
-            # "lần sau chắc không mua nữa" read as "no": not "Dạ em hiểu rồi ạ".
+        leans_negative = sentiment is not None and sentiment.score <= policy.small_talk_max_score
+        if (latest_negative or leans_negative) and _small_talk_only(latest):
+            # "lần sau chắc không mua nữa" read as "no": not "Dạ em hiểu rồi ạ"; "giao hàng
+            # nhanh ghê, 2 tuần mới tới 🙂" read as thanks: not "cảm ơn anh/chị".
             return Decision(False, [], 0, policy.replies.get("negative_small_talk"))
         return Decision(False, [], 0, None)
     # Most urgent first (stable for equal priority: the order of REASONS), no repeats.

@@ -326,6 +326,12 @@ def test_small_talk_to_a_negative_message_is_replaced_by_empathy() -> None:
     assert decide([], user("ok", NEU, replies=small_talk), None, policy).reply is None
     answered = [*small_talk, {"role": "bot", "meta": {"kind": "faq_answer", "confident": True}}]
     assert decide([], user("giao chậm quá", NEG, replies=answered), None, policy).reply is None
+    # Sarcasm read as thanks: the label is not negative, the polarity is.
+    sarcasm = {"label": "positive", "angry": False, "score": -0.72}
+    thanked = decide([], user("giao hàng nhanh ghê, 2 tuần mới tới 🙂", sarcasm,
+                              replies=small_talk), None, policy)
+    assert not thanked.escalate and thanked.reply == policy.replies["negative_small_talk"]
+    assert decide([], user("cảm ơn shop", POS, replies=small_talk), None, policy).reply is None
     # Anger is still handed over, with its own words.
     angry = decide([], user("chán shop quá", ANGRY, replies=small_talk), None, policy)
     assert angry.escalate and angry.reasons[0] == "angry"
