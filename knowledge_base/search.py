@@ -191,6 +191,8 @@ _CHEAPER_ELSEWHERE = (
     r"|\b(?:bu|hoan|tra) (?:lai )?(?:tien )?chenh(?: lech)?\b"
 )
 _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
+# "có mất phí không", "tính phí": whether something costs money
+_COSTS = r"(?:mat phi|co phi|thu phi|phu phi|tinh phi|mat them phi|ton phi)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao(?: hang)?)"
 _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"), "tra hang doi tra"),
@@ -478,11 +480,11 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?!.*\b(?:ship|giao|van chuyen|tra gop|huy|doi tra|tra hang|lap)\b)"
                 r"(?=.*\b(?:thanh toan|tra tien|quet the|the|visa|mastercard|momo|zalopay"
                 r"|vnpay|chuyen khoan|ck|vi)\b)"
-                r".*\b(?:mat phi|co phi|thu phi|phu phi|tinh phi|mat them phi|ton phi)\b"),
+                rf".*\b{_COSTS}\b"),
      "khong thu them phi khi ban thanh toan"),
     # "ship cod có mất phí không": help centers say COD is "miễn phí thu hộ" (it got the COD
     # limits)
-    (re.compile(r"\bcod\b.*\b(?:mat phi|co phi|thu phi|phu phi|tinh phi|ton phi)\b"
+    (re.compile(rf"\bcod\b.*\b{_COSTS}\b"
                 r"|\b(?:mat phi|phi) (?:cod|thu ho)\b"),
      "mien phi thu ho"),
     # "làm sao để thành khách vip", "khách hàng thân thiết được gì": the membership tiers (it
