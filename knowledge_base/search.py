@@ -491,6 +491,17 @@ _HELP_CENTER_WORDS = (
     # got business customers and guest checkout)
     (re.compile(r"\b(?:vip|khach (?:hang )?than thiet|membership|member)\b"),
      "hang thanh vien dieu kien len hang quyen loi"),
+    # "tặng quà có giấu giá được không": hiding the price on a gift, which help centers call
+    # "ẩn giá" (the NLU had it out of scope)
+    (re.compile(r"\b(?:giau|che|khong (?:hien|de|ghi)|ko (?:hien|de|ghi)) gia\b"),
+     "an gia qua tang"),
+    # "shop có bán thông tin của mình cho bên khác ko": personal data shared with others, the
+    # privacy policy's "bên thứ ba" (it got changing an order's recipient details)
+    (re.compile(r"\b(?:ban|chia se|tiet lo|lo|dua|cung cap) (?:thong tin|du lieu|sdt|so dien thoai)"
+                r"\b.*\b(?:ben khac|nguoi khac|ben ngoai|cong ty khac|ben thu ba|doi tac)\b"
+                r"|\b(?:ro ri|lam lo) (?:thong tin|du lieu)\b"
+                r"|\b(?:thong tin|du lieu)\b.*\b(?:bi lo|lo ra|ro ri)\b"),
+     "chia se du lieu voi ben thu ba bao mat"),
     # "mình muốn góp ý về dịch vụ": feedback goes where complaints go, the help centers' word
     # (it got gift wrapping, on "dịch vụ")
     (re.compile(r"\b(?:gop y|dong gop y kien|y kien dong gop|feedback)\b"),

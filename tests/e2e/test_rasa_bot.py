@@ -525,6 +525,21 @@ def test_calling_the_admin_is_not_asking_for_a_person(rasa_bot: RasaBot) -> None
     assert any(m.get("kind") == "handoff_request" for m in metas(asked)), asked
 
 
+def test_not_what_i_asked_typed_is_not_helpful(rasa_bot: RasaBot) -> None:  # noqa: F811
+    # not understood (nlu_fallback, feedback_helpful 0.25 next): searched again instead
+    sender = new_sender()
+    rasa_bot.send(sender, "bảo hành bao lâu")
+    reply = rasa_bot.send(sender, "ko phải cái mình hỏi")
+    assert metas(reply)[0].get("kind") == "feedback", reply
+    assert metas(reply)[0].get("helpful") is False, reply
+
+
+def test_hiding_a_gifts_price_is_the_gift_articles(rasa_bot: RasaBot) -> None:  # noqa: F811
+    # out_of_scope (0.78): "câu này nằm ngoài phạm vi"
+    reply = texts(rasa_bot.send(new_sender(), "tặng quà sinh nhật cho bạn có giấu giá được không"))
+    assert "ngoài phạm vi" not in reply and "/ho-tro/goi-qua-tang" in reply, reply
+
+
 def test_what_now_about_nothing_is_asked_what_it_is_about(
     rasa_bot: RasaBot,  # noqa: F811
 ) -> None:

@@ -831,6 +831,24 @@ CUSTOMER_WORDS = [
         ["khách hàng doanh nghiệp cần gì"],
         id="a VIP or a loyal customer is a membership tier",
     ),
+    pytest.param(
+        [("bao-mat", "Chính sách bảo mật", "Chia sẻ dữ liệu với bên thứ ba",
+          "Sao Mai Shop không bán dữ liệu cá nhân; chỉ chia sẻ với đối tác giao hàng."),
+         ("don-hang", "Thay đổi đơn hàng", "Thay đổi người nhận hoặc số điện thoại",
+          "Bạn có thể sửa thông tin người nhận của đơn khi đơn chưa giao.")],
+        ["shop có bán thông tin của mình cho bên khác ko", "thông tin của mình có bị lộ không"],
+        ["đổi thông tin người nhận được không", "mình lo thông tin sai"],
+        id="personal data given to others is the privacy policy's",
+    ),
+    pytest.param(
+        [("qua", "Dịch vụ gói quà", "Gửi quà đến người nhận khác và ẩn giá",
+          "Tích vào ô Đây là quà tặng để ẩn giá trên phiếu giao hàng."),
+         ("thiep", "Dịch vụ gói quà", "Thiệp và lời chúc",
+          "Mỗi món quà tặng kèm thiệp sinh nhật và lời chúc cho bạn bè.")],
+        ["tặng quà sinh nhật cho bạn có giấu giá được không", "gửi quà ko hiện giá được ko"],
+        ["giá gói quà bao nhiêu"],
+        id="hiding the price of a gift",
+    ),
 ]
 
 

@@ -79,6 +79,9 @@ ESCALATE = [
     ("bot-failed-words", [], user("bot vô dụng, không giúp được gì", NEG), None, "bot_failed"),
     ("bot-failed-words-folded", [], user("tra loi khong dung cau hoi", NEU), None,
      "bot_failed"),
+    # "mình" as well as "tôi": the same words, the same reading
+    ("bot-failed-not-what-i-asked", [user("bảo hành bao lâu", NEU), answer(True)],
+     user("ko phải cái mình hỏi", NEU), None, "bot_failed"),
     ("complex-double-charge", [], user("Tôi bị trừ tiền 2 lần cho đơn DH123456", NEG), None,
      "complex"),
     ("complex-double-charge-teencode", [], user("ck r ma bi tru tien hai lan", NEU), None,
