@@ -448,6 +448,11 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:ra|den|toi|o|tai|cua) hang(?: de| ma)? (?:bao hanh|bh|sua)\b"
                 r"|\b(?:trung tam|tt) (?:bao hanh |bh )?(?:cua )?hang\b"),
      "bao hanh truc tiep tai trung tam cua hang"),
+    # "đơn dưới 500k phí ship bao nhiêu": an order below the free-delivery amount pays the
+    # standard fee (the amount alone found the free-delivery conditions, which do not say it)
+    (re.compile(r"\b(?:duoi|chua du|chua toi|chua den|khong du|ko du)(?: \w+){0,2} \d[\d.,]*"
+                r"\s*(?:k|nghin|ngan|tr|trieu|d|dong)?\b.*\b(?:phi|ship|van chuyen)\b"),
+     "bieu phi giao hang tieu chuan"),
     # "mua trên 500k có freeship không": free delivery by order value (it got the kinds of
     # discount codes); not a free-shipping code or a tier's monthly ones
     (re.compile(r"^(?!.*\b(?:ma|voucher|code|coupon|hang|thanh vien)\b)"

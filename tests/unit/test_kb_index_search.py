@@ -849,6 +849,15 @@ CUSTOMER_WORDS = [
         ["giá gói quà bao nhiêu"],
         id="hiding the price of a gift",
     ),
+    pytest.param(
+        [("bieu-phi", "Phí vận chuyển", "Biểu phí giao hàng tiêu chuẩn",
+          "Phí giao hàng tiêu chuẩn: nội thành 20.000đ, các tỉnh khác 35.000đ mỗi đơn."),
+         ("mien-phi", "Phí vận chuyển", "Điều kiện miễn phí vận chuyển",
+          "Đơn từ 500.000đ được miễn phí giao hàng; đơn dưới 500.000đ dùng mã freeship.")],
+        ["đơn dưới 500k phí ship bao nhiêu", "mua chưa đủ 500 nghìn thì ship bao nhiêu"],
+        ["mua dưới 2 triệu có được tặng quà không", "chưa đủ 18 tuổi có mua được không"],
+        id="below the free-delivery amount is the standard fee",
+    ),
 ]
 
 
