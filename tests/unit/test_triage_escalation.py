@@ -367,6 +367,9 @@ def test_sentiment_object_accepted() -> None:
 REPEATED = [
     ("already-told-you", [user("đơn DH123456 giao chưa", NEU), answer()],
      user("tôi đã nói rồi mà, đơn DH123456 đâu", NEG), True),
+    ("already-told-you-minh", [user("đơn DH100003 của mình giao chưa", NEU),
+                               bot(kind="order_status", order_code="DH100003", found=True)],
+     user("mình đã nói rồi, đơn DH100003 giao chưa vậy", NEU), True),
     ("third-time", [user("hoàn tiền giúp mình", NEU), answer()],
      user("lần thứ 3 tôi nhắn về việc hoàn tiền rồi đó", NEU), True),
     ("same-question-after-an-answer", [user("don hang DH123456 cua toi giao chua", NEU),
