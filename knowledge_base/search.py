@@ -195,7 +195,11 @@ _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
 _COSTS = r"(?:mat phi|co phi|thu phi|phu phi|tinh phi|mat them phi|ton phi)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao(?: hang)?)"
 _HELP_CENTER_WORDS = (
-    (re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"), "tra hang doi tra"),
+    # "... thấy ồn quá muốn trả": "muốn trả" with nothing after it is a return too, not
+    # "muốn trả góp / trả tiền mặt / trả lời"
+    (re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"
+                r"|\bmuon tra\b(?! (?:tien|gop|gom|loi|phi|bang|qua|truoc|sau|the|ck))"),
+     "tra hang doi tra"),
     (
         re.compile(rf"\b{_DURATION}\b.*\b{_DELIVERY}\b|\b{_DELIVERY}\b.*\b{_DURATION}\b"),
         "thoi gian giao hang du kien theo khu vuc",
