@@ -45,9 +45,10 @@ takes the next intent of its ranking, as above. Denials end otherwise ("thôi kh
 nữa", "không phải vậy"); "không" alone or after one or two words stays deny.
 
 `NegatedProblemNotDeny`: "không nhớ mật khẩu" was deny (0.72) and "tôi không nhớ email đăng
-ký" too (0.45): "Dạ em hiểu rồi ạ". A denial negates little ("không phải", "không cần",
-"không đúng", "chưa ạ", "không, cảm ơn"); a negation followed by any other word states a
-problem, and the message takes the next intent of its ranking, as above.
+ký" too (0.45): "Dạ em hiểu rồi ạ". A negated verb of a problem ("không nhớ", "ko nhận",
+"chưa thấy") or an inability ("không vào được") states a problem, and the message takes the
+next intent of its ranking, as above; refusals ("không cần", "không phải", "chưa ạ") and a
+customer's will ("lần sau chắc không mua nữa", answered with empathy as a "no") stay deny.
 
 `QuestionNotAffirm`: "được ưu đãi gì", asked right after an answer about membership tiers,
 was affirm (0.56, on "được") and got "Dạ vâng ạ". An affirm reading of a message with a
@@ -410,14 +411,15 @@ class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
         return self.asks_yes_or_no(text)
 
 
-# What a denial negates: "không phải", "không đúng", "không cần", "không muốn", "không có gì",
-# "không đâu", "chưa ạ", "không, cảm ơn". Any other word after the negation states a problem
-# ("không nhớ mật khẩu", "ko nhận được mã").
+# A negated verb that reports a problem ("không nhớ mật khẩu", "ko nhận được mã", "không
+# vào được"), not a refusal ("không cần", "không phải") nor a customer's will ("lần sau chắc
+# không mua nữa" is a churn threat, which the bot answers with empathy as a "no").
 _NEGATION = frozenset("khong ko k kh hong hok khum chua".split())
-_DENIED = frozenset(
-    "phai dung can muon co dau a ah shop ad sao nua nhe nha ha vay roi gi cam thanks khong ko k"
-    " kh hong hok khum chua thoi khoi sai".split()
+_PROBLEM_VERBS = frozenset(
+    "nho nhan thay vao dang mo hien len tai gui lay tim kich xem ket nghe doc load chay hoat"
+    " thanh su nhap".split()
 )
+_UNABLE = re.compile(r"\b(?:khong|ko|k|kh|hong|chua) (?:\w+ ){1,2}(?:duoc|dc)\b")
 
 
 @DefaultV1Recipe.register(
@@ -433,7 +435,10 @@ class NegatedProblemNotDeny(_DropsADoubtfulIntent):
     @staticmethod
     def states_a_problem(text: str) -> bool:
         words = folded_words(text)
-        return any(a in _NEGATION and b not in _DENIED for a, b in pairwise(words))
+        return bool(
+            any(a in _NEGATION and b in _PROBLEM_VERBS for a, b in pairwise(words))
+            or _UNABLE.search(" ".join(words))
+        )
 
     def doubts(self, text: str) -> bool:
         return self.states_a_problem(text)
