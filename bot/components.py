@@ -124,6 +124,11 @@ _VOCAB_FILE = "vocabulary.json"
 FALLBACK = "nlu_fallback"
 
 
+def words_and_pairs(words: list[str]) -> set[str]:
+    """The words and every two adjacent words ("bao lau", "nhan vien") of folded `words`."""
+    return set(words) | {f"{a} {b}" for a, b in pairwise(words)}
+
+
 def folded_words(text: str) -> list[str]:
     # Same folding as cskh.text.fold (that package is not installed in the Rasa venv).
     text = unicodedata.normalize("NFC", text).lower().replace("đ", "d")
@@ -414,7 +419,7 @@ class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
 # A negated verb that reports a problem ("không nhớ mật khẩu", "ko nhận được mã", "không
 # vào được"), not a refusal ("không cần", "không phải") nor a customer's will ("lần sau chắc
 # không mua nữa" is a churn threat, which the bot answers with empathy as a "no").
-_NEGATION = frozenset("khong ko k kh hong hok khum chua".split())
+_NEGATION = _YES_NO_PARTICLE | {"chua"}
 _PROBLEM_VERBS = frozenset(
     "nho nhan thay vao dang mo hien len tai gui lay tim kich xem ket nghe doc load chay hoat"
     " thanh su nhap".split()
@@ -466,9 +471,7 @@ class QuestionNotAffirm(_DropsADoubtfulIntent):
 
     @staticmethod
     def asks_what(text: str) -> bool:
-        words = folded_words(text)
-        pairs = {f"{a} {b}" for a, b in pairwise(words)}
-        return bool(_QUESTION_WORDS.intersection(words) or _QUESTION_PAIRS & pairs)
+        return not words_and_pairs(folded_words(text)).isdisjoint(_QUESTION_WORDS | _QUESTION_PAIRS)
 
     def doubts(self, text: str) -> bool:
         return self.asks_what(text)
@@ -490,9 +493,7 @@ class IntentNeedsAWord(_DropsADoubtfulIntent):
         words = " ".join(folded_words(text))
         for phrase in self._config["ignore"]:
             words = re.sub(rf"\b{re.escape(phrase)}\b", " ", words)
-        kept = words.split()
-        phrases = set(kept) | {f"{a} {b}" for a, b in pairwise(kept)}
-        return not phrases.isdisjoint(self._config["words"])
+        return not words_and_pairs(words.split()).isdisjoint(self._config["words"])
 
     def doubts(self, text: str) -> bool:
         return not self.has_a_word(text)

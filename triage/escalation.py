@@ -246,12 +246,17 @@ class Policy:
                 min_words=int(raw.get("repeated", {}).get("min_words", 3)),
                 window=int(raw.get("repeated", {}).get("window", 2)),
             ),
-            replies={k: " ".join(str(val).split()) for k, val in
-                     (raw.get("replies") or {}).items()},
-            replies_out_of_hours={k: " ".join(str(val).split()) for k, val in
-                                  (raw.get("replies_out_of_hours") or {}).items()},
-            small_talk_max_score=float((raw.get("small_talk") or {}).get("max_score", -0.5)),
+            replies=_one_line_each(raw.get("replies")),
+            replies_out_of_hours=_one_line_each(raw.get("replies_out_of_hours")),
+            small_talk_max_score=float(
+                (raw.get("small_talk") or {}).get("max_score", cls.small_talk_max_score)
+            ),
         )
+
+
+def _one_line_each(texts: Mapping[str, Any] | None) -> dict[str, str]:
+    """YAML's folded replies with their line breaks and double spaces collapsed."""
+    return {k: " ".join(str(val).split()) for k, val in (texts or {}).items()}
 
 
 def _meta_reasons(raw: Any) -> dict[str, str]:
