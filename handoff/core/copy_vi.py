@@ -51,6 +51,10 @@ TRANSFERRED_TO_TEAM = (
 FOLLOW_UP_NOTED = (
     "Dạ $em đã ghi nhận tin nhắn này, nhân viên sẽ đọc khi tiếp nhận cuộc trò chuyện ạ."
 )
+# Said before the help center's answer to the message that queued a calm customer for a
+# complex case (a dented parcel, a double charge): what the shop's policy says about it, and
+# what to have ready, while nobody is there yet (the agent still handles the case).
+WHILE_YOU_WAIT = "Dưới đây là hướng dẫn của $shop cho trường hợp này để $kh tham khảo trước ạ:"
 # A customer waiting for a person asks whether anyone is there ("alo alo", "có ai không"),
 # or asks for a person again; the place in the queue follows.
 STILL_HERE = "Dạ $em vẫn ở đây ạ, xin lỗi vì để $kh phải chờ."

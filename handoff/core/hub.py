@@ -189,6 +189,9 @@ class _Inbound:
     # Earlier messages of this customer that a crash left unanswered: answered first.
     earlier: list[_Inbound] = field(default_factory=list)
     to_bot: bool = False  # bot mode: Rasa should answer
+    # The message has just queued the conversation (`step` says so); Rasa is asked only for
+    # the help center's answer to show while the customer waits (`_advice_while_queued`).
+    advice_only: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
     user_turn: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
@@ -264,6 +267,13 @@ class Hub:
                     [m.for_customer() for m in got.step.customer],
                     got.duplicate,
                 )
+            if got.advice_only:
+                # The handover is said and on the consoles before the bot is asked anything.
+                await self._after(got.step)
+                advice = await self._ask_bot(got, got.bot_text, metadata, vector)
+                await self._after(advice)
+                replies = [m.for_customer() for m in [*got.step.customer, *advice.customer]]
+                return InboundResult(advice.conversation, replies)
             # Earlier messages a crash left unanswered are answered first, in order (Rasa
             # replays any it had already handled: bot/serve.py `replay`).
             earlier_replies: list[CustomerMessage] = []
@@ -505,7 +515,15 @@ class Hub:
         if decision.escalate:
             msg.answer_status = ANSWERED
             replies = self._escalate(s, conv, decision, [*history, user_turn], admitted)
-            return _Inbound(self._finish(s, conv, added, replies, changed_hands=True))
+            step = self._finish(s, conv, added, replies, changed_hands=True)
+            advise = (
+                conv.state == QUEUED and bool(decision.reasons)
+                and set(decision.reasons) <= _ADVISED_REASONS
+            )
+            return _Inbound(
+                step, admitted=admitted, to_bot=advise, advice_only=advise, history=history,
+                user_turn=user_turn, profile=profile, bot_text=inbound.bot_text,
+            )
         # Earlier messages a crash left unanswered go to the bot first (same transaction).
         unanswered = [
             self._resume_inbound(s, conv, row, admitted)
@@ -651,6 +669,8 @@ class Hub:
         try:
             bot_msgs = await self.rasa.send(conv.id, text, rasa_metadata)
         except RasaUnavailable as exc:
+            if got.advice_only:
+                return _Step(got.step.conversation)  # the handover stands; no advice
             return await run_sync(self._tx_bot_down, got, str(exc))
         if not bot_msgs:
             # Every intent of our bot answers; Rasa answers nothing when a custom action
@@ -665,6 +685,10 @@ class Hub:
             conv = conversations.load(s, got.step.conversation.id, for_update=True)
             if got.message_id is not None:
                 messages.set_answer_status(s, got.message_id, ANSWERED)
+            if got.advice_only:
+                if conv.state != QUEUED:  # a person took it meanwhile: no bot any more
+                    return _Step(conversations.light_view(conv))
+                return self._advice_while_queued(s, conv, visible, metas, got.inline)
             prior = got.step.added
             if conv.state == QUEUED:
                 return self._bot_turn_while_queued(s, conv, prior, visible, metas, got.inline)
@@ -841,6 +865,39 @@ class Hub:
             s.flush()
             replies.append(self._queue_notice(s, conv))
         return self._finish(s, conv, prior, replies, inline=inline)
+
+    def _advice_while_queued(
+        self,
+        s: Session,
+        conv: Conversation,
+        visible: Sequence[tuple[str, dict[str, Any]]],
+        metas: list[dict[str, Any]],
+        inline: bool,
+    ) -> _Step:
+        """The help center's answer to the message that has just queued the conversation,
+        when the bot is sure of it (no list of other articles to choose from): a dented
+        parcel's "báo trong 48 giờ, gửi ảnh mở hộp kèm mã đơn" lets the customer get it
+        ready for the agent, who may come only in the morning. Its "did this help?" is left
+        out: a person is handling the case. Nothing when the bot has no sure answer."""
+        sure = any(m.get("kind") == "faq_answer" and m.get("confident") for m in metas)
+        answer = []
+        for i, (said, meta) in enumerate(visible):
+            buttons = meta.get("buttons") or []
+            kept = [b for b in buttons if b.get("payload") not in _FEEDBACK_PAYLOADS]
+            if i and buttons and not kept:
+                continue  # the question that follows the answer only to hold those buttons
+            if said:
+                answer.append((said, {**meta, "buttons": kept} if kept else
+                               {k: v for k, v in meta.items() if k != "buttons"}))
+        if not sure or not answer:
+            return self._finish(s, conv, [], [], inline=inline)
+        stored = [self._add(s, conv.id, "bot", copy_vi.WHILE_YOU_WAIT,
+                            {"notice": "advice", "cskh_meta": metas})]
+        for said, meta in answer:
+            said, meta = copy_vi.for_a_waiting_customer(said, meta)
+            meta.pop("cskh_meta", None)
+            stored.append(self._add(s, conv.id, "bot", said, {**meta, "while_queued": True}))
+        return self._finish(s, conv, [], stored, inline=inline)
 
     def _still_waiting(
         self, s: Session, conv: Conversation, metas: Sequence[Mapping[str, Any]] = ()
@@ -1325,6 +1382,13 @@ def _pending() -> Delivery:
 def _announces_handoff(metas: Sequence[Mapping[str, Any]]) -> bool:
     """Whether the bot's turn (by its `cskh_meta`) reports a request for a person."""
     return any(m.get("kind") == "handoff_request" for m in metas)
+
+
+# Handovers after which the customer is shown the help center's answer while waiting: a
+# calm report of a case a person must settle. Not to an angry customer (an article reads as
+# being brushed off), nor one who asked for a person or whom the bot already failed.
+_ADVISED_REASONS = frozenset({"complex"})
+_FEEDBACK_PAYLOADS = frozenset({"/feedback_helpful", "/feedback_not_helpful"})
 
 
 def _is_an_answer(meta: Mapping[str, Any]) -> bool:

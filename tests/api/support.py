@@ -80,6 +80,8 @@ class CannedRasa:
                 },
                 {"recipient_id": sender, "custom": {"cskh_meta": {"kind": "product_question"}}},
             ]
+        # An answer the search is not sure of: the passage, then other articles to pick.
+        sure = "chưa rõ" not in message
         return [
             {
                 "recipient_id": sender,
@@ -94,7 +96,7 @@ class CannedRasa:
                 "custom": {
                     "cskh_meta": {
                         "kind": "faq_answer",
-                        "confident": True,
+                        "confident": sure,
                         "articles": [],
                         "query": message,
                     }
@@ -136,6 +138,8 @@ class KeywordTriage:
         t = latest["text"].lower()
         if any(w in t for w in self.ANGRY):
             return Decision(True, ["angry"], 2, "Mình rất xin lỗi, nhân viên sẽ hỗ trợ bạn ngay.")
+        if "bị móp" in t:  # a calm report of a case a person must settle
+            return Decision(True, ["complex"], 2, "Xin lỗi bạn, nhân viên sẽ xử lý giúp bạn.")
         if "gặp nhân viên" in t:
             return Decision(True, ["requested"], 1, "Mình chuyển bạn tới nhân viên nhé.",
                             "Mình đã chuyển yêu cầu của bạn tới nhân viên.")

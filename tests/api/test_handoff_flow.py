@@ -79,6 +79,51 @@ async def test_escalation_queues_with_summary_and_silences_bot(
     assert len(user_msgs) == 4 and all(m["sentiment"] for m in user_msgs)  # every one scored
 
 
+async def test_a_calm_report_queued_for_a_person_gets_the_sure_answer_while_waiting(
+    client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    # A dented parcel or a double charge went to the queue with only "nhân viên sẽ xử lý":
+    # at night the customer waited till morning without the policy the help center has.
+    out = await say(client, "mai", "hàng bị móp hết một góc")
+    texts = [m["text"] for m in out]
+    assert texts[0] == "Xin lỗi bạn, nhân viên sẽ xử lý giúp bạn." and "vị trí số 1" in texts[1]
+    assert texts[2:] == [
+        DEFAULT_PERSONA.render(copy_vi.WHILE_YOU_WAIT), "Trả lời: hàng bị móp hết một góc"
+    ]
+    # Its "was this helpful?" buttons are left out: a person is handling the case.
+    assert not any(m.get("buttons") for m in out)
+    assert [c["message"] for c in rasa.calls] == ["hàng bị móp hết một góc"]
+    conv = await _conv(hub, "mai")
+    assert conv["state"] == "queued" and conv["handoff"]["reasons"] == ["complex"]
+    msgs = [m.model_dump() for m in (await hub.conversation_detail(conv["id"])).messages]
+    assert [m["text"] for m in msgs if m["while_queued"]] == ["Trả lời: hàng bị móp hết một góc"]
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        "hàng bị móp, chưa rõ xử lý sao",  # the search is not sure: no list of articles
+        "bực quá, hàng bị móp hết",  # angry: an article would read as being brushed off
+    ],
+)
+async def test_no_answer_while_waiting_unless_sure_and_calm(
+    client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa, report: str
+) -> None:
+    out = await say(client, "kha", report)
+    assert len(out) == 2 and "vị trí số 1" in out[1]["text"], out
+    assert (await _conv(hub, "kha"))["state"] == "queued"
+
+
+async def test_the_bot_down_at_a_calm_report_leaves_the_handover_as_it_is(
+    client: httpx.AsyncClient, hub: Hub, rasa: CannedRasa
+) -> None:
+    rasa.down = True
+    out = await say(client, "lam", "hàng bị móp hết một góc")
+    assert len(out) == 2 and "vị trí số 1" in out[1]["text"], out
+    conv = await _conv(hub, "lam")
+    assert conv["state"] == "queued" and not conv["flag"]  # not a bot failure
+
+
 async def test_a_waiting_customer_is_not_told_to_ask_for_a_person(
     client: httpx.AsyncClient, hub: Hub
 ) -> None:

@@ -1,7 +1,8 @@
 """A customer reporting what arrived, through the real stack (hub, sentiment, Rasa, actions).
 
 Over the hub's REST webhook (Rasa's REST contract): a parcel that arrived broken, with
-another shop's order code and a date, goes to a person with both facts in the summary; the
+another shop's order code and a date, goes to a person with both facts in the summary, and a
+calm report the help center is sure about gets its policy while the customer waits; the
 same words asked as a question about the policy get the help center's answer and no handoff;
 a fault after installing, a parcel marked delivered that never came, a wrong size and an
 installation nobody came to reach a person too.
@@ -50,6 +51,27 @@ def test_a_broken_parcel_reaches_a_person_with_its_code_and_date(stack: Stack) -
     assert "complex" in reasons
     assert priority == 2  # a person must arrange it; a dispute or fury queues before it
     assert "mã đơn SM556677" in summary["text"] and "ngày: 28/11" in summary["text"], summary
+
+
+@pytest.mark.parametrize(
+    ("report", "fact"),
+    [
+        ("nhận hàng bị móp hộp, mới nhận hôm qua", "48 giờ"),
+        ("bị trừ tiền 2 lần khi thanh toán momo", "ảnh chụp hai giao dịch"),
+    ],
+)
+def test_a_calm_report_gets_the_help_centers_policy_while_waiting(
+    stack: Stack, report: str, fact: str
+) -> None:
+    # Queued with "nhân viên sẽ xử lý" only: at night the customer learnt nothing till
+    # morning of what the help center says (report within 48 hours, send both receipts).
+    sender = f"advice-{uuid.uuid4().hex[:8]}"
+    replies = rest_say(stack, sender, report, timeout=120)
+    texts = [r.get("text") or "" for r in replies]
+    assert "nhân viên" in texts[0] and "hướng dẫn của Sao Mai Shop" in " ".join(texts), texts
+    assert fact in " ".join(texts) and not any(r.get("buttons") for r in replies), replies
+    rows = handoffs(stack, sender)
+    assert len(rows) == 1 and rows[0][0] == ["complex"], rows
 
 
 def test_a_missed_installation_reaches_a_person_with_the_phone_and_date(stack: Stack) -> None:

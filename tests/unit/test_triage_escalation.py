@@ -107,6 +107,9 @@ ESCALATE = [
      "complex"),
     ("complex-sent-another-size", [], user("mình đặt size M mà shop gửi size L", NEU), None,
      "complex"),
+    # said as done, with nothing else of the parcel ("shop ơi" got "tell me what happened")
+    ("complex-wrong-colour-done", [], user("giao sai màu rồi shop ơi", NEU), None, "complex"),
+    ("complex-why-sent-short", [], user("sao lại gửi thiếu 1 cái vậy", NEU), None, "complex"),
     ("complex-fault-days-after-buying", [], user(
         "mua tai nghe bluetooth dc 5 ngay thi 1 ben ko nghe dc nua", NEU), None, "complex"),
     ("complex-fault-after-install", [], user("máy giặt lắp xong chạy kêu to bất thường", NEU),
