@@ -368,9 +368,19 @@ _HELP_CENTER_WORDS = (
      "hang giao bi mop meo"),
     # "đổi trả có mất phí không": what a return costs, which the policy says per reason (it got
     # the instalment conversion fee, on "chuyển đổi")
+    # "trả hàng thì ai trả phí ship" too (it got redelivery fees)
     (re.compile(r"^(?=.*\b(?:doi tra|tra hang|doi hang|tra lai hang|gui tra)\b)"
-                r".*\b(?:mat phi|ton phi|thu phi|tinh phi|co phi|mien phi|free|mat tien)\b"),
+                r".*\b(?:mat phi|ton phi|thu phi|tinh phi|co phi|mien phi|free|mat tien"
+                r"|tra phi|chiu phi|phi ship|tien ship|phi van chuyen|phi gui)\b"),
      "thu phi doi tra khong con nhu cau chi phi van chuyen hai chieu"),
+    # "có giao hàng thứ 7 cn không": deliveries on Sundays and holidays, which the delivery
+    # times give (it got the steps of a business quote)
+    (re.compile(r"^(?!.*\blam viec\b)(?=.*\b(?:giao|ship|nhan hang)\b)"
+                r".*\b(?:chu nhat|cn|thu 7|thu bay|t7|cuoi tuan|ngay le)\b"),
+     "giao hang ca chu nhat khong tinh chu nhat va ngay nghi le"),
+    # "ship cod dc ko": paying the courier (it got refusing a parcel, whose text says "COD")
+    (re.compile(r"\b(?:ship|giao|nhan) cod\b|\bcod (?:duoc|dc|khong|ko|k)\b"),
+     "thanh toan khi nhan hang cod tien mat"),
     # "nhân viên giao hàng có lắp luôn không": installation with the delivery (it got the
     # warning about fake couriers)
     (re.compile(r"^(?=.*\b(?:giao|ship|shipper|nhan hang)\b)"

@@ -247,6 +247,33 @@ def test_a_number_typed_short_meets_the_way_the_help_center_prints_it(
 # it first; messages that must get no added words.
 CUSTOMER_WORDS = [
     pytest.param(
+        [("giao-cn", "Thời gian giao hàng", "Cách tính thời gian giao hàng",
+          "Tuyến đi tỉnh không tính Chủ nhật và ngày nghỉ lễ; nội thành giao hàng cả Chủ nhật."),
+         ("cong-kenh", "Phí vận chuyển", "Giao hàng cồng kềnh",
+          "Hàng cồng kềnh được giao hàng tận nhà; shop giao hàng trong 2-4 ngày.")],
+        ["co giao hang thu 7 cn ko", "shop có ship cuối tuần không"],
+        ["chủ nhật có đặt hàng online được không", "thứ 7 tuần trước mình đặt hàng"],
+        id="deliveries at the weekend",
+    ),
+    pytest.param(
+        [("doi-tra", "Chính sách đổi trả", "Đổi trả khi không còn nhu cầu",
+          "Khi đổi trả vì không còn nhu cầu, bạn chịu phí vận chuyển gửi trả."),
+         ("giao-lai", "Tra cứu đơn hàng", "Giao hàng không thành công",
+          "Nếu bạn vắng nhà, phí giao lại tính theo biểu phí; shipper gọi trước khi giao hàng.")],
+        ["tra hang thi ai tra phi ship", "đổi trả thì ai chịu phí vận chuyển"],
+        ["phí ship nội thành bao nhiêu"],
+        id="who pays the shipping of a return",
+    ),
+    pytest.param(
+        [("cod", "Phương thức thanh toán", "Các phương thức thanh toán được chấp nhận",
+          "Bạn có thể thanh toán khi nhận hàng (COD) bằng tiền mặt hoặc thẻ."),
+         ("tu-choi", "Hủy đơn", "Từ chối nhận khi hàng đang được giao",
+          "Nếu không muốn nhận hàng, bạn từ chối khi shipper đến; với đơn COD bạn không trả gì.")],
+        ["ship cod dc ko shop", "có giao cod không"],
+        ["hạn mức cod bao nhiêu", "đơn cod có được tích điểm không"],
+        id="whether the courier takes the payment",
+    ),
+    pytest.param(
         [("tra-gop", "Trả góp 0%", "Trả góp 0%",
           "Shop hỗ trợ mua trả góp lãi suất 0% qua thẻ tín dụng hoặc công ty tài chính."),
          ("tra-gop-huy", "Trả góp 0%", "Hủy đơn hoặc trả hàng khi đang trả góp",
