@@ -39,10 +39,12 @@ asked for an order code. Without four digits in a row (an order code's do not co
 message takes the next intent of its ranking, its confidence renormalised without this one.
 
 `YesNoQuestionNotDeny`: "mua laptop tặng kèm chuột không" was deny (0.56), on its last word,
-and the bot said "Dạ em hiểu rồi ạ" to a question. A message of several words that ends
-with the yes/no particle ("... không?", "... ko", "... k") asks something; read as deny it
-takes the next intent of its ranking, as above. Denials end otherwise ("thôi không cần
-nữa", "không phải vậy"); "không" alone or after one or two words stays deny.
+and the bot said "Dạ em hiểu rồi ạ" to a question; so were "mất phí không" (0.85) and "lâu
+không" (0.94), asked right after an answer. A message that ends with the yes/no particle
+("... không?", "... ko", "... k") after a word that names something asks about it; read as
+deny it takes the next intent of its ranking, as above. Denials end otherwise ("thôi không
+cần nữa", "không phải vậy") or put only words of a reply before it ("không", "thôi không",
+"dạ không", "chắc là không"), and stay deny.
 
 `NegatedProblemNotDeny`: "không nhớ mật khẩu" was deny (0.72) and "tôi không nhớ email đăng
 ký" too (0.45): "Dạ em hiểu rồi ạ". A negated verb of a problem ("không nhớ", "ko nhận",
@@ -391,6 +393,12 @@ def _drop_intent(message: Message, name: str) -> None:
 
 
 _YES_NO_PARTICLE = frozenset("khong ko k kh hong hok khum".split())
+# What may come before a "không" that answers no ("thôi không", "dạ không", "chắc là không",
+# "vậy thì không", "em cũng không"): a word outside these names what is asked about.
+_BEFORE_A_NO = _YES_NO_PARTICLE | frozenset(
+    "thoi da a u o uh um ua chac la vay thi cung van em e minh mk toi tui t anh chi cam on ok"
+    " oke roi nhung".split()
+)
 
 
 @DefaultV1Recipe.register(
@@ -401,15 +409,16 @@ class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        # Words before the particle that make it a question rather than "không ạ" / "ko đâu".
-        return {"intent": "deny", "min_words_before": 3}
+        return {"intent": "deny"}
 
-    def asks_yes_or_no(self, text: str) -> bool:
+    @staticmethod
+    def asks_yes_or_no(text: str) -> bool:
         words = folded_words(text)
         while words and words[-1] in ("a", "ah", "shop", "ad", "vay", "nhi", "nhe"):
             words.pop()  # "... không ạ", "... không shop"
         return (
-            len(words) > self._config["min_words_before"] and words[-1] in _YES_NO_PARTICLE
+            len(words) > 1 and words[-1] in _YES_NO_PARTICLE
+            and any(w not in _BEFORE_A_NO for w in words[:-1])
         )
 
     def doubts(self, text: str) -> bool:

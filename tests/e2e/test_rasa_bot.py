@@ -417,7 +417,11 @@ def test_a_question_with_numbers_in_it_is_not_an_order_look_up(
     [
         # deny (0.56) on its last word: "Dạ em hiểu rồi ạ" to a question
         ("mua laptop tặng kèm chuột không", False),
+        # deny (0.85 and 0.94), asked right after an answer about returns
+        ("mất phí không", False),
+        ("lâu không", False),
         ("không ạ", True),
+        ("dạ không", True),
         ("thôi không cần nữa", True),
     ],
 )
