@@ -485,12 +485,15 @@ def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
     said = turn.text
     if not code and reports_a_late_order(" ".join(tokens(text))):
         said = LATE_ORDER_ASK_CODE_TEXT
-    dispatcher.utter_message(text=said)
+    # A late order: the way to a person who can chase the carrier, one tap away.
+    dispatcher.utter_message(text=said, buttons=[HUMAN_BUTTON] if turn.late_days else [])
     ACTION_METRICS.runs.inc(action="action_order_status", outcome=_order_outcome(turn))
     if not code:
         return [SlotSet("order_phone_last4", last4)] if last4 else []
     meta = {"kind": "order_status", "order_code": code, "found": turn.found,
             "verified": turn.verified_code == code}
+    if turn.late_days:
+        meta["late_days"] = turn.late_days
     dispatcher.utter_message(json_message=_meta(meta))
     return [
         SlotSet("order_code", code),

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +95,21 @@ _ASKS_WHEN = re.compile(
 _ABOUT_DELIVERY = re.compile(r"\b(?:giao|toi|den|nhan|ship|ve|hang|don)\b")
 
 
+# "sao lâu thế", "chậm vậy shop": nothing but its slowness, said of the order just shown (it
+# got the hotline's busy hours, on "lâu hơn").
+_ONLY_SLOW = re.compile(
+    r"^(?:sao |gi |lam gi )?(?:ma )?(?:lau|cham|tre)(?: (?:the|vay|qua|ghe|nhi|ta|luon|vl"
+    r"|the nay|nhu vay|shop|admin|a|roi))*$"
+)
+
+
 def asks_about_its_delivery(folded_text: str) -> bool:
-    """True for "khi nào giao tới vậy", "bao giờ nhận được hàng", "đơn tới đâu rồi" (folded,
-    teencode expanded): a question about when or where an order is."""
-    return bool(_ASKS_WHEN.search(folded_text) and _ABOUT_DELIVERY.search(folded_text))
+    """True for "khi nào giao tới vậy", "bao giờ nhận được hàng", "đơn tới đâu rồi", "sao lâu
+    thế" (folded, teencode expanded): a question about when or where an order is."""
+    return bool(
+        (_ASKS_WHEN.search(folded_text) and _ABOUT_DELIVERY.search(folded_text))
+        or _ONLY_SLOW.match(folded_text.strip())
+    )
 
 
 def _vn_date(iso: str | None) -> str:
@@ -153,7 +164,37 @@ def reports_a_late_order(folded_text: str) -> bool:
     return bool(_NOT_HERE_YET.search(folded_text))
 
 
-def describe_order(order: Order) -> str:
+# Vietnam keeps one offset all year: the shop's calendar day, without a tz database.
+_VIETNAM = timezone(timedelta(hours=7))
+_UNDELIVERED = ("cho_xac_nhan", "dang_chuan_bi", "dang_giao")
+
+
+def shop_today() -> date:
+    return datetime.now(_VIETNAM).date()
+
+
+def days_late(order: Order, today: date) -> int:
+    """Days past the expected delivery date of an order that has not arrived (0: not late)."""
+    if order.status not in _UNDELIVERED or not order.eta:
+        return 0
+    try:
+        return max((today - date.fromisoformat(order.eta)).days, 0)
+    except ValueError:
+        return 0
+
+
+# The help center: past the expected day, a person takes it up with the carrier ("Đơn hàng
+# giao chậm so với dự kiến"). The bare status ("Dự kiến giao: 15/11") to a customer whose
+# parcel was three weeks late read as if nothing were wrong.
+def late_text(days: int) -> str:
+    return (
+        f"Đơn đã trễ {days} ngày so với dự kiến, $em thành thật xin lỗi $kh. $Kh nhắn \"gặp "
+        "nhân viên\" để nhân viên làm việc với đơn vị vận chuyển và phản hồi $kh sớm nhất nhé."
+    )
+
+
+def describe_order(order: Order, today: date | None = None) -> str:
+    """The order's status for its owner; with `today`, an apology when it is late."""
     status = STATUS_TEXT.get(order.status, order.status)
     items = ", ".join(order.items)
     lines = [f"Dạ đơn hàng {order.code} ({items}) {status}."]
@@ -163,8 +204,11 @@ def describe_order(order: Order) -> str:
             + (f", mã vận đơn {order.tracking_number}" if order.tracking_number else "")
             + "."
         )
-    if order.status in ("cho_xac_nhan", "dang_chuan_bi", "dang_giao") and order.eta:
+    if order.status in _UNDELIVERED and order.eta:
         lines.append(f"Dự kiến giao: {_vn_date(order.eta)}.")
+        late = days_late(order, today) if today else 0
+        if late:
+            lines.append(late_text(late))
     if order.status == "da_giao" and order.delivered_at:
         lines.append(f"Ngày giao: {_vn_date(order.delivered_at)}.")
     if order.status == "da_huy":
@@ -218,6 +262,7 @@ class OrderTurn:
     verified_code: str | None
     failures: int
     lookups: tuple[str, ...]
+    late_days: int = 0  # the order shown is this many days past its expected delivery
 
 
 @dataclass
@@ -236,6 +281,7 @@ class OrderDesk:
     max_failures_per_order: int = 5
     window_seconds: float = 3600.0
     clock: Callable[[], float] = time.monotonic
+    today: Callable[[], date] = shop_today
     _order_failures: dict[str, deque[float]] = field(default_factory=dict)
 
     def turn(
@@ -259,19 +305,24 @@ class OrderDesk:
             return replace(said, text=not_found_text(code))
         said = replace(said, found=True)
         if verified_code == code:
-            return replace(said, text=describe_order(order))
+            return self._shown(said, order)
         if failures >= self.max_failures or self._order_locked(code):
             return replace(said, text=locked_text(code))
         if not last4:
             return replace(said, text=ask_last4_text(code))
         if order.phone and order.phone[-4:] == last4:
-            return replace(said, text=describe_order(order), verified_code=code)
+            return self._shown(replace(said, verified_code=code), order)
         failures += 1
         self._order_failures.setdefault(code, deque()).append(self.clock())
         if failures >= self.max_failures or self._order_locked(code):
             return replace(said, text=locked_text(code), failures=failures)
         tries_left = self.max_failures - failures
         return replace(said, text=wrong_last4_text(code, tries_left), failures=failures)
+
+    def _shown(self, said: OrderTurn, order: Order) -> OrderTurn:
+        today = self.today()
+        return replace(said, text=describe_order(order, today),
+                       late_days=days_late(order, today))
 
     def _order_locked(self, code: str) -> bool:
         recent = self._order_failures.get(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from test_actions_faq import RETURNS, SHIPPING, FakeKB, hit
 
 from actions import actions
+from actions.orders import OrderDesk
 from cskh import query_vector
 
 
@@ -178,13 +180,31 @@ def _after_the_order_shown(text: str, between: list[dict[str, Any]] = ()) -> Tra
     return Tracker("u1", slots, latest, events, False, None, {}, "action_listen")
 
 
-@pytest.mark.parametrize("text", ["khi nào giao tới vậy", "bao gio nhan dc hang z"])
+@pytest.mark.parametrize(
+    "text", ["khi nào giao tới vậy", "bao gio nhan dc hang z", "sao lâu thế", "chậm vậy shop"]
+)
 def test_when_it_arrives_right_after_the_order_shown_is_about_that_order(
     fake_kb: FakeKB, text: str
 ) -> None:
     messages, _ = run(actions.ActionAnswerFaq(), _after_the_order_shown(text))
     assert "đang được giao" in messages[0]["text"]
     assert metas(messages)[0]["kind"] == "order_status" and fake_kb.queries == []
+
+
+@pytest.mark.parametrize(("today", "late_days"), [(date(2026, 12, 7), 22), (date(2026, 11, 1), 0)])
+def test_a_late_order_is_shown_with_the_way_to_a_person(today: date, late_days: int) -> None:
+    desk = actions.get_order_desk()
+    actions.set_order_desk(OrderDesk(desk.store, today=lambda: today))
+    try:
+        asked = {"order_code": "DH100003", "order_lookups": ["DH100003"]}
+        messages, _ = run(actions.ActionOrderStatus(),
+                          tracker(phone_last4("DH100003"), "give_phone_digits", slots=asked))
+    finally:
+        actions.set_order_desk(desk)
+    assert "đang được giao" in messages[0]["text"]
+    assert ("trễ" in messages[0]["text"]) is bool(late_days)
+    assert messages[0]["buttons"] == ([actions.HUMAN_BUTTON] if late_days else [])
+    assert metas(messages)[0].get("late_days", 0) == late_days
 
 
 def test_other_questions_after_the_order_shown_are_the_help_centers(fake_kb: FakeKB) -> None:

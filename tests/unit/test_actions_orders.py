@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from actions.orders import (
     ASK_CODE_TEXT,
     OrderDesk,
     OrderStore,
+    asks_about_its_delivery,
     describe_order,
     last4_digits,
     normalize_order_code,
@@ -55,6 +58,39 @@ def test_order_in_delivery_gives_carrier_tracking_and_eta(store: OrderStore) -> 
     assert "đang được giao" in text and order.carrier in text
     assert order.tracking_number and order.tracking_number in text
     assert "Dự kiến giao" in text
+
+
+def test_an_order_past_its_expected_day_is_called_late_with_an_apology(
+    store: OrderStore,
+) -> None:
+    # "Dự kiến giao: 15/11/2026" alone, three weeks later, read as if nothing were wrong.
+    order = store.get("DH100003")
+    assert order is not None and order.eta == "2026-11-15"
+    assert "trễ" not in describe_order(order, date(2026, 11, 15))  # due today: not late
+    late = describe_order(order, date(2026, 11, 18))
+    assert "Đơn đã trễ 3 ngày so với dự kiến" in late and "xin lỗi" in late
+    assert 'nhắn "gặp nhân viên"' in late
+    delivered = store.get("DH100004")
+    assert delivered is not None and "trễ" not in describe_order(delivered, date(2027, 1, 1))
+    desk = OrderDesk(store, today=lambda: date(2026, 12, 7))
+    assert order.phone
+    shown = desk.turn("DH100003", order.phone[-4:])
+    assert shown.late_days == 22 and "trễ 22 ngày" in shown.text
+    assert OrderDesk(store, today=lambda: date(2026, 11, 1)).turn(
+        "DH100003", order.phone[-4:]).late_days == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "about_it"),
+    [
+        ("khi nao giao toi vay", True),
+        ("sao lau the", True),  # it got the hotline's busy hours, on "lâu hơn"
+        ("cham vay shop", True),
+        ("doi tra lau qua vay", False),  # how long a return takes: the help center's
+    ],
+)
+def test_a_question_about_when_the_order_comes(text: str, about_it: bool) -> None:
+    assert asks_about_its_delivery(text) is about_it
 
 
 def test_delivered_order_gives_delivery_date(store: OrderStore) -> None:
