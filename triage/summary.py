@@ -250,10 +250,15 @@ def summarize(
     for turn in users:
         if not _is_payload(_text(turn)):
             facts = facts.merge(extract_facts(_text(turn), products))
+    # The bot's look-up found the order past its expected day: the agent reads it first.
+    late: dict[str, int] = {}
     for turn in transcript:
         meta = _meta(turn) or {}
         if meta.get("kind") == "order_status" and meta.get("order_code"):
-            facts = facts.merge(Facts(order_codes=[str(meta["order_code"]).upper()]))
+            code = str(meta["order_code"]).upper()
+            facts = facts.merge(Facts(order_codes=[code]))
+            if meta.get("late_days"):
+                late[code] = int(meta["late_days"])
 
     categories = [s.category for s in sentiments if s is not None]
     trajectory = _trajectory(categories)
@@ -265,7 +270,10 @@ def summarize(
         lines.append("Khách nói: " + " / ".join(f"«{q}»" for q in quotes))
     fact_parts = []
     if facts.order_codes:
-        fact_parts.append("mã đơn " + ", ".join(facts.order_codes))
+        fact_parts.append("mã đơn " + ", ".join(
+            f"{c} (trễ {late[c]} ngày so với dự kiến)" if c in late else c
+            for c in facts.order_codes
+        ))
     if facts.phones:
         fact_parts.append("SĐT " + ", ".join(facts.phones))
     if facts.emails:

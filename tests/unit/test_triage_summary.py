@@ -100,6 +100,19 @@ def test_intents_from_meta() -> None:
     assert "Kênh: Facebook Messenger" in s.text and "chờ" not in s.text
 
 
+def test_a_late_order_the_bot_looked_up_is_marked_late_for_the_agent() -> None:
+    turns = [
+        {"role": "user", "text": "đơn DH100003 đâu rồi", "ts": 1, "intent": "order_status"},
+        {"role": "bot", "text": "", "ts": 2, "meta": {
+            "kind": "order_status", "order_code": "DH100003", "found": True, "verified": True,
+            "late_days": 22}},
+        {"role": "user", "text": "gặp nhân viên", "ts": 3, "intent": "request_human"},
+    ]
+    s = summarize(turns, ["requested"], "web", None)
+    assert "mã đơn DH100003 (trễ 22 ngày so với dự kiến)" in s.text, s.text
+    assert s.facts["order_codes"] == ["DH100003"]
+
+
 class FakeModel:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
