@@ -261,6 +261,7 @@ class Hub:
             if stored is not None and not stored.done():
                 stored.set_result(None)
             if got.duplicate or not got.to_bot:
+                await self._count_handoff(got.step, inbound)
                 await self._after(got.step)
                 return InboundResult(
                     got.step.conversation,
@@ -269,6 +270,7 @@ class Hub:
                 )
             if got.advice_only:
                 # The handover is said and on the consoles before the bot is asked anything.
+                await self._count_handoff(got.step, inbound)
                 await self._after(got.step)
                 advice = await self._ask_bot(got, got.bot_text, metadata, vector)
                 await self._after(advice)
@@ -282,10 +284,7 @@ class Hub:
                 await self._after(done)
                 earlier_replies += [m.for_customer() for m in done.customer]
             step = await self._ask_bot(got, got.bot_text, metadata, vector)
-        if step.changed_hands and step.conversation.state == QUEUED and inbound.client_ip:
-            await self.limiter.hit(
-                f"handoff:ip:{inbound.client_ip}", self.settings.rate_handoffs_per_ip_per_hour, 3600
-            )
+        await self._count_handoff(step, inbound)
         if any(m.role == "bot" for m in step.added):
             self.metrics.reply_seconds.observe(
                 time.perf_counter() - arrived, channel=inbound.channel
@@ -293,6 +292,15 @@ class Hub:
         await self._after(step)
         replies = [*earlier_replies, *(m.for_customer() for m in step.customer)]
         return InboundResult(step.conversation, replies)
+
+    async def _count_handoff(self, step: _Step, inbound: InboundMessage) -> None:
+        """A conversation this message queued counts against its address's hourly handoffs,
+        whether the triage handed over before the bot (anger, "gặp nhân viên", a complex
+        case) or after it (the bot's own handover)."""
+        if step.changed_hands and step.conversation.state == QUEUED and inbound.client_ip:
+            await self.limiter.hit(
+                f"handoff:ip:{inbound.client_ip}", self.settings.rate_handoffs_per_ip_per_hour, 3600
+            )
 
     async def _admit(self, inbound: InboundMessage) -> bool:
         """Rate limits of a message from a customer whose address we know (web, REST):

@@ -149,15 +149,17 @@ def test_widget_flood_is_refused_with_rate_limited(live_limited: str) -> None:
     assert (confirmed, refused) == (2, 1)
 
 
+# The bot's own handover ("người thật", CannedRasa) and the triage's before the bot ("gặp
+# nhân viên", KeywordTriage: the flood queued without limit that way).
+@pytest.mark.parametrize("asks", ["cho tôi gặp người thật", "cho tôi gặp nhân viên"])
 async def test_an_address_that_queued_enough_cannot_push_waiting_customers_back(
-    app: Any, hub: Hub
+    app: Any, hub: Hub, asks: str
 ) -> None:
     from handoff.channels.base import InboundMessage
 
     async def ask_human(sender: str, ip: str) -> str:
         result = await hub.customer_message(InboundMessage(
-            channel="web", sender_id=sender, text="cho tôi gặp người thật",
-            rate_limited=True, client_ip=ip,
+            channel="web", sender_id=sender, text=asks, rate_limited=True, client_ip=ip,
         ))
         return result.conversation.state
 
