@@ -195,6 +195,9 @@ _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
 _COSTS = r"(?:mat phi|co phi|thu phi|phu phi|tinh phi|mat them phi|ton phi)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao(?: hang)?)"
 _HELP_CENTER_WORDS = (
+    # The South's "máy lạnh" is the help center's "điều hòa" ("máy lạnh có lắp tận nhà hông"
+    # got home warranty visits; "điều hòa có lắp tận nhà không" got installation)
+    (re.compile(r"\bmay lanh\b"), "dieu hoa"),
     # "... thấy ồn quá muốn trả": "muốn trả" with nothing after it is a return too, not
     # "muốn trả góp / trả tiền mặt / trả lời"
     (re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"
@@ -266,6 +269,16 @@ _HELP_CENTER_WORDS = (
     # "hotline bao nhiêu vậy" (it got the data-protection e-mail): help centers say "tổng đài"
     (re.compile(r"\bhotline\b|\b(?:sdt|so dien thoai|so dt|so) (?:cua )?(?:shop|cskh|ben minh)\b"
                 r"|\bso (?:cskh|tong dai)\b"), "tong dai"),
+    # "shop có giao tới Cà Mau hông dzậy", "có ship về Hà Giang không": whether the shop
+    # delivers there at all (it got the steps of a business quote); not how long or how much
+    # (their own rules), nor a home, an office, an island or abroad (their own sections), nor
+    # what can be done when it comes ("tủ lạnh giao tới hủy được không")
+    (re.compile(r"^(?!.*\b(?:bao lau|may ngay|bao nhieu|phi|tien|gio|nha|tan noi|tan nha"
+                r"|chung cu|van phong|cong ty|khu cong nghiep|dao|nuoc ngoai|quoc te|huy|doi"
+                r"|tra|kiem tra|xem|khieng|lap)\b)"
+                r".*\b(?:giao|ship|gui|chuyen)(?: hang)? (?:toi|den|ve|ra|vao|di)\b"
+                r".*\b(?:khong|ko|k|hong|hok|khum)(?: (?:vay|dzay|day|a|shop|nhi|nhe|nhen|ta))*$"),
+     "giao hang den moi tinh thanh pho pham vi giao hang toan quoc"),
     # "bên mình có làm việc chủ nhật không": the hours, which articles give with the days;
     # "giờ làm việc của cskh" too (it got disputing a complaint's outcome), but a showroom's
     # hours are its own

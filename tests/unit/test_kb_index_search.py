@@ -247,6 +247,24 @@ def test_a_number_typed_short_meets_the_way_the_help_center_prints_it(
 # it first; messages that must get no added words.
 CUSTOMER_WORDS = [
     pytest.param(
+        [("lap-dat", "Dịch vụ lắp đặt", "Lắp đặt điều hòa",
+          "Công lắp đặt điều hòa treo tường được miễn phí, kỹ thuật viên đến tận nhà."),
+         ("bh-tan-nha", "Bảo hành", "Bảo hành tận nhà cho đồ gia dụng lớn",
+          "Với tủ lạnh, máy giặt, kỹ thuật viên đến tận nhà để bảo hành, bạn không cần mang đi.")],
+        ["máy lạnh có lắp tận nhà hông", "may lanh lap o tan nha k"],
+        ["lắp tận nhà có mất phí không"],
+        id="the South's word for an air conditioner",
+    ),
+    pytest.param(
+        [("pham-vi", "Khu vực giao hàng", "Phạm vi giao hàng toàn quốc",
+          "Sao Mai Shop giao hàng đến mọi tỉnh, thành phố trên cả nước."),
+         ("bao-gia", "Mua hàng doanh nghiệp", "Quy trình yêu cầu báo giá",
+          "Ghi rõ sản phẩm, số lượng, địa điểm giao; shop giao hàng tới công trình của bạn.")],
+        ["shop có giao tới Cà Mau hông dzậy", "có ship về Hà Giang không"],
+        ["giao tới nhà không", "giao đến chung cư được không ạ"],
+        id="whether the shop delivers there",
+    ),
+    pytest.param(
         [("giao-cn", "Thời gian giao hàng", "Cách tính thời gian giao hàng",
           "Tuyến đi tỉnh không tính Chủ nhật và ngày nghỉ lễ; nội thành giao hàng cả Chủ nhật."),
          ("cong-kenh", "Phí vận chuyển", "Giao hàng cồng kềnh",
@@ -691,7 +709,7 @@ CUSTOMER_WORDS = [
          ("giao", "Thời gian giao hàng", "Chọn ngày và khung giờ nhận hàng",
           "Ở nội thành TP.HCM bạn chọn ngày và khung giờ nhận hàng trong 7 ngày tới.")],
         ["có ship hỏa tốc ở hcm ko"],
-        ["ship về hcm được không"],
+        ["ship hcm có nhanh không"],
         id="'hỏa tốc' is the 2-hour delivery",
     ),
     pytest.param(
