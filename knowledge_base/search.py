@@ -480,6 +480,15 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"\b(?:duoi|chua du|chua toi|chua den|khong du|ko du)(?: \w+){0,2} \d[\d.,]*"
                 r"\s*(?:k|nghin|ngan|tr|trieu|d|dong)?\b.*\b(?:phi|ship|van chuyen)\b"),
      "bieu phi giao hang tieu chuan"),
+    # "ad ơi cho e hỏi ship bn tiền", "ship đi Hải Phòng bao nhiêu tiền": the standard fee (a
+    # greeting before it put the delivery area first); not how long, nor a bulky item, an
+    # express delivery, an island or abroad, which have fees of their own
+    (re.compile(r"^(?!.*\b(?:bao lau|may ngay|cong kenh|tu lanh|tu dong|may giat|may say"
+                r"|dieu hoa|may lanh|tivi|ti vi|2h|2 gio|hoa toc|trong ngay|nhanh|dao"
+                r"|nuoc ngoai|quoc te|lap|doi tra|tra hang)\b)"
+                r"(?=.*\b(?:ship|van chuyen|giao hang|gui hang)\b)"
+                r".*\b(?:bao nhieu|bn|bnhieu|bnh|nhieu tien|het nhieu)\b"),
+     "bieu phi giao hang tieu chuan"),
     # "mua trên 500k có freeship không": free delivery by order value (it got the kinds of
     # discount codes); not a free-shipping code or a tier's monthly ones
     (re.compile(r"^(?!.*\b(?:ma|voucher|code|coupon|hang|thanh vien)\b)"
