@@ -38,13 +38,15 @@ or as an intent with no request of its own, is an order question.
 asked for an order code. Without four digits in a row (an order code's do not count) the
 message takes the next intent of its ranking, its confidence renormalised without this one.
 
-`YesNoQuestionNotDeny`: "mua laptop tặng kèm chuột không" was deny (0.56), on its last word,
+`QuestionNotDeny`: "mua laptop tặng kèm chuột không" was deny (0.56), on its last word,
 and the bot said "Dạ em hiểu rồi ạ" to a question; so were "mất phí không" (0.85) and "lâu
 không" (0.94), asked right after an answer. A message that ends with the yes/no particle
 ("... không?", "... ko", "... k") after a word that names something asks about it; read as
 deny it takes the next intent of its ranking, as above. Denials end otherwise ("thôi không
 cần nữa", "không phải vậy") or put only words of a reply before it ("không", "thôi không",
-"dạ không", "chắc là không"), and stay deny.
+"dạ không", "chắc là không"), and stay deny. So does a question of where, when, how or how
+much ("ở đâu" right after the warranty's answer was deny 0.50, on the "đâu" of "không đâu"):
+"ở đâu", "chỗ nào", "bao lâu", "làm sao"; a bare "đâu" or "gì" stays ("không có gì đâu ạ").
 
 `NegatedProblemNotDeny`: "không nhớ mật khẩu" was deny (0.72) and "tôi không nhớ email đăng
 ký" too (0.45): "Dạ em hiểu rồi ạ". A negated verb of a problem ("không nhớ", "ko nhận",
@@ -404,7 +406,7 @@ _BEFORE_A_NO = _YES_NO_PARTICLE | frozenset(
 @DefaultV1Recipe.register(
     [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
 )
-class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
+class QuestionNotDeny(_DropsADoubtfulIntent):
     """See the module's docstring."""
 
     @staticmethod
@@ -421,8 +423,12 @@ class YesNoQuestionNotDeny(_DropsADoubtfulIntent):
             and any(w not in _BEFORE_A_NO for w in words[:-1])
         )
 
+    @staticmethod
+    def asks_where_or_how(text: str) -> bool:
+        return not words_and_pairs(folded_words(text)).isdisjoint(_WHERE_OR_HOW)
+
     def doubts(self, text: str) -> bool:
-        return self.asks_yes_or_no(text)
+        return self.asks_yes_or_no(text) or self.asks_where_or_how(text)
 
 
 # A negated verb that reports a problem ("không nhớ mật khẩu", "ko nhận được mã", "không
@@ -465,6 +471,10 @@ _QUESTION_WORDS = frozenset("gi nao dau ai".split())
 _QUESTION_PAIRS = frozenset(
     ("bao nhieu", "bao lau", "bao gio", "the nao", "lam sao", "tai sao", "vi sao", "khi nao",
      *(f"may {unit}" for unit in "ngay gio hom tieng tuan thang phut lan buoc".split()))
+)
+# What a "no" never asks either; "đâu" and "gì" alone are left: "không đâu", "không có gì".
+_WHERE_OR_HOW = _QUESTION_PAIRS | frozenset(
+    ("o dau", "tai dau", "di dau", "toi dau", "den dau", "cho nao", "noi nao")
 )
 
 

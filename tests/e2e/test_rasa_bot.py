@@ -420,6 +420,8 @@ def test_a_question_with_numbers_in_it_is_not_an_order_look_up(
         # deny (0.85 and 0.94), asked right after an answer about returns
         ("mất phí không", False),
         ("lâu không", False),
+        # deny (0.50) on the "đâu" of "không đâu", asked right after an answer
+        ("ở đâu", False),
         ("không ạ", True),
         ("dạ không", True),
         ("thôi không cần nữa", True),
