@@ -574,11 +574,21 @@ _HELP_CENTER_WORDS = (
 _BAO_H = re.compile(r"\bbao h\b")
 
 
-def with_help_center_words(query: str) -> str:
-    """`query` followed by the help center's words for what it asks, if any."""
+def with_help_center_words(query: str, context: str | None = None) -> str:
+    """`query` followed by the help center's words for what it asks, if any. With `context`
+    (the question `query` follows up), also the words of what the two ask together and the
+    question alone did not: "mất mấy ngày" after "phí ship ra Hà Nội bao nhiêu" asks how long
+    delivery takes (the follow-up names no delivery, the question no duration)."""
     # "bao h" is "bao giờ" typed short ("hủy đơn r bao h nhận lại tiền")
     folded = _BAO_H.sub("bao gio", fold(query))
     extra = [added for pattern, added in _HELP_CENTER_WORDS if pattern.search(folded)]
+    if context and context.strip():
+        before = _BAO_H.sub("bao gio", fold(context))
+        joined = f"{before} {folded}"
+        extra += [
+            added for pattern, added in _HELP_CENTER_WORDS
+            if added not in extra and pattern.search(joined) and not pattern.search(before)
+        ]
     return " ".join([query, *extra])
 
 
@@ -643,7 +653,9 @@ class LexicalIndex:
         self._idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
         self._size = len(passages)
 
-    def scores(self, query: str, reading: str | None = None) -> np.ndarray:
+    def scores(
+        self, query: str, reading: str | None = None, context: str | None = None
+    ) -> np.ndarray:
         """Coverage of `query`'s terms per passage. The words the customer typed with marks
         are checked against each passage's spellings; with `reading` (the query with its
         marks put back, cskh/diacritics.py) the words of the reading are checked instead."""
@@ -652,7 +664,7 @@ class LexicalIndex:
         # after them: the pair across that seam ("hoàn tiền" + "thoi gian" -> "tiền_thoi") is
         # half marked and would not match the passage's "tiền_thời".
         typed = {f: w for f, w in written_forms(reading or query) if has_diacritics(w)}
-        query = with_help_center_words(query)
+        query = with_help_center_words(query, context)
         # Unknown terms cannot match anything; counting them would only shrink every score.
         terms = [t for t in set(_terms(query)) if t in self._idf]
         total = sum(self._idf[t] for t in terms)
@@ -781,11 +793,11 @@ class KnowledgeBase:
         cfg = self.config
         if dense is None:
             dense = self.dense_scores(query, known_vectors)
-        lexical = self._lexical.scores(query)
+        weight = self._context_weight(query, context)
+        lexical = self._lexical.scores(query, context=context if weight > 0 else None)
         span = cfg.dense_ceiling - cfg.dense_floor
         dense_scaled = np.clip((dense - cfg.dense_floor) / span, 0.0, 1.0)
         blended = cfg.dense_weight * dense_scaled + (1 - cfg.dense_weight) * lexical
-        weight = self._context_weight(query, context)
         if context and weight > 0:
             before = self._scores_of_context(context.strip())
             blended = (blended + weight * before) / (1 + weight)
@@ -828,8 +840,10 @@ class KnowledgeBase:
         if reading is None:
             return blended
         # The blend is linear in the lexical score, so only the lexical difference moves it.
-        drop = (1 - self.config.dense_weight) * (lexical - self._lexical.scores(query, reading))
-        return blended - drop / (1 + self._context_weight(query, context))
+        weight = self._context_weight(query, context)
+        as_read = self._lexical.scores(query, reading, context if weight > 0 else None)
+        drop = (1 - self.config.dense_weight) * (lexical - as_read)
+        return blended - drop / (1 + weight)
 
     def _hit(
         self, i: int, blended: np.ndarray, dense: np.ndarray, lexical: np.ndarray,
