@@ -576,13 +576,16 @@ _BAO_H = re.compile(r"\bbao h\b")
 
 def with_help_center_words(query: str, context: str | None = None) -> str:
     """`query` followed by the help center's words for what it asks, if any. With `context`
-    (the question `query` follows up), also the words of what the two ask together and the
-    question alone did not: "mất mấy ngày" after "phí ship ra Hà Nội bao nhiêu" asks how long
-    delivery takes (the follow-up names no delivery, the question no duration)."""
+    (the question `query` follows up) and no such words of its own, the words of what the two
+    ask together and the question alone did not: "mất mấy ngày" after "phí ship ra Hà Nội bao
+    nhiêu" asks how long delivery takes (the follow-up names no delivery, the question no
+    duration)."""
     # "bao h" is "bao giờ" typed short ("hủy đơn r bao h nhận lại tiền")
     folded = _BAO_H.sub("bao gio", fold(query))
     extra = [added for pattern, added in _HELP_CENTER_WORDS if pattern.search(folded)]
-    if context and context.strip():
+    if context and context.strip() and not extra:
+        # Only for a message that asks nothing the rules know on its own: "phí ship ra Hà Nội
+        # bao nhiêu" after a question on returns is a new question, not the cost of a return.
         before = _BAO_H.sub("bao gio", fold(context))
         joined = f"{before} {folded}"
         extra += [

@@ -1163,6 +1163,9 @@ def test_a_follow_up_is_searched_with_the_question_before(
     assert with_help_center_words("mất bao lâu", "phí giao hàng đi tỉnh").endswith(
         " thoi gian giao hang du kien theo khu vuc")
     assert with_help_center_words("mất bao lâu", "điểm thưởng dùng thế nào") == "mất bao lâu"
+    # A message with words of its own stands alone: a new question, not the returns' fees.
+    assert with_help_center_words("phí ship ra Hà Nội bao nhiêu", "đổi trả hàng trong bao lâu") \
+        == with_help_center_words("phí ship ra Hà Nội bao nhiêu")
     before = kb.score_all("phí giao hàng đi tỉnh")[0]
     fused = kb.score_all("mất bao lâu", context="phí giao hàng đi tỉnh")[0]
     assert not np.allclose(fused, (alone + w * before) / (1 + w), rtol=1e-6)
