@@ -99,8 +99,20 @@ class Hit:
 
 def _terms(text: str) -> list[str]:
     """Content words plus every adjacent pair ("ha_noi", "hoan_tien") of the folded text."""
-    text = hours_as_terms(amounts_as_terms(fold(text)))
+    text = hours_as_terms(amounts_as_terms(fold(evening_as_a_word(text))))
     return [t for t in tokens(text) if t not in STOPWORDS] + bigrams(text)
+
+
+# "tối" (evening) folds to "toi", the pronoun "tôi", a stopword: "tối có giao hàng ko" found
+# nothing of the evening delivery slot, and the retry passage came first on "tối đa". Written
+# with its marks it is a word of its own; "tối đa" and "tối thiểu" (at most, at least) are one
+# word each. Typed without marks, "toi" stays the pronoun.
+_EVENING = re.compile(r"\btối(?:\s+(đa|thiểu))?\b", re.IGNORECASE)
+
+
+def evening_as_a_word(text: str) -> str:
+    """`text` with "tối" (evening) as "buoitoi" and "tối đa / tối thiểu" as one word each."""
+    return _EVENING.sub(lambda m: f"tối{m[1]}" if m[1] else "buoitoi", text)
 
 
 # Sums of money as customers type them ("500k", "1tr5", "1,5 triệu", "300 nghìn", "2 củ") and

@@ -932,6 +932,25 @@ def test_customer_words_find_what_the_help_center_calls_otherwise(
         assert with_help_center_words(query) == query
 
 
+def test_the_evening_is_not_the_pronoun_nor_at_most() -> None:
+    # "tối" folds to "toi", the pronoun "tôi", a stopword; the retry passage came first on
+    # its "tối đa 3 lần".
+    from knowledge_base.search import LexicalIndex
+
+    docs = [
+        Passage("giao-lai", "Tra cứu đơn hàng", "Giao lại", "u0", "c",
+                "Shipper giao hàng tối đa 3 lần; giao hàng lại miễn phí nếu lỗi do shop."),
+        Passage("khung-gio", "Thời gian", "Chọn ngày và khung giờ", "u1", "c",
+                "Bạn chọn khung giờ giao hàng: sáng, chiều hoặc tối 18:00–21:00."),
+    ]
+    lexical = LexicalIndex(docs, title_boost=1.5)
+    assert int(np.argmax(lexical.scores("tối có giao hàng ko"))) == 1
+    assert int(np.argmax(lexical.scores("giao tối đa mấy lần"))) == 0
+    # Without marks "toi" is still the pronoun: it matches neither.
+    unmarked = lexical.scores("toi muon giao hang")
+    assert unmarked.tolist() == lexical.scores("muon giao hang").tolist()
+
+
 def test_a_fault_named_in_other_words_soon_after_buying_is_a_return() -> None:
     # In the shop's index this got cancelling a bulky order: "chảy nước" was no fault word.
     from knowledge_base.search import with_help_center_words
