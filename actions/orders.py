@@ -193,8 +193,8 @@ def late_text(days: int) -> str:
     )
 
 
-def describe_order(order: Order, today: date | None = None) -> str:
-    """The order's status for its owner; with `today`, an apology when it is late."""
+def describe_order(order: Order, late_days: int = 0) -> str:
+    """The order's status for its owner; an apology when it is `late_days` late."""
     status = STATUS_TEXT.get(order.status, order.status)
     items = ", ".join(order.items)
     lines = [f"Dạ đơn hàng {order.code} ({items}) {status}."]
@@ -206,9 +206,8 @@ def describe_order(order: Order, today: date | None = None) -> str:
         )
     if order.status in _UNDELIVERED and order.eta:
         lines.append(f"Dự kiến giao: {_vn_date(order.eta)}.")
-        late = days_late(order, today) if today else 0
-        if late:
-            lines.append(late_text(late))
+        if late_days:
+            lines.append(late_text(late_days))
     if order.status == "da_giao" and order.delivered_at:
         lines.append(f"Ngày giao: {_vn_date(order.delivered_at)}.")
     if order.status == "da_huy":
@@ -320,9 +319,8 @@ class OrderDesk:
         return replace(said, text=wrong_last4_text(code, tries_left), failures=failures)
 
     def _shown(self, said: OrderTurn, order: Order) -> OrderTurn:
-        today = self.today()
-        return replace(said, text=describe_order(order, today),
-                       late_days=days_late(order, today))
+        late = days_late(order, self.today())
+        return replace(said, text=describe_order(order, late), late_days=late)
 
     def _order_locked(self, code: str) -> bool:
         recent = self._order_failures.get(code)

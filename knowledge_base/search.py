@@ -600,9 +600,9 @@ def with_help_center_words(query: str, context: str | None = None) -> str:
         # bao nhiêu" after a question on returns is a new question, not the cost of a return.
         before = _BAO_H.sub("bao gio", fold(context))
         joined = f"{before} {folded}"
-        extra += [
+        extra = [
             added for pattern, added in _HELP_CENTER_WORDS
-            if added not in extra and pattern.search(joined) and not pattern.search(before)
+            if pattern.search(joined) and not pattern.search(before)
         ]
     return " ".join([query, *extra])
 

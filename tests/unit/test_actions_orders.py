@@ -11,6 +11,7 @@ from actions.orders import (
     OrderDesk,
     OrderStore,
     asks_about_its_delivery,
+    days_late,
     describe_order,
     last4_digits,
     normalize_order_code,
@@ -66,12 +67,14 @@ def test_an_order_past_its_expected_day_is_called_late_with_an_apology(
     # "Dự kiến giao: 15/11/2026" alone, three weeks later, read as if nothing were wrong.
     order = store.get("DH100003")
     assert order is not None and order.eta == "2026-11-15"
-    assert "trễ" not in describe_order(order, date(2026, 11, 15))  # due today: not late
-    late = describe_order(order, date(2026, 11, 18))
+    # due today: not late
+    assert "trễ" not in describe_order(order, days_late(order, date(2026, 11, 15)))
+    late = describe_order(order, days_late(order, date(2026, 11, 18)))
     assert "Đơn đã trễ 3 ngày so với dự kiến" in late and "xin lỗi" in late
     assert 'nhắn "gặp nhân viên"' in late
     delivered = store.get("DH100004")
-    assert delivered is not None and "trễ" not in describe_order(delivered, date(2027, 1, 1))
+    assert delivered is not None and "trễ" not in describe_order(
+        delivered, days_late(delivered, date(2027, 1, 1)))
     desk = OrderDesk(store, today=lambda: date(2026, 12, 7))
     assert order.phone
     shown = desk.turn("DH100003", order.phone[-4:])
