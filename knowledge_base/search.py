@@ -206,6 +206,7 @@ _DURATION = r"(?:bao lau|may ngay|bao nhieu ngay)"
 # "có mất phí không", "tính phí": whether something costs money
 _COSTS = r"(?:mat phi|co phi|thu phi|phu phi|tinh phi|mat them phi|ton phi)"
 _DELIVERY = r"(?:nhan (?:duoc )?hang|ship|giao(?: hang)?)"
+_RETURNS = "tra hang doi tra"
 _HELP_CENTER_WORDS = (
     # The South's "máy lạnh" is the help center's "điều hòa" ("máy lạnh có lắp tận nhà hông"
     # got home warranty visits; "điều hòa có lắp tận nhà không" got installation)
@@ -214,7 +215,7 @@ _HELP_CENTER_WORDS = (
     # "muốn trả góp / trả tiền mặt / trả lời"
     (re.compile(r"\b(?:tra lai|hoan tra)\b(?! tien)"
                 r"|\bmuon tra\b(?! (?:tien|gop|gom|loi|phi|bang|qua|truoc|sau|the|ck))"),
-     "tra hang doi tra"),
+     _RETURNS),
     (
         re.compile(rf"\b{_DURATION}\b.*\b{_DELIVERY}\b|\b{_DELIVERY}\b.*\b{_DURATION}\b"),
         "thoi gian giao hang du kien theo khu vuc",
@@ -274,7 +275,7 @@ _HELP_CENTER_WORDS = (
     # missing items (it got checking a parcel before paying, on "phụ kiện")
     (re.compile(r"\bgiao (?:thieu|sai|nham|lon|khong du)\b"), "hang giao sai thieu"),
     # English mixed in: "mình muốn return cái headphone" got paying by VNPay
-    (re.compile(r"\b(?:return|exchange)\b"), "tra hang doi tra"),
+    (re.compile(r"\b(?:return|exchange)\b"), _RETURNS),
     (re.compile(r"\bwarranty\b"), "bao hanh"),
     (re.compile(r"\bheadphones?\b"), "tai nghe"),
     (re.compile(r"\binstall?ment\b"), "tra gop"),
@@ -571,6 +572,12 @@ _HELP_CENTER_WORDS = (
                 r".*\b(?:doi tra|tra hang|tra lai hang|doi hang)\b.*\b(?:lam sao|lam the nao"
                 r"|lam nhu the nao|lm ntn|lam ntn|cach|thu tuc)\b"),
      "tao yeu cau doi tra truc tuyen"),
+    # "đặt hàng rồi có sửa được không", "sửa lại đơn": changing an order, which help centers
+    # call "thay đổi" ("sửa" alone is a repair; it got the steps of placing an order)
+    (re.compile(r"\b(?:chinh )?sua(?: lai)? (?:don|dia chi|sdt|so dien thoai|ten nguoi nhan"
+                r"|nguoi nhan|thong tin (?:don|nguoi nhan|giao hang))\b"
+                r"|\b(?:dat|len|chot)(?: hang| don)? (?:roi|xong)\b.*\b(?:chinh )?sua\b"),
+     "thay doi thong tin don hang"),
     # "có nhận đơn qua điện thoại không": ordering by phone or Zalo (it got confirmation
     # messages)
     (re.compile(r"\b(?:dat|nhan|len|chot|mua|order)(?: hang| don)? (?:qua|bang) (?:dien thoai|dt"
@@ -585,16 +592,37 @@ _HELP_CENTER_WORDS = (
 
 _BAO_H = re.compile(r"\bbao h\b")
 
+# "shop có cho đổi hàng không", "doi hang duoc ko": help centers never write "đổi hàng" (it got
+# the order confirmation call, on "đơn hàng", or changing an order's address, on "thay đổi").
+# Unmarked, the same letters also wait ("đợi hàng lâu quá") or name a tier ("đổi hạng"): typed
+# with marks only "đổi hàng" counts, typed without them not before the words of waiting or of
+# a tier.
+_EXCHANGE_MARKED = re.compile(r"(?<!\w)đổi hàng(?!\w)")
+_EXCHANGE_FOLDED = re.compile(
+    r"\bdoi hang\b(?! (?:thanh vien|vang|bac|kim cuong|lau|mai|hoai|may|bao|den|toi|qua|chua"
+    r"|ca)\b)"
+)
 
-def with_help_center_words(query: str, context: str | None = None) -> str:
+
+def _asks_to_exchange(written: str, folded: str) -> bool:
+    if has_diacritics(written):
+        return bool(_EXCHANGE_MARKED.search(normalize(written).lower()))
+    return bool(_EXCHANGE_FOLDED.search(folded))
+
+
+def with_help_center_words(
+    query: str, context: str | None = None, reading: str | None = None
+) -> str:
     """`query` followed by the help center's words for what it asks, if any. With `context`
     (the question `query` follows up) and no such words of its own, the words of what the two
     ask together and the question alone did not: "mất mấy ngày" after "phí ship ra Hà Nội bao
     nhiêu" asks how long delivery takes (the follow-up names no delivery, the question no
-    duration)."""
+    duration). `reading`: the query with its marks put back, where a rule needs them."""
     # "bao h" is "bao giờ" typed short ("hủy đơn r bao h nhận lại tiền")
     folded = _BAO_H.sub("bao gio", fold(query))
     extra = [added for pattern, added in _HELP_CENTER_WORDS if pattern.search(folded)]
+    if _asks_to_exchange(reading or query, folded) and _RETURNS not in extra:
+        extra.append(_RETURNS)
     if context and context.strip() and not extra:
         # Only for a message that asks nothing the rules know on its own: "phí ship ra Hà Nội
         # bao nhiêu" after a question on returns is a new question, not the cost of a return.
@@ -679,9 +707,10 @@ class LexicalIndex:
         # after them: the pair across that seam ("hoàn tiền" + "thoi gian" -> "tiền_thoi") is
         # half marked and would not match the passage's "tiền_thời".
         typed = {f: w for f, w in written_forms(reading or query) if has_diacritics(w)}
-        query = with_help_center_words(query, context)
+        query = with_help_center_words(query, context, reading)
         # Unknown terms cannot match anything; counting them would only shrink every score.
-        terms = [t for t in set(_terms(query)) if t in self._idf]
+        # Sorted: summed in one order, the same terms give the same score to the last bit.
+        terms = sorted(t for t in set(_terms(query)) if t in self._idf)
         total = sum(self._idf[t] for t in terms)
         if not total:
             return out
