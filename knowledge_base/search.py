@@ -254,6 +254,13 @@ _HELP_CENTER_WORDS = (
                 r"(?: hang)?\b"
                 r"|\b(?:xem|coi|kiem tra)(?: hang)? truoc\b.*\b(?:tra tien|thanh toan)\b"),
      "kiem tra hang truoc khi thanh toan"),
+    # "bảo hành có cần hóa đơn không", "mất phiếu bảo hành thì sao": the warranty is
+    # electronic and needs no papers (it got sending a product to a showroom for repair)
+    (re.compile(r"\b(?:bao hanh|bh)\b.*\b(?:can|phai|mang|giu|mat|lam mat|khong co|ko co|quen)"
+                r"(?: theo| lai)? (?:hoa don|phieu|giay to|so bao hanh|the bao hanh)\b"
+                r"|\b(?:mat|lam mat|khong co|ko co|quen|can|phai)(?: \w+)?"
+                r" (?:hoa don|phieu|giay to)\b.*\b(?:bao hanh|bh)\b"),
+     "bao hanh dien tu khong can giu phieu bao hanh giay hay hoa don"),
     # "hóa đơn đỏ" is what customers call the VAT invoice
     (re.compile(r"\bhoa don do\b"), "hoa don vat"),
     # "mua đt mà bị lỗi màn hình sau 3 ngày", "mới nhận hôm qua đã hỏng", "dt mua tuần
