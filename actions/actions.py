@@ -35,10 +35,12 @@ from actions.faq import (
 )
 from actions.orders import (
     LATE_ORDER_ASK_CODE_TEXT,
+    NO_CODE_TEXT,
     OrderDesk,
     OrderStore,
     OrderTurn,
     asks_about_its_delivery,
+    has_no_order_code,
     last4_digits,
     normalize_order_code,
     reports_a_late_order,
@@ -302,6 +304,8 @@ class ActionAnswerFaq(Action):
             # expected date, not the help center's delivery times (or, the order found and
             # the phone digits still owed, the request for them again).
             return _order_turn(dispatcher, tracker)
+        if intent != "choose_article" and _says_it_has_no_code(dispatcher, tracker):
+            return []
         started = time.perf_counter()
         if intent == "choose_article" and article_id:
             # The question is the text the customer typed before clicking a title, searched
@@ -464,6 +468,17 @@ def _asks_about_the_order_in_hand(tracker: Tracker) -> bool:
     return False
 
 
+def _says_it_has_no_code(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """"mình không nhớ mã đơn" (naming no code): where the code is, and a person who can find
+    the order without it, one tap away. True when that was said."""
+    text = tracker.latest_message.get("text") or ""
+    if normalize_order_code(text) or not has_no_order_code(" ".join(tokens(text))):
+        return False
+    dispatcher.utter_message(text=NO_CODE_TEXT, buttons=[HUMAN_BUTTON])
+    ACTION_METRICS.runs.inc(action="action_order_status", outcome="no_code")
+    return True
+
+
 def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     # This message's entity first, then the raw text (NLU may miss "ĐH 123456"), then a
     # code given earlier in the conversation ("đơn đó giao chưa?").
@@ -473,6 +488,8 @@ def _order_turn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[Even
         or normalize_order_code(text)
         or normalize_order_code(tracker.get_slot("order_code"))
     )
+    if not code and _says_it_has_no_code(dispatcher, tracker):
+        return []
     verified, failures, lookups = _order_slots(tracker)
     last4 = last4_digits(text)
     # A phone number told before the code (a late delivery told with its date and number)

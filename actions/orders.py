@@ -150,6 +150,28 @@ LATE_ORDER_ASK_CODE_TEXT = (
     "(dạng DH + 6 chữ số, ví dụ DH123456 — có trong tin nhắn hoặc email xác nhận đơn) để $em "
     "kiểm tra ngay nhé."
 )
+# "mình không nhớ mã đơn", "quên mã đơn rồi", "mã đơn xem ở đâu": asked for the code, the
+# customer does not have it (the search answered with the transfer note's syntax, on "mã
+# đơn"); a person can find the order by the phone number it was placed with.
+NO_CODE_TEXT = (
+    "Dạ không sao ạ. Mã đơn có trong tin nhắn hoặc email xác nhận gửi cho $kh ngay sau khi "
+    "đặt. Nếu không tìm thấy, $kh bấm \"Gặp nhân viên\" để nhân viên tìm đơn theo số điện "
+    "thoại đặt hàng nhé."
+)
+_NO_CODE = re.compile(
+    r"\b(?:(?:khong|ko|k|hong|chua|cha) (?:nho|biet|thay|co|tim thay|tim duoc|luu|giu)"
+    r"|quen|mat|lam mat|xoa)(?: \w+){0,2} ma (?:don|van don)\b"
+    r"|\bma (?:don|van don)(?: hang)?(?: (?:cua )?(?:minh|em|toi|tui))?(?: (?:xem|lay|tim|nam"
+    r"|kiem))? (?:o dau|cho nao|cho nao vay|la gi)\b"
+)
+
+
+def has_no_order_code(folded_text: str) -> bool:
+    """True for "mình không nhớ mã đơn", "quên mã đơn rồi", "mã đơn xem ở đâu" (folded,
+    teencode expanded): the customer cannot give the order's code."""
+    return bool(_NO_CODE.search(folded_text))
+
+
 _NOT_HERE_YET = re.compile(
     r"\bchua (?:nhan|giao|thay|toi|den|ve|co hang)\b"
     r"|\b(?:khong|ko|k) (?:nhan duoc hang|thay hang|thay don)\b"

@@ -135,6 +135,18 @@ def test_the_code_alone_answers_the_bots_request_for_it(
     assert metas(reply) == not_found(code)
 
 
+@pytest.mark.parametrize("answer", ["mình không nhớ mã đơn", "ko biết mã đơn ở đâu"])
+def test_no_code_to_give_gets_where_it_is_and_a_person(
+    rasa_bot: RasaBot, answer: str  # noqa: F811
+) -> None:
+    sender = new_sender()
+    assert "mã đơn hàng" in texts(rasa_bot.send(sender, "đơn hàng của tôi đâu"))
+    # The search answered with the transfer note's syntax ("mã đơn hàng + số điện thoại").
+    reply = rasa_bot.send(sender, answer)
+    assert "email xác nhận" in texts(reply) and "Xem thêm:" not in texts(reply), texts(reply)
+    assert [b["payload"] for m in reply for b in m.get("buttons") or []] == ["/request_human"]
+
+
 @pytest.mark.parametrize(
     ("message", "code"),
     [

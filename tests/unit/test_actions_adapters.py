@@ -220,6 +220,23 @@ def test_other_questions_after_the_order_shown_are_the_help_centers(fake_kb: Fak
     assert metas(messages)[0]["kind"] == "faq_answer"
 
 
+@pytest.mark.parametrize(("action", "intent"), [(actions.ActionAnswerFaq(), "ask_faq"),
+                                               (actions.ActionOrderStatus(), "order_status")])
+@pytest.mark.parametrize("text", ["mình không nhớ mã đơn", "ko biết mã đơn ở đâu"])
+def test_no_code_to_give_gets_where_it_is_and_a_person(
+    fake_kb: FakeKB, action: Any, intent: str, text: str
+) -> None:
+    # Asked for the code, the search answered with the transfer note's syntax, on "mã đơn";
+    # the order action would only ask for the code again.
+    messages, events = run(action, tracker(text, intent, earlier=["đơn hàng của tôi đâu"]))
+    assert "email xác nhận" in messages[0]["text"] and "Gặp nhân viên" in messages[0]["text"]
+    assert messages[0]["buttons"] == [actions.HUMAN_BUTTON]
+    assert fake_kb.queries == [] and events == []
+    # With a code in it, the code is what counts.
+    messages, _ = run(action, tracker("không nhớ mã đơn, hình như DH100003", intent))
+    assert messages[0]["text"] != actions.NO_CODE_TEXT
+
+
 def test_wrong_digits_are_counted_in_the_conversation() -> None:
     wrong = "0000" if phone_last4("DH100008") != "0000" else "1111"
     asked = {"order_code": "DH100008", "order_lookups": ["DH100008"], "order_failures": 2.0}

@@ -13,11 +13,13 @@ from actions.orders import (
     asks_about_its_delivery,
     days_late,
     describe_order,
+    has_no_order_code,
     last4_digits,
     normalize_order_code,
     reports_a_late_order,
 )
 from actions.settings import ActionSettings
+from cskh.text import tokens
 
 
 @pytest.fixture(scope="module")
@@ -208,3 +210,14 @@ def test_a_late_order_is_told_apart_from_a_plain_look_up(text: str, late: bool) 
     from cskh.text import tokens
 
     assert reports_a_late_order(" ".join(tokens(text))) is late
+
+
+@pytest.mark.parametrize(
+    ("text", "has_none"),
+    [("mình không nhớ mã đơn", True), ("quên mã đơn rồi", True), ("mã đơn xem ở đâu vậy", True),
+     ("mình đặt qua điện thoại nên không có mã đơn", True), ("k nhớ mã đơn hàng", True),
+     ("mình không có mã giảm giá", False), ("không nhận được mã OTP", False),
+     ("mã đơn DH123456 đâu rồi", False), ("đơn hàng của tôi đâu", False)],
+)
+def test_a_customer_without_the_code_says_so(text: str, has_none: bool) -> None:
+    assert has_no_order_code(" ".join(tokens(text))) is has_none
