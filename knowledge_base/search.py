@@ -440,6 +440,11 @@ _HELP_CENTER_WORDS = (
                 r".*\b(?:so cu|sim cu|sdt cu|mat (?:so|sim|sdt)|(?:khong|ko) con (?:dung )?"
                 r"(?:so|sim|sdt)|(?:sdt|so dien thoai|so)(?: cua (?:minh|em|toi))? doi roi)\b"),
      "doi so dien thoai khi da mat so cu"),
+    # "ko có ai ở nhà thì sao", "mình đi vắng": a delivery nobody takes, which help centers
+    # call unsuccessful (it got refusing a parcel at the door)
+    (re.compile(r"\b(?:(?:khong|ko|k) (?:co )?(?:ai|nguoi) (?:o nha|nhan(?: hang)?|nghe may)"
+                r"|vang nha|(?:khong|ko|k) (?:co )?o nha|di vang)\b"),
+     "giao hang khong thanh cong khong lien lac duoc giao lai"),
     # "giao hàng có gọi trước không": the courier calls before coming, which help centers say
     # with failed deliveries (it got choosing a time slot)
     (re.compile(r"^(?=.*\b(?:giao|ship|shipper)\b)"

@@ -932,6 +932,15 @@ CUSTOMER_WORDS = [
         ["bảo hành có cần mang theo hộp không", "xuất hóa đơn có mất phí không"],
         id="the warranty needs no papers",
     ),
+    pytest.param(
+        [("giao-that-bai", "Tra cứu đơn hàng", "Giao hàng không thành công",
+          "Nếu không liên lạc được, shipper giao lại tối đa 3 lần trong 3 ngày."),
+         ("tu-choi", "Thay đổi và hủy đơn hàng", "Từ chối nhận khi hàng đang được giao",
+          "Nếu không muốn nhận, bạn từ chối khi shipper đến nhà; đơn COD không mất tiền.")],
+        ["ko có ai ở nhà thì sao", "shipper đến mà mình đi vắng"],
+        ["nhà mình không có thang máy", "không có ai hướng dẫn lắp đặt"],
+        id="nobody home is an unsuccessful delivery",
+    ),
 ]
 
 
