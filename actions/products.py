@@ -59,6 +59,8 @@ _ASKS = re.compile(
     r"|co (?:loai|mau|dong) (?:\w+ ){0,4}nao|hay hon|tot hon|cho phong|bao nhieu m2"
     # what it can do
     r"|co (?:chong nuoc|ho tro|nang cap)|cong suat|dung luong|cau hinh|bao nhieu (?:w|mah|inch)"
+    # what comes with it ("mua điện thoại có tặng ốp ko", it got the OTP article on "ốp")
+    r"|co tang(?: kem)? (?:\w+ ){0,3}(?:khong|ko|k|hong|gi)|tang kem|qua (?:tang )?kem"
     # do you sell it
     r"|co ban|ban (?:may|loai|mau)"
     r")\b"

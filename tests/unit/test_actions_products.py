@@ -22,6 +22,8 @@ from actions.products import asks_about_a_product
         "shop có bán máy rửa bát không",
         "tủ lạnh nào tiết kiệm điện",
         "máy lạnh loại nào chạy êm",
+        "shop ơi mua điện thoại có tặng ốp ko ạ",  # it got the OTP article, on "ốp"
+        "mua tủ lạnh có quà tặng kèm gì không",
     ],
 )
 def test_stock_price_advice_and_sale_of_a_product(text: str) -> None:
@@ -40,6 +42,8 @@ def test_stock_price_advice_and_sale_of_a_product(text: str) -> None:
         "điện thoại mua rồi còn đổi được không",
         "shop có bán hàng xách tay không",
         "gói bảo hành mở rộng giá bao nhiêu",
+        "mua tủ lạnh có tặng lắp đặt không",
+        "gói quà có kèm thiệp không",
         # Asks nothing about a product, or names none.
         "iphone 15 của mình bị trầy",
         "giá bao nhiêu",
