@@ -330,8 +330,11 @@ _HELP_CENTER_WORDS = (
      "chon ngay va khung gio nhan hang"),
     # "hoàn tiền về thẻ tín dụng mất bao lâu": refund times by payment method (it got
     # cancelling an instalment order)
-    (re.compile(r"\bhoan (?:tien|lai tien)\b.*\b(?:bao lau|may ngay|khi nao|bao gio|mat bao)\b"
-                r"|\b(?:bao lau|may ngay|khi nao|bao gio)\b.*\bhoan (?:tien|lai tien)\b"),
+    # "bao lâu thì nhận được tiền hoàn" too (it got refunds overdue, on "nhận được tiền hoàn")
+    (re.compile(r"\b(?:hoan (?:tien|lai tien)|tien hoan)\b"
+                r".*\b(?:bao lau|may ngay|khi nao|bao gio|mat bao)\b"
+                r"|\b(?:bao lau|may ngay|khi nao|bao gio)\b"
+                r".*\b(?:hoan (?:tien|lai tien)|tien hoan)\b"),
      "thoi gian hoan tien theo phuong thuc thanh toan"),
     # "bao giờ hoàn lại", "khi nào được hoàn": with nothing named, what comes back is the
     # order's money (it got vouchers returned after a cancellation); not a voucher, points or

@@ -805,6 +805,15 @@ CUSTOMER_WORDS = [
         id="how long a refund takes is the refund times",
     ),
     pytest.param(
+        [("hoan-tien", "Thời gian hoàn tiền", "Thời gian hoàn tiền theo phương thức thanh toán",
+          "Ví điện tử 1–3 ngày làm việc, thẻ tín dụng 7–15 ngày làm việc."),
+         ("qua-han", "Thời gian hoàn tiền", "Quá hạn nhưng chưa nhận được tiền hoàn",
+          "Nếu đã quá thời gian mà chưa nhận được tiền hoàn, bạn gửi mã đơn cho shop.")],
+        ["bao lâu thì nhận được tiền hoàn", "tiền hoàn bao giờ về"],
+        ["tiền hoàn chưa thấy về"],
+        id="how long, said as 'tiền hoàn', is the refund times",
+    ),
+    pytest.param(
         [("dat-hang", "Hướng dẫn đặt hàng", "Mua hàng không cần đăng nhập",
           "Bạn có thể đặt hàng mà không cần đăng nhập, chỉ cần nhập số điện thoại nhận hàng."),
          ("xoa-tai-khoan", "Xóa tài khoản", "Lưu ý trước khi xóa tài khoản",
