@@ -52,6 +52,32 @@ _MULTIPLIER = {
     "m": 1_000_000, "đ": 1, "d": 1, "đồng": 1, "dong": 1, "vnd": 1, "vnđ": 1,
 }
 
+# How the customer paid, which decides where a refund or a double charge is chased: folded
+# patterns, in the order the summary names them. "ck" alone is also "chồng" (husband) in
+# teencode: it counts next to money or a done transfer only.
+PAYMENT_METHODS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (label, re.compile(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])"))
+    for label, pattern in (
+        ("chuyển khoản", r"chuyen khoan|chuyen tien|internet banking|banking|vietqr|quet qr"
+                         r"|ck (?:roi|xong|cho shop|tien|qua|\d)|da ck|(?:\d+k?|tien) ck"),
+        ("COD", r"cod|thanh toan khi nhan(?: hang)?|tra tien khi nhan(?: hang)?"),
+        ("tiền mặt", r"tien mat"),
+        ("thẻ tín dụng", r"the tin dung|visa|mastercard|master card|jcb|credit card"),
+        ("thẻ ATM", r"the atm|atm|the noi dia|napas|the ghi no"),
+        ("MoMo", r"momo|vi momo"),
+        ("ZaloPay", r"zalopay|zalo pay"),
+        ("VNPay", r"vnpay|vn pay"),
+        ("ShopeePay", r"shopeepay|shopee pay"),
+        ("trả góp", r"tra gop"),
+    )
+)
+
+
+def find_payment_methods(text: str) -> list[str]:
+    folded = " ".join(re.findall(r"[a-z0-9]+", fold(text)))
+    return [label for label, pattern in PAYMENT_METHODS if pattern.search(folded)]
+
+
 # A small catalogue of product words of a typical Vietnamese online shop (folded). A shop
 # can pass its own list; the heuristic below also catches "sản phẩm X" / "cái X".
 DEFAULT_PRODUCTS = (
@@ -85,12 +111,14 @@ class Facts:
     products: list[str] = field(default_factory=list)
     amounts: list[int] = field(default_factory=list)  # in VND
     dates: list[str] = field(default_factory=list)  # as "d/m" or "d/m/yyyy"
+    payment_methods: list[str] = field(default_factory=list)  # labels of PAYMENT_METHODS
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "order_codes": list(self.order_codes), "phones": list(self.phones),
             "emails": list(self.emails), "products": list(self.products),
             "amounts": list(self.amounts), "dates": list(self.dates),
+            "payment_methods": list(self.payment_methods),
         }
 
     def merge(self, other: Facts) -> Facts:
@@ -101,11 +129,12 @@ class Facts:
             _unique([*self.products, *other.products]),
             _unique([*self.amounts, *other.amounts]),
             _unique([*self.dates, *other.dates]),
+            _unique([*self.payment_methods, *other.payment_methods]),
         )
 
     def is_empty(self) -> bool:
         return not (self.order_codes or self.phones or self.emails or self.products
-                    or self.amounts or self.dates)
+                    or self.amounts or self.dates or self.payment_methods)
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
@@ -203,6 +232,7 @@ def extract_facts(text: str, products: Sequence[str] = DEFAULT_PRODUCTS) -> Fact
         products=find_products(text, products),
         amounts=find_amounts(text),
         dates=find_dates(text),
+        payment_methods=find_payment_methods(text),
     )
 
 

@@ -284,6 +284,8 @@ def summarize(
         fact_parts.append("số tiền: " + ", ".join(format_vnd(a) for a in facts.amounts))
     if facts.dates:
         fact_parts.append("ngày: " + ", ".join(facts.dates))
+    if facts.payment_methods:
+        fact_parts.append("thanh toán: " + ", ".join(facts.payment_methods))
     if fact_parts:
         lines.append("Thông tin: " + " · ".join(fact_parts))
     intents = _intents(transcript)

@@ -9,6 +9,7 @@ from triage.facts import (
     find_amounts,
     find_dates,
     find_order_codes,
+    find_payment_methods,
     find_phones,
     mask_pii,
 )
@@ -118,3 +119,22 @@ def test_mask_pii() -> None:
     assert "4111" not in masked and "9876" in masked
     assert "DH123456" in masked  # not personal data: agents grep logs by it
     assert mask_pii("không có gì") == "không có gì"
+
+
+@pytest.mark.parametrize(
+    ("text", "methods"),
+    [
+        ("bị trừ tiền 2 lần, mình thanh toán bằng thẻ visa", ["thẻ tín dụng"]),
+        ("tôi chuyển khoản rồi mà đơn vẫn báo chưa thanh toán", ["chuyển khoản"]),
+        ("đã ck 500k cho shop", ["chuyển khoản"]),
+        ("ship cod, trả tiền mặt cho shipper", ["COD", "tiền mặt"]),
+        ("tra gop qua the tin dung", ["thẻ tín dụng", "trả góp"]),
+        ("trả bằng zalo pay bị lỗi", ["ZaloPay"]),
+        # "ck" is also "chồng" (husband): only next to money or a done transfer
+        ("ck mình mua cho cái tai nghe", []),
+        ("đơn DH123456 chưa giao", []),
+    ],
+)
+def test_how_the_customer_paid(text: str, methods: list[str]) -> None:
+    assert find_payment_methods(text) == methods
+    assert extract_facts(text).payment_methods == methods

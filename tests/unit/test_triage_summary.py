@@ -26,8 +26,8 @@ def transcript() -> list[dict[str, Any]]:
         {"role": "user", "text": "/feedback_not_helpful", "ts": 1700000020},
         {"role": "bot", "text": "Xin lỗi...", "ts": 1700000021,
          "meta": {"kind": "feedback", "helpful": False}},
-        {"role": "user", "text": "Mình bị trừ 1.200.000đ hai lần rồi mà tai nghe vẫn chưa "
-         "thấy đâu, chán thật", "ts": 1700000030, "sentiment": NEG},
+        {"role": "user", "text": "Mình bị trừ 1.200.000đ hai lần qua MoMo rồi mà tai nghe vẫn "
+         "chưa thấy đâu, chán thật", "ts": 1700000030, "sentiment": NEG},
         {"role": "bot", "text": "", "ts": 1700000031, "meta": {
             "kind": "faq_choices", "confident": False, "query": "tru tien",
             "articles": [{"id": "loi", "title": "Lỗi thanh toán", "url": "/c", "score": 0.4}]}},
@@ -49,6 +49,7 @@ def test_summary_has_everything_an_agent_needs() -> None:
     assert "/feedback" not in lines[0]
     assert "mã đơn DH123456" in text and "SĐT 0912345678" in text
     assert "1.200.000đ" in text and "tai nghe" in lines[1]
+    assert "thanh toán: MoMo" in lines[1]  # where the double charge is chased
     assert "Cảm xúc: trung tính → tiêu cực → giận dữ" in text
     assert "«Thời gian giao hàng» (không giúp được)" in text
     assert "«Phí vận chuyển»" not in text  # a runner-up, not shown to the customer
@@ -59,6 +60,7 @@ def test_summary_has_everything_an_agent_needs() -> None:
     assert s.facts["order_codes"] == ["DH123456"]
     assert s.facts["phones"] == ["0912345678"]
     assert s.facts["amounts"] == [1_200_000]
+    assert s.facts["payment_methods"] == ["MoMo"]
     assert s.sentiment["trajectory"] == ["neutral", "negative", "angry"]
     assert s.sentiment["latest"] == {"label": "negative", "angry": True, "score": -0.95}
     assert set(s.to_dict()) == {"text", "reasons", "facts", "sentiment", "issue"}
