@@ -254,6 +254,19 @@ _HELP_CENTER_WORDS = (
                 r"(?: hang)?\b"
                 r"|\b(?:xem|coi|kiem tra)(?: hang)? truoc\b.*\b(?:tra tien|thanh toan)\b"),
      "kiem tra hang truoc khi thanh toan"),
+    # "gửi bảo hành bao lâu thì xong", "sửa xong bao lâu lấy": how long a repair takes, the
+    # warranty's processing time (they got posting a product in, or paid repairs); not a
+    # delivery ("sửa địa chỉ giao mất bao lâu")
+    (re.compile(r"^(?!.*\b(?:giao|ship|don|dia chi|hoan tien)\b)"
+                r"(?=.*\b(?:sua|bao hanh|bh)\b)"
+                r".*\b(?:sua|gui|xu ly)(?: \w+){0,3} (?:bao lau|may ngay|bao nhieu ngay)\b"
+                r"|\b(?:sua|bao hanh|bh) xong (?:bao lau|may ngay|khi nao|bao gio)\b"),
+     "thoi gian xu ly bao hanh 7 15 ngay lam viec"),
+    # "gia hạn bảo hành", "mua thêm bảo hành": the extended warranty, which help centers call
+    # "bảo hành mở rộng" (it got paid repairs after the warranty)
+    (re.compile(r"\b(?:gia han|keo dai|mua them|them|noi dai|cong them)(?: thoi gian)?"
+                r" (?:bao hanh|bh)\b"),
+     "goi bao hanh mo rong"),
     # "bảo hành có cần hóa đơn không", "mất phiếu bảo hành thì sao": the warranty is
     # electronic and needs no papers (it got sending a product to a showroom for repair)
     (re.compile(r"\b(?:bao hanh|bh)\b.*\b(?:can|phai|mang|giu|mat|lam mat|khong co|ko co|quen)"
