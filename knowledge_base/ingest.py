@@ -206,11 +206,7 @@ def read_article(path: Path) -> Article:
         body = raw
         match = _FRONT_MATTER.match(raw)
         if match:
-            try:
-                loaded = yaml.safe_load(match.group(1)) or {}
-            except yaml.YAMLError as exc:
-                raise IngestError(f"{path}: broken front matter ({exc})") from exc
-            meta = {str(k): str(v) for k, v in loaded.items()}
+            meta = _front_matter(path, match.group(1))
             body = raw[match.end() :]
         if "title" not in meta:
             # Plain text without front matter: the first non-empty line is the title.
@@ -230,6 +226,26 @@ def read_article(path: Path) -> Article:
         sections=tuple(sections),
         content_hash=digest,
     )
+
+
+_PLAIN_FIELD = re.compile(r"([A-Za-z_][\w-]*):[ \t]*(.*)")
+
+
+def _front_matter(path: Path, text: str) -> dict[str, str]:
+    """The article's fields. People write "title: Chuyến bay chậm, hủy: quyền lợi" without
+    quotes, which YAML refuses (a second ": "): lines that are each "field: value" are read
+    as such; anything else YAML cannot read is an error naming the file."""
+    try:
+        loaded = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        lines = [line for line in text.splitlines() if line.strip()]
+        plain = [_PLAIN_FIELD.fullmatch(line.strip()) for line in lines]
+        if not lines or not all(plain):
+            raise IngestError(f"{path}: broken front matter ({exc})") from exc
+        return {m.group(1): m.group(2).strip().strip("\"'") for m in plain if m}
+    if not isinstance(loaded, dict):
+        raise IngestError(f"{path}: front matter is not a list of 'field: value' lines")
+    return {str(k): str(v) for k, v in loaded.items()}
 
 
 def find_article_files(source: Path) -> list[Path]:

@@ -111,6 +111,25 @@ def test_unusable_folders_are_refused_clearly(tmp_path: Path, setup: str) -> Non
         read_articles(source)
 
 
+def test_a_title_with_a_colon_unquoted_is_read_as_written(tmp_path: Path) -> None:
+    # YAML refuses a second ": " in a value; people write titles like this.
+    (tmp_path / "cham.md").write_text(
+        "---\ntitle: Chuyến bay chậm, hủy: quyền lợi và bồi thường\n"
+        "url: https://example.vn/cham\n---\n## Bồi thường\nTrễ trên 3 giờ: 300.000đ.\n",
+        encoding="utf-8",
+    )
+    article = read_article(tmp_path / "cham.md")
+    assert article.title == "Chuyến bay chậm, hủy: quyền lợi và bồi thường"
+    assert article.url == "https://example.vn/cham"
+
+
+@pytest.mark.parametrize("front", ["title: [unclosed\n  - x", "- just\n- a list"])
+def test_front_matter_that_is_not_fields_names_the_file(tmp_path: Path, front: str) -> None:
+    (tmp_path / "bad.md").write_text(f"---\n{front}\n---\n## A\ntext\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"bad\.md: (broken )?front matter"):
+        read_articles(tmp_path)
+
+
 def test_broken_utf8_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.md").write_bytes(b"---\ntitle: x\n---\n## A\n\xff\xfe broken")
     with pytest.raises(IngestError, match=r"bad\.md: not valid UTF-8"):
