@@ -242,6 +242,8 @@ def _follow_up_context(
     if meta.get("kind") == "faq_answer" and meta.get("articles"):
         article = str(meta["articles"][0].get("id"))
         shown = [(article, str(section)) for section in meta.get("sections") or []]
+        shown += [(str(b.get("id")), str(b.get("section")))
+                  for b in meta.get("borrowed") or [] if isinstance(b, dict)]
     return _asked_before(meta), shown
 
 

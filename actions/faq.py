@@ -126,6 +126,13 @@ class FaqConfig:
     # the first reply 0.859 at 0.03, 0.869 at 0.05, 0.874 at 0.08 and at 0.12) and checked on
     # the frozen telco set (0.841 -> 0.857); answers' p95 length 1192 -> 1246 characters.
     hedged_section_margin: float = 0.08
+    # A hedged answer with no second section of its article sends the best passage of the
+    # runner-up article too when it scores within this of the best: the search cannot tell
+    # the two apart, and the customer reads both instead of guessing which button holds the
+    # answer. Chosen on the airline development set and our own (cskh eval kb, facts in the
+    # first reply: 0.02 -> airline 0.865, ours 0.929; 0.04 -> 0.872, 0.929, short 0.952;
+    # 0.06 -> 0.872, 0.934 with longer replies; none: 0.850, 0.924, 0.929).
+    hedged_article_margin: float = 0.04
     # Rasa's out_of_scope is still answered from the help center when the answer is confident
     # and its best passage scores at least this: "shop ơi mình chuyển khoản nhầm nội dung
     # rồi" (0.77, the section on transfers with the wrong content) was called out of scope,
@@ -180,6 +187,9 @@ class FaqAnswer:
     context: str = ""
     # The sections of the first article the text was taken from (its opening is "").
     sections: tuple[str, ...] = ()
+    # A passage of another article sent after them, as (article id, section): a hedged
+    # answer whose runner-up article scored as high (`FaqConfig.hedged_article_margin`).
+    borrowed: tuple[tuple[str, str], ...] = ()
 
     @property
     def alternatives(self) -> list[ArticleRef]:
@@ -197,7 +207,8 @@ class FaqAnswer:
         opening): what a follow-up's `answer_question(shown=...)` takes."""
         if self.kind != "answer" or not self.articles:
             return []
-        return [(self.articles[0].id, section) for section in self.sections]
+        first = [(self.articles[0].id, section) for section in self.sections]
+        return first + list(self.borrowed)
 
     def meta(self) -> dict[str, Any]:
         """The `cskh_meta` payload of docs/contracts.md (a "none" answer is 0 choices)."""
@@ -213,6 +224,8 @@ class FaqAnswer:
             meta["context"] = self.context
         if self.sections:
             meta["sections"] = list(self.sections)
+        if self.borrowed:
+            meta["borrowed"] = [{"id": a, "section": sec} for a, sec in self.borrowed]
         return meta
 
 
@@ -397,10 +410,16 @@ def _is_opening(hit: HitLike) -> bool:
     return hit.section == hit.title
 
 
-def _under_heading(query: str, hit: HitLike, config: FaqConfig) -> str:
+def _under_heading(
+    query: str, hit: HitLike, config: FaqConfig, other_article: bool = False
+) -> str:
     # Each section as it would be sent alone: halving the budget cut the very sentence that
     # answers ("trong 7 ngày" heads a list) out of sections that fit whole.
     body = extract_answer(query, hit.text, config.max_answer_chars)
+    if other_article:
+        # The link under the reply is the first article's: this one says where it is from.
+        heading = f"{hit.title} – {hit.section}" if hit.section else hit.title
+        return f"{heading}:\n{body}"
     return body if _is_opening(hit) or not hit.section else f"{hit.section}:\n{body}"
 
 
@@ -416,7 +435,7 @@ def _answer_body(
     kb: SearchesKnowledge, query: str, hits: Sequence[HitLike], config: FaqConfig,
     context: str | None = None, hedged: bool = False,
     shown: Collection[tuple[str, str]] = (),
-) -> tuple[str, tuple[str, ...]]:
+) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
     """The answer from the best passage and, when another section of the same article scores
     within `section_margin` (`hedged_section_margin` for a hedged answer) of it, from that
     section too, under its own heading.
@@ -438,7 +457,13 @@ def _answer_body(
     when the message alone still prefers what was sent ("mất phí ship không" after the
     defect-returns section: its answer is there).
 
-    Also returns the sections sent ("" for the opening)."""
+    A hedged answer with no second section of its article sends the best section of the
+    runner-up article too, under that article's title, when it scores within
+    `hedged_article_margin`: "rượu ký gửi được bao nhiêu lít" is checked baggage's allowance
+    or dangerous goods' limits by a hair.
+
+    Also returns the sections of the best article sent ("" for the opening) and the
+    (article id, section) of the other article's passage, if one was sent."""
     best = hits[0]
     sent: tuple[HitLike, ...] = (best,)
     if _is_opening(best):
@@ -457,16 +482,28 @@ def _answer_body(
         )
         if runner_up is not None:
             sent = (best, runner_up)
+        elif hedged:
+            other = next((h for h in hits[1:] if h.article_id != best.article_id), None)
+            if (other is not None and not _is_opening(other)
+                    and other.score >= best.score - config.hedged_article_margin):
+                sent = (best, other)
     if (len(sent) == 2 and context and not asks_what_about(query) and not _is_opening(sent[1])
             and _passage_key(sent[0]) in shown and _passage_key(sent[1]) not in shown):
         alone = {_passage_key(h): h.score
                  for h in kb.search_within(query, best.article_id, top_k=_ANY_ARTICLE_SECTIONS)}
         if alone.get(_passage_key(sent[1]), 0.0) > alone.get(_passage_key(sent[0]), 0.0):
             sent = (sent[1],)
-    sections = tuple("" if _is_opening(h) else h.section for h in sent)
+    sections = tuple(
+        "" if _is_opening(h) else h.section for h in sent if h.article_id == best.article_id
+    )
+    borrowed = tuple((h.article_id, h.section) for h in sent if h.article_id != best.article_id)
     if len(sent) == 1:
-        return extract_answer(query, sent[0].text, config.max_answer_chars), sections
-    return "\n\n".join(_under_heading(query, h, config) for h in sent), sections
+        return extract_answer(query, sent[0].text, config.max_answer_chars), sections, borrowed
+    body = "\n\n".join(
+        _under_heading(query, h, config, other_article=h.article_id != best.article_id)
+        for h in sent
+    )
+    return body, sections, borrowed
 
 
 def answer_question(
@@ -508,8 +545,8 @@ def answer_question(
         return FaqAnswer(
             "choices", CHOICES_TEXT, query, articles[: config.max_choices], context=context
         )
-    body, sections = _answer_body(kb, query, relevant, config, context or None,
-                                  hedged=not confident, shown=shown)
+    body, sections, borrowed = _answer_body(kb, query, relevant, config, context or None,
+                                            hedged=not confident, shown=shown)
     body = format_answer(body, best.title, best.url)
     if confident:
         return FaqAnswer(
@@ -518,6 +555,7 @@ def answer_question(
     return FaqAnswer(
         "answer", body, query, articles[: 1 + config.max_alternatives], hedged=True,
         weak=best.score < config.weak_score, context=context, sections=sections,
+        borrowed=borrowed,
     )
 
 
@@ -601,7 +639,7 @@ def answer_article(
     if not hits:
         return FaqAnswer("none", NO_ANSWER_TEXT, query)
     hit = hits[0]
-    body, sections = _answer_body(kb, query.strip(), hits, config, context)
+    body, sections, _ = _answer_body(kb, query.strip(), hits, config, context)
     ref = ArticleRef(hit.article_id, hit.title, hit.url, hit.score)
     return FaqAnswer(
         "answer", format_answer(body, hit.title, hit.url), query, [ref], sections=sections

@@ -57,7 +57,8 @@ def test_confident_answer_then_meta_then_helpful_question() -> None:
 def test_hedged_answer_offers_the_runner_up_beside_the_feedback_buttons(
     fake_kb: FakeKB,
 ) -> None:
-    fake_kb.hits = [hit("a", 0.62, SHIPPING), hit("b", 0.61, RETURNS)]
+    # Farther apart than `hedged_article_margin`: b's passage is not sent, only offered.
+    fake_kb.hits = [hit("a", 0.62, SHIPPING), hit("b", 0.57, RETURNS)]
     messages, _ = run(actions.ActionAnswerFaq(), tracker("phí ship đi tỉnh", "ask_faq"))
     assert "35.000đ" in messages[0]["text"] and "7 ngày" not in messages[0]["text"]
     meta = metas(messages)[0]
@@ -427,6 +428,14 @@ def test_a_follow_up_is_not_sent_again_the_section_the_answer_before_sent() -> N
                                      sections=sent), _said("đổi trả trong bao lâu", 150)]
         messages, _ = run(actions.ActionAnswerFaq(), _conversation(events))
         assert metas(messages)[0]["sections"] == expected
+
+
+def test_the_other_articles_passage_a_hedged_answer_sent_counts_as_shown() -> None:
+    answered = _answered("phí ship đi tỉnh", 101, articles=("a", "b"), sections=("Phí",))
+    answered["data"]["custom"]["cskh_meta"]["borrowed"] = [{"id": "b", "section": "Đổi trả"}]
+    events = [_said("phí ship đi tỉnh", 100), answered, _said("bao lâu vậy", 150)]
+    context, shown = actions._follow_up_context(_conversation(events), 1800.0)
+    assert context == "phí ship đi tỉnh" and shown == [("a", "Phí"), ("b", "Đổi trả")]
 
 
 def test_typed_not_helpful_is_about_the_answer_before_or_else_a_question(

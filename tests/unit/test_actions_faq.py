@@ -201,13 +201,21 @@ def test_two_articles_neck_and_neck_get_a_hedged_answer() -> None:
     # The likely answer is sent, with the other article offered beside it, not as a
     # confident answer.
     kb = FakeKB([hit("a", 0.80), hit("b", 0.78, RETURNS)])
-    answer = answer_question(kb, "phí ship đi tỉnh", CONFIG)
+    apart = replace(CONFIG, hedged_article_margin=0.01)
+    answer = answer_question(kb, "phí ship đi tỉnh", apart)
     assert answer.kind == "answer" and answer.hedged and not answer.confident
     assert "35.000đ" in answer.text and "7 ngày" not in answer.text
     assert [a.id for a in answer.alternatives] == ["b"]
     meta = answer.meta()
     assert meta["kind"] == "faq_answer" and meta["confident"] is False
-    assert [a["id"] for a in meta["articles"]] == ["a", "b"]
+    assert [a["id"] for a in meta["articles"]] == ["a", "b"] and "borrowed" not in meta
+    # Within `hedged_article_margin` the runner-up's passage follows, under its title.
+    answer = answer_question(kb, "phí ship đi tỉnh", CONFIG)
+    assert answer.hedged and answer.text.index("35.000đ") < answer.text.index("Bài b:\n")
+    assert "7 ngày" in answer.text and answer.text.count("Xem thêm:") == 1
+    assert answer.borrowed == (("b", ""),) and answer.passages == [("a", ""), ("b", "")]
+    assert answer.meta()["borrowed"] == [{"id": "b", "section": ""}]
+    assert [a.id for a in answer.alternatives] == ["b"]
     kb = FakeKB([hit("a", 0.80), hit("a", 0.79), hit("b", 0.60)])  # same article twice is fine
     answer = answer_question(kb, "q", CONFIG)
     assert answer.confident and answer.alternatives == []
