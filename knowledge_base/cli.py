@@ -40,7 +40,8 @@ def eval_commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], 
         p.add_argument("--index", type=Path, default=DEFAULT_INDEX_DIR, help="index folder")
         p.add_argument("--questions", type=Path, nargs="+", default=None,
                        help="question files (default: eval/questions.jsonl and "
-                       "eval/short_questions.jsonl, then the telco help center's questions)")
+                       "eval/short_questions.jsonl, then the airline (development) and "
+                       "telco (frozen) help centers' questions)")
         p.add_argument("--source", type=Path, default=None, metavar="DIR",
                        help="evaluate over another folder of articles (needs --questions): a "
                        "temporary index is built with the embedder, splitter and search "
@@ -247,6 +248,9 @@ def _print_other(
 
 def _eval(args: argparse.Namespace) -> int:
     from knowledge_base.evaluate import (
+        AIRLINE_ARTICLES,
+        AIRLINE_LABEL,
+        AIRLINE_QUESTIONS,
         DEFAULT_QUESTIONS,
         FOLLOW_UPS,
         FOLLOW_UPS_HELDOUT,
@@ -264,10 +268,15 @@ def _eval(args: argparse.Namespace) -> int:
         _print_other(kb, args.index, args.source, _read_question_sets(args.questions), "")
     else:
         sets = _read_question_sets(args.questions or [DEFAULT_QUESTIONS, SHORT_QUESTIONS])
-        # No flags: the second help center follows the shop's, so `make eval` shows both.
-        telco = None
-        if args.questions is None and TELCO_QUESTIONS.exists() and TELCO_ARTICLES.is_dir():
-            telco = _read_question_sets([TELCO_QUESTIONS])
+        # No flags: the other help centers follow the shop's, so `make eval` shows them all.
+        others = [
+            (articles, _read_question_sets([questions]), label)
+            for articles, questions, label in (
+                (AIRLINE_ARTICLES, AIRLINE_QUESTIONS, AIRLINE_LABEL),
+                (TELCO_ARTICLES, TELCO_QUESTIONS, TELCO_LABEL),
+            )
+            if args.questions is None and questions.exists() and articles.is_dir()
+        ]
         kb = _load_kb(args.index)
         _print_sets(kb, sets, lambda path: path.name)
         if args.questions is None:
@@ -275,7 +284,7 @@ def _eval(args: argparse.Namespace) -> int:
                                 (FOLLOW_UPS_HELDOUT, FOLLOW_UPS_HELDOUT_LABEL)):
                 if path.exists():
                     _print_follow_ups(kb, path, label)
-        if telco is not None:
-            _print_other(kb, args.index, TELCO_ARTICLES, telco, TELCO_LABEL)
+        for articles, questions, label in others:
+            _print_other(kb, args.index, articles, questions, label)
     print("(dense only reuses the hybrid ranker's query embeddings: its times exclude embedding)")
     return 0

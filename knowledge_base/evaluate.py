@@ -46,6 +46,12 @@ TELCO_DIR = REPO_ROOT / "knowledge_base" / "eval" / "telco"
 TELCO_ARTICLES = TELCO_DIR / "articles"
 TELCO_QUESTIONS = TELCO_DIR / "questions.jsonl"
 TELCO_LABEL = "frozen 2026-11-30, written before tuning"
+# A third (an airline), written 2026-12-08 by a separate pass as a development set: changes
+# meant to hold on any help center are chosen on it, then checked once on the telco set.
+AIRLINE_DIR = REPO_ROOT / "knowledge_base" / "eval" / "airline"
+AIRLINE_ARTICLES = AIRLINE_DIR / "articles"
+AIRLINE_QUESTIONS = AIRLINE_DIR / "questions.jsonl"
+AIRLINE_LABEL = "development set written 2026-12-08, tuned on"
 
 
 @dataclass(frozen=True)
