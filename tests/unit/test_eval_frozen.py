@@ -201,13 +201,18 @@ def test_answer_outcome_runs_the_faq_logic_confident_hedged_and_choices() -> Non
     assert got == AnswerOutcome("answer", True, (), None,
                                 reply_chars=len(f"{RETURNS}\n\nXem thêm: Đổi trả – u1"))
 
-    # Contested: the answer comes from the (wrong) best article, the right one beside it.
+    # Hedged: the answer comes from the (wrong) best article, the right one beside it.
     contested = FakeKB([FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.47),
-                        FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.46)])
+                        FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.42)])
     got = answer_outcome(contested, returns_question(("7 ngày", "tem mác")), CONFIG)
     assert got.kind == "hedged" and not got.right_article
     assert got.missing == ("7 ngày", "tem mác")
     assert got.picked_missing == ()  # picking "Đổi trả" sends its short passage whole
+    # Neck and neck (`hedged_article_margin`): the right article's passage follows.
+    contested = FakeKB([FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.47),
+                        FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.46)])
+    got = answer_outcome(contested, returns_question(("7 ngày", "tem mác")), CONFIG)
+    assert got.kind == "hedged" and not got.right_article and got.missing == ()
 
     weak = FakeKB([FakeHit("hoan-tien", "Hoàn tiền", "u2", REFUNDS, 0.40),
                    FakeHit("doi-tra", "Đổi trả", "u1", RETURNS, 0.39)])
