@@ -484,7 +484,7 @@ def _answer_body(
         )
         if runner_up is not None:
             sent = (best, runner_up)
-        elif hedged:
+        elif hedged and config.hedged_article_margin > 0:
             other = next((h for h in hits[1:] if h.article_id != best.article_id), None)
             if (other is not None and not _is_opening(other)
                     and other.score >= best.score - config.hedged_article_margin):

@@ -51,6 +51,9 @@ class ActionSettings(BaseSettings):
     section_margin: float = Field(default=0.03, ge=0.0, le=1.0)
     # The same for a hedged answer (actions/faq.py FaqConfig says how it was chosen).
     hedged_section_margin: float = Field(default=0.08, ge=0.0, le=1.0)
+    # A hedged answer also sends the runner-up article's best section when it scores this
+    # close (actions/faq.py FaqConfig says how it was chosen); 0 turns it off.
+    hedged_article_margin: float = Field(default=0.04, ge=0.0, le=1.0)
     # Rasa's out_of_scope answered from the help center only when confident and at least this
     # (actions/faq.py FaqConfig says how it was chosen); above 1 it never is.
     out_of_scope_score: float = Field(default=0.70, ge=0.0)
