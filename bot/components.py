@@ -68,6 +68,13 @@ as in "nhan vien") and the customer was queued for a person: a request names the
 ("nhân viên", "người", "tư vấn", "admin", "quản lý"...); "ad ơi" alone calls whoever reads
 ("ad ơi e muốn đổi sdt nhận hàg" was request_human 0.76), "ad ơi ra đây" asks for them.
 Without one, the message takes the next intent of its ranking, as above.
+
+`GreetingAsksNothing`: "shop ơi có hỗ trợ ship cod ko" was greet (0.57), and "shop hỗ trợ
+đổi size không" (0.47), on the greet lines "shop ơi", "shop hỗ trợ mình với", "shop có đó
+không ạ": the customer got "xin chào" to a question. A greeting read that asks something
+(it ends with "không / ko / k / chưa", has "?" or a question word) and has a word the
+greetings never use (bot/config.yml lists theirs) takes the next intent of its ranking;
+"có ai ở đó không", "chào shop, cho mình hỏi chút" stay greet.
 """
 
 from __future__ import annotations
@@ -516,3 +523,32 @@ class IntentNeedsAWord(_DropsADoubtfulIntent):
 
     def doubts(self, text: str) -> bool:
         return not self.has_a_word(text)
+
+
+# Words a customer ends a question with after its yes/no particle ("... không ạ", "... ko shop").
+_TRAILING_PARTICLES = frozenset("a ah nha nhe nhen vay z shop ad admin oi day ta".split())
+_YES_NO_ENDINGS = frozenset("khong ko k hong hok khum chua".split())
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class GreetingAsksNothing(_DropsADoubtfulIntent):
+    """See the module's docstring."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # `words`: the folded words greetings are made of (bot/config.yml).
+        return {"intent": "greet", "words": []}
+
+    @staticmethod
+    def asks(text: str) -> bool:
+        words = folded_words(text)
+        while words and words[-1] in _TRAILING_PARTICLES:
+            words.pop()
+        return ("?" in text or (bool(words) and words[-1] in _YES_NO_ENDINGS)
+                or QuestionNotAffirm.asks_what(text))
+
+    def doubts(self, text: str) -> bool:
+        greeting = set(self._config["words"])
+        return self.asks(text) and any(w not in greeting for w in folded_words(text))

@@ -469,6 +469,27 @@ def test_a_problem_stated_with_a_negation_is_not_a_no(
 
 
 @pytest.mark.parametrize(
+    ("text", "is_a_greeting"),
+    [
+        # greet 0.57 and 0.47, on the greet lines "shop ơi", "shop hỗ trợ mình với"
+        ("shop ơi có hỗ trợ ship cod ko", False),
+        ("shop hỗ trợ đổi size không", False),
+        ("có ai ở đó không", True),
+        ("chào shop, cho mình hỏi chút", True),
+    ],
+)
+def test_a_greeting_that_asks_something_is_answered(
+    rasa_bot: RasaBot,  # noqa: F811
+    text: str,
+    is_a_greeting: bool,
+) -> None:
+    reply = texts(rasa_bot.send(new_sender(), text))
+    assert ("xin chào" in reply) is is_a_greeting, reply
+    if not is_a_greeting:
+        assert "Xem thêm:" in reply, reply
+
+
+@pytest.mark.parametrize(
     ("text", "is_a_yes"),
     [
         # affirm (0.56) on "được": "Dạ vâng ạ" to a question about the tiers just answered
