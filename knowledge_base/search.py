@@ -507,6 +507,11 @@ _HELP_CENTER_WORDS = (
     (re.compile(r"^(?!.*\b(?:tien|hoan|voucher|diem)\b)"
                 r".*\bdon(?: hang)?(?: \w+){0,3} (?:bi|da bi|tu) huy\b"),
      "don hang bi huy tu dong"),
+    # "shop có cửa hàng ở Cần Thơ không", "có chi nhánh tại Hải Phòng ko": where the showrooms
+    # are (it got sending a product to a showroom for warranty); not its hours or a warranty
+    (re.compile(r"^(?!.*\b(?:bao hanh|bh|sua|gio|mo cua|dong cua|lam viec|doi tra|tra hang)\b)"
+                r".*\bco (?:cua hang|showroom|chi nhanh|co so)(?: nao)? (?:o|tai|gan|khu vuc)\b"),
+     "he thong showroom dia chi showroom tai"),
     # "giờ làm việc của showroom": its opening hours (it got the warranty desk's hours)
     (re.compile(r"^(?!.*\b(?:bao hanh|bh|sua)\b)(?=.*\b(?:showroom|cua hang|chi nhanh)\b)"
                 r".*\b(?:gio (?:lam viec|mo cua|dong cua)|(?:mo|dong) cua|lam viec)\b"),

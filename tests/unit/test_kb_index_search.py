@@ -969,6 +969,15 @@ CUSTOMER_WORDS = [
         ["hết bảo hành rồi sửa có mất phí không"],
         id="a longer warranty is the extended one",
     ),
+    pytest.param(
+        [("showroom-hcm", "Hệ thống showroom", "Showroom tại TP.HCM",
+          "Showroom Sao Mai tại TP.HCM: 12 Nguyễn Huệ, Quận 1; 45 Phan Xích Long, Phú Nhuận."),
+         ("bh-showroom", "Nơi tiếp nhận bảo hành", "Gửi bảo hành tại showroom Sao Mai",
+          "Cửa hàng nào của shop cũng nhận bảo hành: mang sản phẩm đến cửa hàng gần nhất.")],
+        ["shop có cửa hàng ở Cần Thơ không", "có chi nhánh tại Hải Phòng ko"],
+        ["có chi nhánh nào nhận bảo hành không"],
+        id="where the shops are is the showroom list",
+    ),
 ]
 
 
