@@ -73,8 +73,13 @@ PAYMENT_METHODS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 
+def _folded_words(text: str) -> str:
+    """`text` folded, its words joined by single spaces (no punctuation)."""
+    return " ".join(re.findall(r"[a-z0-9]+", fold(text)))
+
+
 def find_payment_methods(text: str) -> list[str]:
-    folded = " ".join(re.findall(r"[a-z0-9]+", fold(text)))
+    folded = _folded_words(text)
     return [label for label, pattern in PAYMENT_METHODS if pattern.search(folded)]
 
 
@@ -204,7 +209,7 @@ def find_amounts(text: str) -> list[int]:
 
 
 def find_products(text: str, products: Sequence[str] = DEFAULT_PRODUCTS) -> list[str]:
-    folded = " ".join(re.findall(r"[a-z0-9]+", fold(text)))
+    folded = _folded_words(text)
     found: list[str] = []
     # Longest catalogue names first so "ao khoac" wins over "ao".
     for name in sorted(products, key=len, reverse=True):
