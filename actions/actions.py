@@ -32,6 +32,7 @@ from actions.faq import (
     answers_out_of_scope,
     names_no_topic,
     next_best,
+    passages_of_meta,
 )
 from actions.orders import (
     LATE_ORDER_ASK_CODE_TEXT,
@@ -238,13 +239,7 @@ def _follow_up_context(
     meta = _answer_before(tracker, window_seconds)
     if meta is None:
         return "", []
-    shown: list[tuple[str, str]] = []
-    if meta.get("kind") == "faq_answer" and meta.get("articles"):
-        article = str(meta["articles"][0].get("id"))
-        shown = [(article, str(section)) for section in meta.get("sections") or []]
-        shown += [(str(b.get("id")), str(b.get("section")))
-                  for b in meta.get("borrowed") or [] if isinstance(b, dict)]
-    return _asked_before(meta), shown
+    return _asked_before(meta), passages_of_meta(meta)
 
 
 def _latest_faq_meta(tracker: Tracker) -> dict[str, Any]:

@@ -152,6 +152,17 @@ class FaqConfig:
     top_k: int = 8
 
 
+def passages_of_meta(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """`FaqAnswer.passages` read back from the `cskh_meta` its `meta()` wrote (a stored
+    conversation keeps only that)."""
+    if meta.get("kind") != "faq_answer" or not meta.get("articles"):
+        return []
+    article = str(meta["articles"][0].get("id"))
+    first = [(article, str(section)) for section in meta.get("sections") or []]
+    return first + [(str(b.get("id")), str(b.get("section")))
+                    for b in meta.get("borrowed") or [] if isinstance(b, dict)]
+
+
 @dataclass(frozen=True)
 class ArticleRef:
     id: str
